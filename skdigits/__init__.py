@@ -1,0 +1,68 @@
+"""skdigits: handwritten digit recognition as a scikit-learn estimator, shipped as ONNX.
+
+Importing the package is cheap: public names load their module (and TensorFlow,
+where they need it) on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    DataError,
+    FetchError,
+    MissingDependencyError,
+    ModelFileError,
+    SkdigitsError,
+)
+from ._version import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .classifier import DigitClassifier
+    from .datasets import fetch_mnist, load_idx
+    from .evaluation import evaluate_predictions
+    from .persistence import load_model, save_model
+    from .pipeline import make_pipeline
+    from .preprocessing import PixelScaler
+
+_LAZY = {
+    "DigitClassifier": "skdigits.classifier",
+    "PixelScaler": "skdigits.preprocessing",
+    "make_pipeline": "skdigits.pipeline",
+    "fetch_mnist": "skdigits.datasets",
+    "load_idx": "skdigits.datasets",
+    "evaluate_predictions": "skdigits.evaluation",
+    "save_model": "skdigits.persistence",
+    "load_model": "skdigits.persistence",
+}
+
+__all__ = [
+    "DataError",
+    "DigitClassifier",
+    "FetchError",
+    "MissingDependencyError",
+    "ModelFileError",
+    "PixelScaler",
+    "SkdigitsError",
+    "__version__",
+    "evaluate_predictions",
+    "fetch_mnist",
+    "load_idx",
+    "load_model",
+    "make_pipeline",
+    "save_model",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skdigits' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
