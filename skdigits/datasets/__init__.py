@@ -1,0 +1,6 @@
+"""Data sets: MNIST fetched into a checked cache, and the IDX file format it ships in."""
+
+from ._idx import load_idx, save_idx
+from ._mnist import MNIST_FILES, fetch_mnist, get_data_home
+
+__all__ = ["MNIST_FILES", "fetch_mnist", "get_data_home", "load_idx", "save_idx"]

