@@ -1,0 +1,35 @@
+"""make_pipeline: the scaler and the classifier as one scikit-learn Pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.pipeline import Pipeline
+
+from .classifier import DigitClassifier
+from .preprocessing import PixelScaler
+
+
+def make_pipeline(**params: Any) -> Pipeline:
+    """Return ``Pipeline([("scale", PixelScaler()), ("clf", DigitClassifier(**params))])``.
+
+    Parameters
+    ----------
+    **params
+        Parameters of :class:`DigitClassifier` (``hidden_units``, ``epochs``,
+        ``batch_size``, ``optimizer__learning_rate``, ``random_state`` ...).
+        In a search they are addressed as ``clf__<name>``.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Takes raw images, shape (n, 28, 28) or (n, 784), uint8 or float in [0, 255].
+
+    Examples
+    --------
+    >>> from skdigits import make_pipeline
+    >>> pipe = make_pipeline(epochs=2, random_state=0)
+    >>> [name for name, _ in pipe.steps]
+    ['scale', 'clf']
+    """
+    return Pipeline([("scale", PixelScaler()), ("clf", DigitClassifier(**params))])

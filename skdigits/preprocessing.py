@@ -1,0 +1,136 @@
+"""PixelScaler: raw 0–255 pixel intensities → float32 rows in [0, 1]."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._errors import DataError
+
+#: The intensity that maps to 1.0.
+MAX_PIXEL = 255.0
+
+
+def _as_pixel_rows(X: Any, *, what: str = "X") -> np.ndarray:
+    """Validate pixel input and flatten each image to one row, without scaling."""
+    if not sp.issparse(X) and not isinstance(X, np.ndarray):
+        X = np.asarray(X)
+    if not sp.issparse(X) and X.ndim < 2:
+        raise DataError(
+            f"{what} has shape {X.shape}, but a batch of images is needed. Reshape "
+            "your data to (n_samples, 28, 28) or (n_samples, 784); for a single image "
+            "use X[np.newaxis]"
+        )
+    # check_array gives scikit-learn's standard errors for sparse, complex and
+    # non-numeric input, and keeps uint8 as it is.
+    arr = check_array(
+        X, accept_sparse=False, allow_nd=True, dtype="numeric", ensure_all_finite=False
+    )
+    return arr.reshape(arr.shape[0], -1)
+
+
+def check_pixel_range(X: np.ndarray, *, what: str = "X") -> None:
+    """Raise :class:`DataError` unless every value of ``X`` is finite and in [0, 255]."""
+    if X.size == 0 or X.dtype == np.uint8:
+        return
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise DataError(
+            f"{what} contains NaN or infinity; pixels must be finite values in [0, 255]"
+        )
+    lo, hi = X.min(), X.max()
+    if lo < 0:
+        raise DataError(
+            f"Negative values in data passed to PixelScaler ({what} min is {lo}); "
+            "pixels must be raw intensities in [0, 255]"
+        )
+    if hi > MAX_PIXEL:
+        raise DataError(
+            f"{what} has values up to {hi}, above 255; pixels must be raw intensities "
+            "in [0, 255] (if they are already scaled to [0, 1], multiply by 255 or "
+            "drop the PixelScaler)"
+        )
+
+
+class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Scale raw pixel intensities from [0, 255] to [0, 1] as float32 rows.
+
+        Images of shape ``(n_samples, height, width)`` are flattened to
+        ``(n_samples, height * width)``, the layout every scikit-learn estimator
+        expects; input that is already flat passes through unchanged in shape.
+        The transformer is stateless: ``fit`` only records the number of pixels.
+
+        Input must be finite and within [0, 255]; anything else raises a
+        :class:`~skdigits.DataError` naming the offending value, because silently
+        scaling already-scaled or corrupt data is the most common way to get a
+        model that trains fine and predicts nonsense.
+
+        Attributes
+        ----------
+        n_features_in_ : int
+            Number of pixels per image seen during :meth:`fit`.
+
+        Examples
+        --------
+        >>> import numpy as np
+    import scipy.sparse as sp
+        >>> from skdigits import PixelScaler
+        >>> X = np.full((2, 28, 28), 255, dtype=np.uint8)
+        >>> Xt = PixelScaler().fit_transform(X)
+        >>> Xt.shape, Xt.dtype, float(Xt.max())
+        ((2, 784), dtype('float32'), 1.0)
+    """
+
+    def fit(self, X, y=None):
+        """Check ``X`` and record its number of pixels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or (n_samples, n_pixels)
+            Raw pixel intensities in [0, 255].
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PixelScaler
+        """
+        self._validate(X, reset=True)
+        return self
+
+    def transform(self, X):
+        """Scale ``X`` to float32 rows in [0, 1].
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or (n_samples, n_pixels)
+            Raw pixel intensities in [0, 255].
+
+        Returns
+        -------
+        X_scaled : ndarray of shape (n_samples, n_pixels), dtype float32
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        return (X / np.float32(MAX_PIXEL)).astype(np.float32, copy=False)
+
+    def _validate(self, X, *, reset: bool) -> np.ndarray:
+        rows = _as_pixel_rows(X)
+        check_pixel_range(rows)
+        return validate_data(
+            self,
+            rows,
+            reset=reset,
+            dtype=[np.float32, np.float64],
+            ensure_all_finite=True,
+        ).astype(np.float32, copy=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
