@@ -1,0 +1,7 @@
+"""``python -m skdigits`` runs the command-line tool."""
+
+import sys
+
+from skdigits.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The ``skdigits`` command-line tool: one module per command, wired in :mod:`.main`."""
