@@ -1,0 +1,519 @@
+"""Image files of handwritten digits → MNIST-style 28×28 arrays.
+
+The steps are the ones MNIST itself was made with: the digit is made white on
+black, cropped to the bounding box of its ink, scaled (keeping its aspect ratio)
+so that its longer side is 20 pixels, and pasted into a 28×28 black field so that
+the centre of mass of its pixels lies at the centre of the field, (14, 14).
+
+This module sits on the inference path (``skdigits predict`` and the web
+service), so it imports numpy and the standard library only, plus Pillow (the
+``images`` extra) inside the functions that decode or resize images.
+
+Image files come from users, so every way a file can be wrong raises
+:class:`~skdigits.DataError` with a one-line message naming the file: missing,
+a directory, empty, not an image, truncated, over :data:`MAX_IMAGE_PIXELS`,
+animated, or blank.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import stat
+import struct
+import sys
+from collections.abc import Iterable
+from typing import IO, Any
+
+import numpy as np
+
+from ._deps import require
+from ._errors import DataError
+
+__all__ = [
+    "MAX_IMAGE_PIXELS",
+    "load_digit_image",
+    "load_digit_images",
+    "preprocess_digit",
+]
+
+#: The largest image accepted, in pixels (4096 × 4096, 16 MP): a digit needs only a
+#: few hundred pixels a side, and the limit is checked from the header, before any
+#: pixel is decoded, so a small file cannot expand into gigabytes (a decompression
+#: bomb). Pillow's own, larger limit (``PIL.Image.MAX_IMAGE_PIXELS``) still applies.
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+# Only these decoders are tried: the formats people save digits in. The rest of
+# Pillow's decoders are attack surface this module does not need (EPS, for one,
+# runs Ghostscript). PPM also reads PGM and PBM; a multi-picture JPEG opens as MPO.
+_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
+_FORMAT_NAMES = "PNG, JPEG, GIF, BMP, TIFF, WebP or PNM"
+
+_SIZE = 28  # side of an MNIST image
+_BOX = 20  # side of the box the digit's longer side is scaled to
+_CENTRE = 14.0  # where the centre of mass goes, in pixel indices (as MNIST has it)
+
+# Ink must stand at least this far above the background (on 0-255) to count as a
+# digit; less is a blank page, or noise.
+_MIN_CONTRAST = 24.0
+# Border pixels deviating from the background by more than this many robust
+# standard deviations are noise; that level is subtracted from the whole image.
+_NOISE_SIGMAS = 3.0
+# After stretching the ink to 0-255, pixels below this are cleared: they are not
+# ink and must not widen the bounding box. In a digit already near MNIST size the
+# faint antialiased rim is part of the digit and must survive a round trip, so the
+# bar is low; in a digit that will be shrunk 2x or more, a stroke's rim is a pixel
+# wide and vanishes anyway, while JPEG ringing and paper texture reach ~10% of the
+# ink and would inflate the box, so the bar is higher.
+_INK_THRESHOLD = 5.0
+_INK_THRESHOLD_LARGE = 32.0
+
+# ITU-R 601-2 luma, the weights Pillow's convert("L") uses.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+_DECODE_ERRORS = (OSError, ValueError, EOFError, SyntaxError, struct.error)
+
+ImageSource = str | os.PathLike[str] | IO[bytes]
+
+
+def load_digit_image(path: ImageSource) -> np.ndarray:
+    """Read an image file of one handwritten digit as an MNIST-style 28×28 array.
+
+    The digit may be dark on light (ink on paper) or light on dark (like MNIST),
+    anywhere in the picture and of any size; see :func:`preprocess_digit` for the
+    steps. Transparent pixels count as background. An EXIF orientation (phone
+    photos) is applied first.
+
+    Parameters
+    ----------
+    path : str, path-like or binary file object
+        A PNG, JPEG, GIF, BMP, TIFF, WebP or PNM (PGM, PBM, PPM) file, or an open
+        binary file (e.g. an upload) holding one. The file is closed before
+        returning if this function opened it.
+
+    Returns
+    -------
+    ndarray of shape (28, 28), dtype float32
+        White digit on black, values in 0-255, centre of mass at (14, 14).
+
+    Raises
+    ------
+    DataError
+        If the file is missing, a directory, empty, not a supported image,
+        truncated, larger than :data:`MAX_IMAGE_PIXELS`, animated, or blank.
+    TypeError
+        If ``path`` is bytes: wrap image contents in :class:`io.BytesIO`.
+    MissingDependencyError
+        If Pillow (the ``images`` extra) is not installed.
+
+    Examples
+    --------
+    >>> from skdigits.images import load_digit_image
+    >>> x = load_digit_image("seven.png")  # doctest: +SKIP
+    >>> x.shape, x.dtype  # doctest: +SKIP
+    ((28, 28), dtype('float32'))
+    """
+    if isinstance(path, bytes | bytearray | memoryview):
+        raise TypeError(
+            "`path` must be a path or a binary file object, not bytes; "
+            "wrap the contents of an image file in io.BytesIO(data)"
+        )
+    name = _source_name(path)
+    grey, alpha = _read_image(path, name)
+    return _mnistify(_composite(grey, alpha), name)
+
+
+def load_digit_images(paths: Iterable[ImageSource]) -> np.ndarray:
+    """Read several image files, one digit each, as a stack of MNIST-style arrays.
+
+    Parameters
+    ----------
+    paths : iterable of str, path-like or binary file object
+        The image files; see :func:`load_digit_image`.
+
+    Returns
+    -------
+    ndarray of shape (n_images, 28, 28), dtype float32
+        One array per file, in order.
+
+    Raises
+    ------
+    DataError
+        At the first file that cannot be used, naming it.
+    TypeError
+        If ``paths`` is a single path rather than a collection of them.
+    """
+    if isinstance(paths, str | bytes | os.PathLike):
+        raise TypeError(
+            f"`paths` must be a list of image paths, got the single path {paths!r}; "
+            "use load_digit_image for one file"
+        )
+    images = [load_digit_image(path) for path in paths]
+    if not images:
+        return np.zeros((0, _SIZE, _SIZE), dtype=np.float32)
+    return np.stack(images)
+
+
+def preprocess_digit(image: Any) -> np.ndarray:
+    """Turn an in-memory picture of one digit into an MNIST-style 28×28 array.
+
+    This is :func:`load_digit_image` without the file: a web canvas's pixels go
+    through exactly the same steps as an uploaded file.
+
+    1. Greyscale: RGB by ITU-R 601 luma; with an alpha channel, transparent pixels
+       are background, so the image is composited onto white if its opaque
+       pixels are dark and onto black if they are light.
+    2. Scale to 0-255 by the data type's range (uint16 by 65535, float in [0, 1]
+       by 255).
+    3. Polarity: if the median of the border is brighter than mid-grey, the digit
+       is dark on light and the image is inverted.
+    4. Background: the border's median plus three robust standard deviations
+       (paper texture, sensor noise) is subtracted and negative values clipped;
+       the ink is then stretched so its peak is 255, and pixels under 5 are
+       cleared (under 32 if the digit is 40 pixels or more: JPEG ringing).
+    5. Crop to the bounding box of the ink and scale it, keeping the aspect
+       ratio, so its longer side is 20 pixels (box averaging when shrinking,
+       Lanczos when enlarging).
+    6. Paste into a 28×28 black field with the centre of mass of the pixel
+       values at (14, 14), rounded to whole pixels; a digit whose mass is far
+       off its middle is moved only as far as keeps all of it in the field.
+
+    Parameters
+    ----------
+    image : array-like or PIL.Image.Image
+        Shape (H, W) greyscale, (H, W, 1), (H, W, 2) greyscale + alpha, (H, W, 3)
+        RGB or (H, W, 4) RGBA; dtype uint8, uint16, bool, float in [0, 1] or
+        [0, 255], or another integer type holding 0-255 or 0-65535. A PIL image
+        of any mode is used as displayed (its current frame).
+
+    Returns
+    -------
+    ndarray of shape (28, 28), dtype float32
+        White digit on black, values in 0-255, centre of mass at (14, 14).
+
+    Raises
+    ------
+    DataError
+        If the array has the wrong shape or values, is larger than
+        :data:`MAX_IMAGE_PIXELS`, or shows no digit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdigits.images import preprocess_digit
+    >>> canvas = np.full((200, 200), 255, dtype=np.uint8)  # white page
+    >>> canvas[40:160, 90:110] = 0  # a black "1"
+    >>> x = preprocess_digit(canvas)
+    >>> x.shape, float(x.max())
+    ((28, 28), 255.0)
+    """
+    pil_image_module = sys.modules.get("PIL.Image")
+    if pil_image_module is not None and isinstance(image, pil_image_module.Image):
+        name = _source_name(getattr(image, "filename", "") or "<PIL image>")
+        _check_size(image.size, name)
+        try:
+            grey, alpha = _pil_to_grey(image, name)
+        except _DECODE_ERRORS as err:
+            raise DataError(
+                f"image {name} could not be decoded ({_one_line(err)}); re-save it as PNG or JPEG"
+            ) from err
+    else:
+        name = "array"
+        grey, alpha = _array_to_grey(image, name)
+    return _mnistify(_composite(grey, alpha), name)
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def _read_image(source: ImageSource, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode ``source`` safely into greyscale and alpha, both float32."""
+    pil = require("PIL.Image", feature="reading digit images")
+    if isinstance(source, str | os.PathLike):
+        _check_file(source, name)
+    try:
+        # A path is opened, and closed on leaving the block, by Pillow itself.
+        with pil.open(source, formats=_FORMATS) as img:
+            _check_size(img.size, name)
+            if getattr(img, "is_animated", False) and img.format != "MPO":
+                # An MPO is a phone JPEG with extra pictures (depth map, preview):
+                # the first is the photo. Anything else with frames is animation
+                # or a multi-page scan, most likely the wrong file.
+                raise DataError(
+                    f"image {name} is animated or has several pages "
+                    f"({getattr(img, 'n_frames', '2+')} frames); pass a single still "
+                    "image, e.g. one frame saved as PNG"
+                )
+            img.load()
+            return _pil_to_grey(_exif_upright(img), name)
+    except DataError:
+        raise
+    except pil.DecompressionBombError as err:
+        raise DataError(
+            f"image {name} is too large to decode safely ({_one_line(err)}); "
+            f"scale it down to at most {_limit_text()}"
+        ) from err
+    except pil.UnidentifiedImageError as err:
+        raise DataError(
+            f"image {name} is not a supported image file (it is not {_FORMAT_NAMES}, "
+            "or it is damaged); save the digit as PNG or JPEG"
+        ) from err
+    except FileNotFoundError as err:
+        raise DataError(f"image {name} does not exist; check the path") from err
+    except PermissionError as err:
+        raise DataError(
+            f"image {name} cannot be read: permission denied; check the file's permissions"
+        ) from err
+    except _DECODE_ERRORS as err:
+        raise DataError(
+            f"image {name} is truncated or damaged ({_one_line(err)}); "
+            "save or upload it again, as PNG or JPEG"
+        ) from err
+
+
+def _check_file(path: str | os.PathLike[str], name: str) -> None:
+    """Give missing files, directories and empty files a clear message."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError as err:
+        raise DataError(f"image {name} does not exist; check the path") from err
+    except OSError as err:
+        raise DataError(f"image {name} cannot be read ({_one_line(err)}); check the path") from err
+    if stat.S_ISDIR(info.st_mode):
+        raise DataError(
+            f"image {name} is a directory, not an image file; "
+            "pass the image files inside it, e.g. dir/*.png"
+        )
+    if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+        raise DataError(f"image {name} is an empty file (0 bytes); save or upload it again")
+
+
+def _check_size(size: tuple[int, int], name: str) -> None:
+    width, height = size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise DataError(
+            f"image {name} is too large: {width}x{height} pixels, over the limit of "
+            f"{_limit_text()}; scale it down (a digit needs only a few hundred pixels a side)"
+        )
+    if width == 0 or height == 0:
+        raise DataError(f"image {name} has no pixels ({width}x{height}); pass a real image")
+
+
+def _limit_text() -> str:
+    side = math.isqrt(MAX_IMAGE_PIXELS)
+    if side * side == MAX_IMAGE_PIXELS:
+        return f"{side}x{side} ({MAX_IMAGE_PIXELS} pixels)"
+    return f"{MAX_IMAGE_PIXELS} pixels"
+
+
+def _exif_upright(img: Any) -> Any:
+    """Apply a photo's EXIF orientation, so the digit is read the way it is seen."""
+    try:
+        orientation = img.getexif().get(0x0112, 1)
+    except _DECODE_ERRORS:  # a damaged EXIF block is not worth refusing the image
+        return img
+    if orientation in (None, 1):
+        return img
+    ops = require("PIL.ImageOps", feature="reading digit images")
+    return ops.exif_transpose(img)
+
+
+def _pil_to_grey(img: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Greyscale and alpha of a PIL image, via an array of the right dtype."""
+    mode = img.mode
+    if mode in ("1", "L", "LA", "I", "F") or mode.startswith("I;16"):
+        # Kept as they are: I;16 gives uint16 (scaled by 65535), I gives int32.
+        array = np.asarray(img)
+    elif mode == "RGB":
+        array = np.asarray(img.convert("L"))  # luma in uint8: a third of the memory
+    elif mode in ("RGBA", "RGBa", "La", "PA"):
+        array = np.asarray(img.convert("LA"))
+    elif mode == "P":
+        # A palette may have a transparent entry: going through RGBA keeps it.
+        has_alpha = "transparency" in img.info or getattr(img.palette, "mode", "") == "RGBA"
+        array = np.asarray(img.convert("RGBA").convert("LA") if has_alpha else img.convert("L"))
+    else:  # CMYK, YCbCr, LAB, HSV, RGBX...
+        array = np.asarray(img.convert("L"))
+    return _array_to_grey(array, name)
+
+
+def _source_name(source: object) -> str:
+    """How a file is named in messages: quoted, on one line."""
+    if isinstance(source, str | os.PathLike):
+        text = os.fsdecode(source)
+    else:
+        file_name = getattr(source, "name", None)
+        text = file_name if isinstance(file_name, str) else "<file object>"
+        if isinstance(source, io.BytesIO) and file_name is None:
+            text = "<in-memory file>"
+    if text.isprintable():
+        return f"'{text}'"
+    return repr(text)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+# ---------------------------------------------------------------- arrays
+
+
+def _array_to_grey(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Greyscale (0-255) and alpha (0-1) planes of an image array, as float32."""
+    try:
+        array = np.asarray(image)
+    except (TypeError, ValueError) as err:
+        raise DataError(
+            f"image {name} is not an array of pixels ({_one_line(err)}); pass an "
+            "(H, W), (H, W, 3) or (H, W, 4) array or a PIL image"
+        ) from err
+    channels = 1 if array.ndim == 2 else array.shape[-1] if array.ndim == 3 else 0
+    if channels not in (1, 2, 3, 4):
+        raise DataError(
+            f"image {name} has shape {array.shape}; expected (H, W) greyscale, "
+            "(H, W, 3) RGB or (H, W, 4) RGBA"
+        )
+    height, width = array.shape[:2]
+    _check_size((width, height), name)
+    values = _to_unit_range(array, name) * np.float32(255.0)
+    if values.ndim == 2:
+        return values, None
+    grey = values[..., 0] if channels in (1, 2) else values[..., :3] @ _LUMA
+    alpha = values[..., -1] / np.float32(255.0) if channels in (2, 4) else None
+    return grey, alpha
+
+
+def _to_unit_range(array: np.ndarray, name: str) -> np.ndarray:
+    """Values scaled to [0, 1] by the range of the data type, as float32."""
+    kind = array.dtype.kind
+    if kind == "b":
+        return array.astype(np.float32)
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / np.float32(255.0)
+    if array.dtype == np.uint16:
+        return array.astype(np.float32) / np.float32(65535.0)
+    if kind in "iu":
+        # Pillow's 32-bit mode "I" and plain Python lists land here: the values
+        # say whether they are 8- or 16-bit.
+        low, high = int(array.min()), int(array.max())
+        if low >= 0 and high <= 255:
+            return array.astype(np.float32) / np.float32(255.0)
+        if low >= 0 and high <= 65535:
+            return array.astype(np.float32) / np.float32(65535.0)
+        raise DataError(
+            f"image {name} has integer values from {low} to {high}; expected 0-255 "
+            "(8-bit) or 0-65535 (16-bit): rescale it"
+        )
+    if kind == "f":
+        values = array.astype(np.float32)
+        if not np.isfinite(values).all():
+            raise DataError(f"image {name} contains NaN or infinite values; replace them")
+        lowest, highest = float(values.min()), float(values.max())
+        if lowest >= 0.0 and highest <= 1.0:
+            return values
+        if lowest >= 0.0 and highest <= 255.0:
+            return values / np.float32(255.0)
+        raise DataError(
+            f"image {name} has float values from {lowest:g} to {highest:g}; expected [0, 1] "
+            "or [0, 255]: rescale it"
+        )
+    raise DataError(f"image {name} has dtype {array.dtype}; expected uint8, uint16, bool or float")
+
+
+def _composite(grey: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """Flatten transparency: transparent pixels become background.
+
+    The background is chosen to contrast with the opaque pixels, which hold the
+    drawing: a canvas of black strokes on nothing is black ink on white.
+    """
+    if alpha is None or bool((alpha >= 1.0).all()):
+        return grey
+    opacity = float(alpha.sum())
+    if opacity == 0.0:  # all transparent: nothing drawn
+        return np.zeros_like(grey)
+    ink_level = float((alpha * grey).sum()) / opacity
+    background = np.float32(255.0 if ink_level < 127.5 else 0.0)
+    return alpha * grey + (np.float32(1.0) - alpha) * background
+
+
+# ---------------------------------------------------------------- MNIST steps
+
+
+def _border(image: np.ndarray) -> np.ndarray:
+    """The pixels of a frame about 2% of the shorter side thick (at least 1)."""
+    height, width = image.shape
+    band = max(1, min(height, width) // 50)
+    if 2 * band >= min(height, width):
+        return image.ravel()
+    return np.concatenate(
+        [
+            image[:band].ravel(),
+            image[-band:].ravel(),
+            image[band:-band, :band].ravel(),
+            image[band:-band, -band:].ravel(),
+        ]
+    )
+
+
+def _mnistify(grey: np.ndarray, name: str) -> np.ndarray:
+    """Greyscale 0-255 of any size → MNIST's 28×28 white-on-black format."""
+    border = _border(grey)
+    if float(np.median(border)) > 127.5:  # dark ink on light paper
+        grey = np.float32(255.0) - grey
+        border = np.float32(255.0) - border
+    background = float(np.median(border))
+    sigma = 1.4826 * float(np.median(np.abs(border - background)))
+    ink = grey - np.float32(background + _NOISE_SIGMAS * sigma)
+    np.maximum(ink, 0.0, out=ink)
+    peak = float(ink.max())
+    if peak < max(_MIN_CONTRAST, _NOISE_SIGMAS * sigma):
+        raise DataError(
+            f"image {name} is blank: no digit found (the brightest mark stands "
+            f"{peak:.0f} of 255 above the background); pass an image of a digit with "
+            "clear contrast against its background"
+        )
+    ink *= np.float32(255.0 / peak)
+    ink[ink < _INK_THRESHOLD] = 0.0
+    crop = _crop_to_ink(ink)
+    if max(crop.shape) >= 2 * _BOX:
+        crop[crop < _INK_THRESHOLD_LARGE] = 0.0
+        crop = _crop_to_ink(crop)
+    patch = _fit_box(crop)
+
+    canvas = np.zeros((_SIZE, _SIZE), dtype=np.float32)
+    total = float(patch.sum())
+    patch_h, patch_w = patch.shape
+    if total > 0.0:
+        cy = float(patch.sum(axis=1) @ np.arange(patch_h)) / total
+        cx = float(patch.sum(axis=0) @ np.arange(patch_w)) / total
+    else:  # cannot happen after resizing positive ink, but never divide by zero
+        cy, cx = (patch_h - 1) / 2, (patch_w - 1) / 2
+    # Round half up (not numpy's half-to-even) so equal inputs place equally;
+    # clamp so a lopsided digit stays whole inside the field.
+    top = min(max(math.floor(_CENTRE - cy + 0.5), 0), _SIZE - patch_h)
+    left = min(max(math.floor(_CENTRE - cx + 0.5), 0), _SIZE - patch_w)
+    canvas[top : top + patch_h, left : left + patch_w] = patch
+    return canvas
+
+
+def _crop_to_ink(ink: np.ndarray) -> np.ndarray:
+    """The bounding box of the nonzero pixels (there is at least one)."""
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _fit_box(crop: np.ndarray) -> np.ndarray:
+    """Scale ``crop`` so its longer side is 20 pixels, keeping its aspect ratio."""
+    pil = require("PIL.Image", feature="preprocessing digit images")
+    height, width = crop.shape
+    scale = _BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Box averaging is area coverage, how MNIST antialiased its bilevel scans;
+    # it cannot ring. Enlarging a tiny digit needs interpolation instead.
+    resample = pil.Resampling.BOX if scale <= 1.0 else pil.Resampling.LANCZOS
+    resized = pil.fromarray(np.ascontiguousarray(crop, dtype=np.float32)).resize(
+        size, resample=resample
+    )
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 255.0)
