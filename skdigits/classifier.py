@@ -89,8 +89,13 @@ class DigitClassifier(KerasClassifier, metaclass=_ClassifierMixinFirst):
       restoring every global random state and TensorFlow's determinism flag
       afterwards, so a later unseeded fit still works;
     - returns ``predict_proba`` rows that sum to one whatever the output
-      activation (a sigmoid output is normalised, exactly as Keras' cross-entropy
-      normalises it during training).
+      activation: sigmoid scores are divided by their sum.
+
+    A note on ``output_activation="sigmoid"`` under Keras 3: the sigmoid layer
+    caches its pre-activation logits and sparse categorical cross-entropy trains
+    on those, exactly as for softmax. The sigmoid recipe therefore learns the same
+    weights and predicts the same labels as the softmax one (measured: identical
+    loss curves); only the reported probabilities differ.
 
     Parameters
     ----------
@@ -332,7 +337,7 @@ def normalize_rows(proba: np.ndarray) -> np.ndarray:
     """Divide each row by its sum (float32), so class scores become probabilities.
 
     The ONNX export performs the same operation in the graph, so the two agree
-    to the last bit on the same activations.
+    on the same activations.
     """
     proba = np.asarray(proba, dtype=np.float32)
     return proba / proba.sum(axis=1, keepdims=True, dtype=np.float32)

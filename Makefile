@@ -1,0 +1,32 @@
+# Two entry points do all the set-up on a fresh machine with Python 3.11:
+#   make demo   create .venv, install, fetch MNIST, train, report, save the model
+#   make test   create .venv, install, lint, type-check and run the whole test suite
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+MODEL ?= models/mnist.skdigits
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[train,images,dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/skdigits train --random-state 2 --force -o $(MODEL)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_fit_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
