@@ -336,8 +336,8 @@ def _check_labels(y: Any) -> np.ndarray:
 def normalize_rows(proba: np.ndarray) -> np.ndarray:
     """Divide each row by its sum (float32), so class scores become probabilities.
 
-    The ONNX export performs the same operation in the graph, so the two agree
-    on the same activations.
+    The ONNX export performs the same division in the graph; the two agree to
+    about 1e-7 (the row sums are added in a different order).
     """
     proba = np.asarray(proba, dtype=np.float32)
     return proba / proba.sum(axis=1, keepdims=True, dtype=np.float32)

@@ -45,7 +45,8 @@ class Evaluation:
         for i in range(len(self.labels)):
             for j in range(i + 1, len(self.labels)):
                 if c[i, j] + c[j, i] > 0:
-                    pairs.append((self.labels[i], self.labels[j], int(c[i, j]), int(c[j, i])))
+                    a, b = self.labels[i].item(), self.labels[j].item()
+                    pairs.append((a, b, int(c[i, j]), int(c[j, i])))
         pairs.sort(key=lambda p: (-(p[2] + p[3]), str(p[0]), str(p[1])))
         return pairs[:k]
 

@@ -58,30 +58,29 @@ def check_pixel_range(X: np.ndarray, *, what: str = "X") -> None:
 class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Scale raw pixel intensities from [0, 255] to [0, 1] as float32 rows.
 
-        Images of shape ``(n_samples, height, width)`` are flattened to
-        ``(n_samples, height * width)``, the layout every scikit-learn estimator
-        expects; input that is already flat passes through unchanged in shape.
-        The transformer is stateless: ``fit`` only records the number of pixels.
+    Images of shape ``(n_samples, height, width)`` are flattened to
+    ``(n_samples, height * width)``, the layout every scikit-learn estimator
+    expects; input that is already flat passes through unchanged in shape.
+    The transformer is stateless: ``fit`` only records the number of pixels.
 
-        Input must be finite and within [0, 255]; anything else raises a
-        :class:`~skdigits.DataError` naming the offending value, because silently
-        scaling already-scaled or corrupt data is the most common way to get a
-        model that trains fine and predicts nonsense.
+    Input must be finite and within [0, 255]; anything else raises a
+    :class:`~skdigits.DataError` naming the offending value, because silently
+    scaling already-scaled or corrupt data is the most common way to get a
+    model that trains fine and predicts nonsense.
 
-        Attributes
-        ----------
-        n_features_in_ : int
-            Number of pixels per image seen during :meth:`fit`.
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of pixels per image seen during :meth:`fit`.
 
-        Examples
-        --------
-        >>> import numpy as np
-    import scipy.sparse as sp
-        >>> from skdigits import PixelScaler
-        >>> X = np.full((2, 28, 28), 255, dtype=np.uint8)
-        >>> Xt = PixelScaler().fit_transform(X)
-        >>> Xt.shape, Xt.dtype, float(Xt.max())
-        ((2, 784), dtype('float32'), 1.0)
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdigits import PixelScaler
+    >>> X = np.full((2, 28, 28), 255, dtype=np.uint8)
+    >>> Xt = PixelScaler().fit_transform(X)
+    >>> Xt.shape, Xt.dtype, float(Xt.max())
+    ((2, 784), dtype('float32'), 1.0)
     """
 
     def fit(self, X, y=None):
