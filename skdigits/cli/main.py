@@ -30,9 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    from . import train
+    from . import evaluate, export, info, predict, train
 
-    train.add_parser(sub)
+    for command in (train, export, predict, evaluate, info):
+        command.add_parser(sub)
     return parser
 
 
