@@ -1,0 +1,531 @@
+"""OnnxDigitClassifier: predict digits with an exported ONNX model, through onnxruntime only.
+
+This is the deployment path (``skdigits predict``, the web service), so the module
+imports numpy, onnxruntime and the standard library and nothing else: no
+TensorFlow, Keras, scikit-learn or ``onnx`` (a test proves it in a fresh
+interpreter with those modules blocked). Nothing in a model file is unpickled or
+executed; onnxruntime parses the protobuf.
+
+The model must follow the contract ``skdigits export`` writes:
+
+- input ``pixels``: float32 ``[N, 28, 28]`` (or ``[N, 784]``), raw intensities
+  0–255, white digit on black; the ÷255 scaling is inside the graph;
+- outputs ``label``: int64 ``[N]`` and ``probabilities``: float32
+  ``[N, n_classes]``, rows summing to 1;
+- ``metadata_props`` such as ``classes`` (a JSON list) and ``test_accuracy``.
+
+Anything else is refused on load with :class:`~skdigits.ModelFileError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from ._errors import DataError, ModelFileError
+
+__all__ = ["OnnxDigitClassifier"]
+
+_SIDE = 28
+_N_PIXELS = _SIDE * _SIDE
+_INPUT = "pixels"
+_LABEL = "label"
+_PROBA = "probabilities"
+_EXPORT_HINT = "export one with `skdigits export`"
+_SHAPES_HINT = (
+    "expected one image (28, 28), a batch (n, 28, 28), one flat image (784,) or flat rows (n, 784)"
+)
+_RANGE_HINT = (
+    "pixels must be raw intensities in [0, 255], white digit on black "
+    "(if yours are already scaled to [0, 1], multiply them by 255)"
+)
+# Batches of at least this many images go to the multi-threaded session; smaller
+# ones to the single-threaded one. Measured: see OnnxDigitClassifier's notes.
+_LARGE_BATCH = 64
+# Protobuf cannot hold more; an ONNX file this big is not one of ours.
+_MAX_MODEL_BYTES = 2**31 - 1
+# How metadata values are decoded, here and by skdigits.export.read_metadata. Any
+# other value, or one that does not decode, stays the string it is; only `classes`
+# must decode.
+METADATA_DECODERS: dict[str, Callable[[str], Any]] = {
+    "classes": json.loads,
+    "hyperparameters": json.loads,
+    "opset": int,
+    "test_accuracy": lambda value: None if value == "unknown" else float(value),
+    "parity_max_abs_diff": float,
+    "parity_n_samples": int,
+}
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
+
+
+_BITS_255 = int(np.array(255, dtype=np.float32).view(np.uint32))
+_BITS_1 = int(np.array(1, dtype=np.float32).view(np.uint32))
+_MAX = np.maximum.reduce
+# Builtin dtypes are singletons: `is` spares a numpy call per prediction.
+_FLOAT32 = np.dtype(np.float32)
+_UINT8 = np.dtype(np.uint8)
+_UINT32 = np.dtype(np.uint32)
+_FEW_PIXELS = _LARGE_BATCH * _N_PIXELS
+
+
+class OnnxDigitClassifier:
+    """Predict handwritten digits with an ONNX model exported by ``skdigits export``.
+
+    The file is read and validated once; predictions reuse the same onnxruntime
+    session, so a call costs little more than the model itself.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.onnx`` file.
+    intra_op_num_threads : int, default=None
+        Threads onnxruntime may use inside one operator. ``None`` routes each call
+        by its size: fewer than 64 images run single-threaded (lowest latency),
+        larger batches on a second session with onnxruntime's default (one thread
+        per physical core; created on the first large batch). An integer uses one
+        session with that setting for every call (``0`` is onnxruntime's default).
+    inter_op_num_threads : int, default=None
+        Threads for running independent operators in parallel; ``None`` leaves
+        onnxruntime's default.
+    providers : sequence of str, default=None
+        onnxruntime execution providers; ``None`` means ``["CPUExecutionProvider"]``,
+        the fastest for a model this small.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,), dtype int64
+        The labels, from the model's ``classes`` metadata (``0 .. n_classes - 1``
+        when absent).
+    metadata : dict
+        The model's ``metadata_props``, decoded as
+        :func:`skdigits.export.read_metadata` does: ``classes`` and
+        ``hyperparameters`` from JSON, ``opset`` and ``parity_n_samples`` as
+        int, ``test_accuracy`` as float (None when "unknown") and
+        ``parity_max_abs_diff`` as float; other values, and informational ones
+        that do not decode, as strings.
+    n_features_in_ : int
+        784, the pixels of one image.
+    path : str
+        The file the model was read from.
+
+    Notes
+    -----
+    Input may be one image ``(28, 28)``, a batch ``(n, 28, 28)``, one flat image
+    ``(784,)`` or flat rows ``(n, 784)``, of uint8, any integer or any float
+    dtype, or nested lists. It reaches onnxruntime as C-contiguous float32: without
+    a copy when it already is, otherwise with exactly one. Values must be finite raw
+    intensities in [0, 255] (one pass over the pixels; none for uint8): anything
+    else raises :class:`~skdigits.DataError` naming the first bad pixel, and float
+    images that all lie in (0, 1] draw a ``UserWarning`` (probably scaled twice).
+    A batch of zero images ``(0, 28, 28)`` or ``(0, 784)`` returns empty results
+    of the usual shapes and dtypes without running the model: an empty batch is
+    a normal thing for a serving loop to receive.
+
+    One instance may be shared between threads: onnxruntime sessions are
+    thread-safe and nothing else changes after loading.
+
+    Threads: one session per regime, because the fastest setting depends on the
+    batch size. Median time per call of a 784-100-10 MLP, onnxruntime 1.32, two
+    AMD EPYC (Zen 3) cores shared with other jobs (``benchmarks/bench_inference.py
+    --thread-sweep``; the 1-minute load average says how busy they were)::
+
+                        quieter (load 1.4)         busy (load 3.5)
+        images      1 thread    default (2)      1 thread    default (2)
+        1             26 µs       25 µs            37 µs       39 µs
+        64           208 µs      158 µs           189 µs      187 µs
+        10,000        40 ms       23 ms            36 ms       45 ms
+
+    For a few images one thread is as fast as two on a quieter machine and
+    steadier on a busy one (a worker thread must first get a core); for large
+    batches the default pool is 1.7 times faster on a quieter machine. Calls of fewer than 64
+    images (the crossover measured) therefore run single-threaded, larger ones
+    on the default pool. On a machine kept busy by other work, pass
+    ``intra_op_num_threads=1``: one thread then wins at every size (36 vs 45 ms
+    above). Both sessions keep ``graph_optimization_level = ORT_ENABLE_ALL`` and
+    onnxruntime's spinning workers (disabling spinning cost 15-50 % on large
+    batches under load).
+
+    Examples
+    --------
+    >>> from skdigits.inference import OnnxDigitClassifier
+    >>> clf = OnnxDigitClassifier("mnist.onnx")  # doctest: +SKIP
+    >>> clf.predict(X_test[:3])  # doctest: +SKIP
+    array([7, 2, 1])
+    >>> labels, proba = clf.predict_with_proba(X_test)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        intra_op_num_threads: int | None = None,
+        inter_op_num_threads: int | None = None,
+        providers: Sequence[str] | None = None,
+    ) -> None:
+        self.path = os.fsdecode(path)
+        self._name = _quoted(self.path)
+        self._model_bytes = _read_model_bytes(self.path, self._name)
+        self._inter_op_num_threads = inter_op_num_threads
+        self._providers = list(providers) if providers is not None else ["CPUExecutionProvider"]
+        self._lock = threading.Lock()
+
+        if intra_op_num_threads is None:
+            self._session = self._new_session(1)
+            # With one core the default is one thread too: nothing to route.
+            self._large_batch = _LARGE_BATCH if (os.cpu_count() or 1) > 1 else None
+        else:
+            self._session = self._new_session(intra_op_num_threads)
+            self._large_batch = None
+        self._large_session: ort.InferenceSession | None = None
+
+        self._flat_input = self._check_contract(self._session)
+        self._input_shape: tuple[int, ...] = (_N_PIXELS,) if self._flat_input else (_SIDE, _SIDE)
+        self._output_names = [o.name for o in self._session.get_outputs()]
+        self._label_index = self._output_names.index(_LABEL)
+        self._proba_index = self._output_names.index(_PROBA)
+        self.metadata = self._read_metadata(self._session)
+        self.classes_ = self._read_classes(self._session)
+        self.n_features_in_ = _N_PIXELS
+
+    # ------------------------------------------------------------ predicting
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict the digit shown in each image.
+
+        Parameters
+        ----------
+        X : array-like of shape (28, 28), (n, 28, 28), (784,) or (n, 784)
+            Raw pixel intensities in [0, 255], white digit on black.
+
+        Returns
+        -------
+        labels : ndarray of shape (n,), dtype int64
+            One label per image (``n`` = 1 for a single image).
+        """
+        return self._run(X)[self._label_index]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probability of each class for each image.
+
+        Parameters
+        ----------
+        X : array-like of shape (28, 28), (n, 28, 28), (784,) or (n, 784)
+            Raw pixel intensities in [0, 255], white digit on black.
+
+        Returns
+        -------
+        proba : ndarray of shape (n, n_classes), dtype float32
+            Rows sum to 1; columns follow :attr:`classes_`.
+        """
+        return self._run(X)[self._proba_index]
+
+    def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and probabilities from a single run of the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (28, 28), (n, 28, 28), (784,) or (n, 784)
+            Raw pixel intensities in [0, 255], white digit on black.
+
+        Returns
+        -------
+        labels : ndarray of shape (n,), dtype int64
+        proba : ndarray of shape (n, n_classes), dtype float32
+        """
+        outputs = self._run(X)
+        return outputs[self._label_index], outputs[self._proba_index]
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy: the fraction of images whose predicted label equals ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, 28, 28) or (n, 784)
+            Raw pixel intensities in [0, 255].
+        y : array-like of shape (n,)
+            The true labels.
+
+        Returns
+        -------
+        accuracy : float
+        """
+        labels = self.predict(X)
+        y = np.asarray(y).reshape(-1)
+        if y.shape != labels.shape:
+            raise DataError(
+                f"X has {labels.shape[0]} images but y has {y.size} labels; "
+                "pass one label per image"
+            )
+        if labels.size == 0:
+            raise DataError("X and y are empty; scoring needs at least one image")
+        return float(np.mean(labels == y))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r})"
+
+    # ------------------------------------------------------------ internals
+
+    def _run(self, X: Any) -> list[np.ndarray]:
+        x = self._as_pixels(X)
+        n = x.shape[0]
+        if n == 0:
+            return self._empty_outputs()
+        session = self._session
+        if self._large_batch is not None and n >= self._large_batch:
+            session = self._large_session or self._make_large_session()
+        return session.run(self._output_names, {_INPUT: x})
+
+    def _as_pixels(self, X: Any) -> np.ndarray:
+        """``X`` as C-contiguous float32 in the model's input shape, validated.
+
+        A single image costs about as much here as the model itself, so the common
+        case (a float32 or uint8 ndarray) takes as few numpy calls as it can.
+        """
+        arr = X if isinstance(X, np.ndarray) else _asarray(X)
+        dtype = arr.dtype
+        if dtype is not _FLOAT32 and dtype is not _UINT8 and dtype.kind not in "uif":
+            raise DataError(
+                f"X has dtype {dtype}; pixels must be numbers (uint8, integer or float)"
+            )
+        shape = arr.shape
+        ndim = len(shape)
+        if shape[-2:] == (_SIDE, _SIDE) and (ndim == 3 or ndim == 2):
+            n = shape[0] if ndim == 3 else 1
+        elif shape[-1:] == (_N_PIXELS,) and (ndim == 2 or ndim == 1):
+            n = shape[0] if ndim == 2 else 1
+        else:
+            raise DataError(f"X has shape {shape}; {_SHAPES_HINT}")
+        if dtype is _FLOAT32 and arr.flags.c_contiguous:
+            x = arr
+        elif dtype.kind == "f" and dtype.itemsize > 4:
+            with np.errstate(over="ignore"):  # too large for float32: inf, refused below
+                x = np.ascontiguousarray(arr, dtype=np.float32)
+        else:  # one copy, whatever the dtype and layout
+            x = np.ascontiguousarray(arr, dtype=np.float32)
+        # Checked after the conversion, so every dtype needs the same float32 check
+        # (values beyond float32 become infinite, and are caught). uint8 is 0-255.
+        if dtype is not _UINT8 and n:
+            _check_values(x, arr)
+        if x.shape == self._input_shape:  # one image
+            return x[np.newaxis]
+        target = (n, *self._input_shape)
+        return x if x.shape == target else x.reshape(target)
+
+    def _empty_outputs(self) -> list[np.ndarray]:
+        outputs: list[np.ndarray] = [np.empty(0)] * 2
+        outputs[self._label_index] = np.empty(0, dtype=np.int64)
+        outputs[self._proba_index] = np.empty((0, len(self.classes_)), dtype=np.float32)
+        return outputs
+
+    def _new_session(self, intra_op_num_threads: int | None) -> ort.InferenceSession:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if intra_op_num_threads is not None:
+            options.intra_op_num_threads = intra_op_num_threads
+        if self._inter_op_num_threads is not None:
+            options.inter_op_num_threads = self._inter_op_num_threads
+        try:
+            return ort.InferenceSession(self._model_bytes, options, providers=self._providers)
+        # onnxruntime's errors (InvalidProtobuf, InvalidGraph, Fail, ...) share no
+        # base class but Exception; every one means the file is not a usable model.
+        except Exception as err:
+            message = _ORT_PREFIX.sub("", _one_line(err)).rstrip(".")
+            raise ModelFileError(
+                f"{self._name} is not a valid ONNX model (onnxruntime: {message}); {_EXPORT_HINT}"
+            ) from err
+
+    def _make_large_session(self) -> ort.InferenceSession:
+        with self._lock:
+            if self._large_session is None:
+                self._large_session = self._new_session(None)
+            return self._large_session
+
+    def _check_contract(self, session: ort.InferenceSession) -> bool:
+        """Raise unless the model has the contract's input and outputs; True if flat."""
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        not_ours = f"{self._name} is not an skdigits digit model"
+        got_in = ", ".join(_describe(a) for a in inputs) or "none"
+        if len(inputs) != 1 or inputs[0].name != _INPUT or inputs[0].type != "tensor(float)":
+            raise ModelFileError(
+                f"{not_ours}: its input is {got_in}, expected 'pixels' float [N, 28, 28]; "
+                f"{_EXPORT_HINT}"
+            )
+        dims = list(inputs[0].shape)
+        flat = len(dims) == 2 and dims[1] == _N_PIXELS
+        if not (flat or (len(dims) == 3 and dims[1:] == [_SIDE, _SIDE])):
+            raise ModelFileError(
+                f"{not_ours}: its input is {got_in}, expected 'pixels' float [N, 28, 28] "
+                f"(or [N, 784]); {_EXPORT_HINT}"
+            )
+        if isinstance(dims[0], int):
+            raise ModelFileError(
+                f"{not_ours}: its input {got_in} has a fixed batch size of {dims[0]}, "
+                f"expected a symbolic one (N); {_EXPORT_HINT}"
+            )
+        kinds = {o.name: (o.type, len(o.shape)) for o in outputs}
+        expected = {_LABEL: ("tensor(int64)", 1), _PROBA: ("tensor(float)", 2)}
+        if len(outputs) != 2 or kinds != expected:
+            got_out = ", ".join(_describe(o) for o in outputs) or "none"
+            raise ModelFileError(
+                f"{not_ours}: its outputs are {got_out}, expected 'label' int64 [N] and "
+                f"'probabilities' float [N, n_classes]; {_EXPORT_HINT}"
+            )
+        return flat
+
+    def _read_metadata(self, session: ort.InferenceSession) -> dict[str, Any]:
+        raw = dict(session.get_modelmeta().custom_metadata_map)
+        metadata: dict[str, Any] = dict(raw)
+        for key, decode in METADATA_DECODERS.items():
+            if key not in raw:
+                continue
+            try:
+                metadata[key] = decode(raw[key])
+            except ValueError as err:  # json.JSONDecodeError is a ValueError
+                if key == "classes":  # labels the predictions: must be right
+                    raise ModelFileError(
+                        f"{self._name} has malformed `classes` metadata {raw[key]!r} "
+                        f"({err}); {_EXPORT_HINT}"
+                    ) from err
+        return metadata
+
+    def _read_classes(self, session: ort.InferenceSession) -> np.ndarray:
+        width = session.get_outputs()[self._proba_index].shape[1]
+        if "classes" in self.metadata:
+            classes = self.metadata["classes"]
+            if not (
+                isinstance(classes, list)
+                and classes
+                and all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
+            ):
+                raise ModelFileError(
+                    f"{self._name} has `classes` metadata {classes!r}, expected a JSON "
+                    f"list of integers; {_EXPORT_HINT}"
+                )
+            if isinstance(width, int) and width != len(classes):
+                raise ModelFileError(
+                    f"{self._name} lists {len(classes)} classes in its metadata but its "
+                    f"probabilities have {width} columns; {_EXPORT_HINT}"
+                )
+            return np.asarray(classes, dtype=np.int64)
+        if not isinstance(width, int):  # symbolic: ask the model once
+            blank = np.zeros((1, *self._input_shape), dtype=np.float32)
+            width = self._session.run([_PROBA], {_INPUT: blank})[0].shape[1]
+        return np.arange(width, dtype=np.int64)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _read_model_bytes(path: str, name: str) -> bytes:
+    """The whole file, read once: both sessions are built from the same bytes."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError as err:
+        raise ModelFileError(f"ONNX model file {name} does not exist; {_EXPORT_HINT}") from err
+    except OSError as err:
+        raise ModelFileError(
+            f"cannot read ONNX model file {name} ({_one_line(err)}); {_EXPORT_HINT}"
+        ) from err
+    if stat.S_ISDIR(info.st_mode):
+        raise ModelFileError(
+            f"{name} is a directory, not an ONNX model file; pass the .onnx file, or {_EXPORT_HINT}"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelFileError(f"{name} is not a regular file; pass an .onnx file")
+    if info.st_size == 0:
+        raise ModelFileError(f"ONNX model file {name} is empty; {_EXPORT_HINT}")
+    if info.st_size > _MAX_MODEL_BYTES:
+        raise ModelFileError(
+            f"{name} has {info.st_size} bytes, more than an ONNX file can hold; "
+            f"pass an .onnx file, or {_EXPORT_HINT}"
+        )
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as err:
+        raise ModelFileError(
+            f"cannot read ONNX model file {name} ({_one_line(err)}); {_EXPORT_HINT}"
+        ) from err
+    if data.startswith(b"PK\x03\x04"):
+        raise ModelFileError(
+            f"{name} is a zip archive (a saved .skdigits pipeline?), not an ONNX model; "
+            f"convert a saved pipeline with `skdigits export`"
+        )
+    return data
+
+
+def _check_values(x: np.ndarray, original: np.ndarray) -> None:
+    """Raise unless ``x`` (C-contiguous float32) is finite and in [0, 255]; warn if
+    all of a float ``original`` is in (0, 1]. Messages quote ``original``.
+
+    One pass over the pixels, not two (``min`` and ``max``): read as uint32, the
+    bits of non-negative floats sort as the floats do, and those of negative
+    numbers, NaN and infinity all lie above the bits of 255.
+    """
+    bits = np.frombuffer(x, dtype=_UINT32)  # a flat view: x is C-contiguous float32
+    # For a few images argmax is cheaper than max (far less set-up); for many, max.
+    top = int(bits[bits.argmax()] if bits.size < _FEW_PIXELS else _MAX(bits))
+    if top > _BITS_255:
+        _raise_range_error(original)  # returns only for -0.0, which is 0
+    elif 0 < top <= _BITS_1 and original.dtype.kind == "f":
+        warnings.warn(
+            f"every pixel of X is at most {float(x.max()):g}: are the images already "
+            "scaled to [0, 1]? The model expects raw intensities in [0, 255]; multiply "
+            "them by 255",
+            UserWarning,
+            stacklevel=5,  # the caller of predict*
+        )
+
+
+def _asarray(X: Any) -> np.ndarray:
+    try:
+        return np.asarray(X)
+    except (TypeError, ValueError) as err:  # ragged lists, for one
+        raise DataError(
+            f"X cannot be read as an array of pixels ({_one_line(err)}); {_SHAPES_HINT}"
+        ) from err
+
+
+def _raise_range_error(arr: np.ndarray) -> None:
+    """Raise the DataError that names the first bad pixel of ``arr``, if there is one."""
+    if arr.dtype.kind == "f":
+        for test, what in ((np.isnan, "NaN"), (np.isinf, "infinity")):
+            bad = test(arr)
+            if bad.any():
+                where = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise DataError(f"X contains {what} (first at index {where}); {_RANGE_HINT}")
+    low, high = arr.min(), arr.max()
+    if low < 0:
+        where = tuple(int(i) for i in np.argwhere(arr < 0)[0])
+        raise DataError(
+            f"X has negative values, down to {low} (first at index {where}); {_RANGE_HINT}"
+        )
+    if high > 255:
+        where = tuple(int(i) for i in np.argwhere(arr > 255)[0])
+        raise DataError(
+            f"X has values above 255, up to {high} (first at index {where}); {_RANGE_HINT}"
+        )
+
+
+def _describe(arg: Any) -> str:
+    """A model input or output as ``'name' type [dims]``, for messages."""
+    dtype = str(arg.type).removeprefix("tensor(").removesuffix(")")
+    dims = ", ".join("N" if d is None else str(d) for d in arg.shape)
+    return f"{arg.name!r} {dtype} [{dims}]"
+
+
+def _quoted(path: str) -> str:
+    return f"'{path}'" if path.isprintable() else repr(path)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
