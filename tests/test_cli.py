@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from skdigits.cli.main import main
@@ -93,3 +97,152 @@ def test_version_and_help_run_without_tensorflow():
         timeout=120,
     )
     assert probe.stdout.strip() == "False"
+
+
+# --- the deploy round trip: train → export → info → predict → evaluate ---------------------
+
+
+@pytest.fixture(scope="module")
+def cli_models(tmp_path_factory, mnist):
+    """A quick model trained and exported through the CLI itself, shared by the tests below."""
+    d = tmp_path_factory.mktemp("cli")
+    saved, onnx_file = d / "m.skdigits", d / "m.onnx"
+    assert (
+        main(
+            [
+                "train",
+                "--subset",
+                "1000",
+                "--epochs",
+                "2",
+                "--random-state",
+                "0",
+                "-q",
+                "-o",
+                str(saved),
+            ]
+        )
+        == 0
+    )
+    assert main(["export", str(saved), "-o", str(onnx_file), "--check-images", "500"]) == 0
+    return saved, onnx_file
+
+
+def test_export_reports_parity_and_refuses_overwrite(cli_models, capsys):
+    saved, onnx_file = cli_models
+    before = onnx_file.read_bytes()
+    assert main(["export", str(saved), "-o", str(onnx_file)]) == 1
+    assert "already exists; pass --force" in capsys.readouterr().err
+    assert onnx_file.read_bytes() == before
+
+
+def test_info_shows_what_a_deployer_needs(cli_models, capsys):
+    _, onnx_file = cli_models
+    assert main(["info", str(onnx_file), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["classes"] == list(range(10))
+    assert info["input_name"] == "pixels"
+    assert info["opset"] == "17"
+    assert 0.5 < float(info["test_accuracy"]) <= 1
+    assert info["hyperparameters"]["epochs"] == 2
+    assert float(info["parity_max_abs_diff"]) <= 1e-5
+
+
+def test_predict_npy_table_json_and_csv(cli_models, mnist, tmp_path, capsys):
+    _, onnx_file = cli_models
+    _, _, X_test, y_test = mnist
+    np.save(tmp_path / "x.npy", X_test[:20])
+    np.save(tmp_path / "y.npy", y_test[:20])
+
+    assert (
+        main(
+            [
+                "predict",
+                str(onnx_file),
+                str(tmp_path / "x.npy"),
+                "--labels",
+                str(tmp_path / "y.npy"),
+            ]
+        )
+        == 0
+    )
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split() == ["input", "index", "label", "prob", "true"]
+    assert "correct" in table.splitlines()[-1]
+
+    assert main(["predict", str(onnx_file), str(tmp_path / "x.npy"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    labels = [p["label"] for p in doc["predictions"]]
+    assert len(labels) == 20
+    assert np.mean(np.array(labels) == y_test[:20]) >= 0.7
+    for p in doc["predictions"]:
+        assert sum(p["probabilities"]) == pytest.approx(1, abs=1e-4)
+
+    assert main(["predict", str(onnx_file), str(tmp_path / "x.npy"), "--csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0][:4] == ["input", "index", "label", "probability"]
+    assert [int(r[2]) for r in rows[1:]] == labels
+
+
+def test_onnx_and_saved_pipeline_predict_the_same(cli_models, mnist, tmp_path, capsys):
+    saved, onnx_file = cli_models
+    np.save(tmp_path / "x.npy", mnist[2][:50])
+    outputs = []
+    for model in (onnx_file, saved):
+        assert main(["predict", str(model), str(tmp_path / "x.npy"), "--json"]) == 0
+        outputs.append([p["label"] for p in json.loads(capsys.readouterr().out)["predictions"]])
+    assert outputs[0] == outputs[1]
+
+
+def test_evaluate_matches_training_report(cli_models, capsys):
+    saved, onnx_file = cli_models
+    assert main(["evaluate", str(onnx_file), "--json"]) == 0
+    onnx_eval = json.loads(capsys.readouterr().out)
+    assert onnx_eval["n_samples"] == 10_000
+    assert len(onnx_eval["confusion_matrix"]) == 10
+    assert onnx_eval["accuracy"] == pytest.approx(
+        load_metadata(saved)["metadata"]["metrics"]["test_accuracy"], abs=1e-4
+    )
+
+
+def test_predict_on_onnx_never_imports_tensorflow(cli_models, mnist, tmp_path):
+    _, onnx_file = cli_models
+    np.save(tmp_path / "x.npy", mnist[2][:3])
+    script = (
+        "import sys\n"
+        "from skdigits.cli.main import main\n"
+        f"rc = main(['predict', {str(onnx_file)!r}, {str(tmp_path / 'x.npy')!r}])\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras', 'sklearn', 'scikeras') "
+        "if m in sys.modules)\n"
+        "print('HEAVY', heavy, rc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY [] 0" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["predict", "{onnx}", "{missing}"], "does not exist"),
+        (["predict", "{onnx}", "{bad_npy}"], "shape (3, 3)"),
+        (["predict", "{missing}", "{bad_npy}"], "missing"),
+        (["info", "{bad_npy}"], "bad.npy"),
+        (["evaluate", "{missing}"], "missing"),
+    ],
+)
+def test_cli_errors_are_one_line_with_exit_1(cli_models, tmp_path, capsys, argv, message):
+    _, onnx_file = cli_models
+    np.save(tmp_path / "bad.npy", np.zeros((3, 3)))
+    paths = {
+        "onnx": onnx_file,
+        "missing": tmp_path / "missing.onnx",
+        "bad_npy": tmp_path / "bad.npy",
+    }
+    assert main([a.format(**paths) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("skdigits: error: ")
+    assert err.count("\n") == 1
+    assert message in err

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._errors import ModelFileError
 from .._version import __version__
+from ..inference import METADATA_DECODERS
 from ._gate import ExportError
 
 PRODUCER_NAME = "skdigits"
@@ -48,14 +49,9 @@ RESERVED_KEYS = frozenset(
 )
 
 # How read_metadata decodes each known key; any other value stays a string.
-_DECODERS: dict[str, Any] = {
-    "classes": json.loads,
-    "hyperparameters": json.loads,
-    "opset": int,
-    "test_accuracy": lambda v: None if v == "unknown" else float(v),
-    "parity_max_abs_diff": float,
-    "parity_n_samples": int,
-}
+# One decoder table for the exporter and the predictor (the dependency points
+# this way: the inference module must not import the exporter).
+_DECODERS = METADATA_DECODERS
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,0 +1,54 @@
+"""``skdigits evaluate``: accuracy and confusions of a model on the MNIST test set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ._common import add_data_options, load_mnist
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="score an ONNX or .skdigits model on the MNIST test set",
+        description=(
+            "Predict MNIST's 10,000 test images and print the accuracy, the confusion "
+            "matrix and the most-confused pairs. An ONNX model runs on onnxruntime alone."
+        ),
+    )
+    p.add_argument("model", type=Path, help="an .onnx file or a .skdigits pipeline")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation import evaluate_predictions
+    from .predict import load_predictor
+
+    predictor = load_predictor(args.model)
+    X_test, y_test = load_mnist(args, "test")
+    labels, _ = predictor.predict_with_proba(X_test)
+    ev = evaluate_predictions(y_test, labels, labels=predictor.classes_)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": str(args.model),
+                    "n_samples": ev.n_samples,
+                    "accuracy": ev.accuracy,
+                    "labels": ev.labels.tolist(),
+                    "confusion_matrix": ev.confusion.tolist(),
+                    "most_confused": [list(map(_plain, p)) for p in ev.most_confused(5)],
+                }
+            )
+        )
+    else:
+        print(ev.format(title=f"{args.model} on the MNIST test set ({ev.n_samples} images)"))
+    return 0
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value

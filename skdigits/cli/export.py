@@ -1,0 +1,125 @@
+"""``skdigits export``: a saved pipeline → one ONNX file, checked against the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._common import add_data_options, check_output_path, load_mnist, quiet_tensorflow
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a saved pipeline to ONNX (parity-checked)",
+        description=(
+            "Convert a pipeline saved by `skdigits train` into one ONNX file that takes raw "
+            "pixels (N x 28 x 28 float32, 0-255) and outputs `label` and `probabilities`. "
+            "The file is written only if onnxruntime reproduces the pipeline's labels "
+            "exactly and its probabilities within 1e-5 on MNIST test images."
+        ),
+    )
+    p.add_argument("model", type=Path, help="a .skdigits file written by `skdigits train`")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset, 13-18 (default: 17)")
+    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    p.add_argument(
+        "--check-images",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="MNIST test images used by the parity check (default: %(default)s)",
+    )
+    q = p.add_argument_group("int8 quantisation")
+    q.add_argument(
+        "--quantize",
+        choices=("int8",),
+        default=None,
+        help="write an int8 model (onnxruntime's quantisation tools); the parity gate on "
+        "the int8 graph is replaced by an accuracy gate on the full MNIST test set",
+    )
+    q.add_argument(
+        "--quantize-method",
+        choices=("dynamic", "static"),
+        default="dynamic",
+        help="dynamic: int8 weights, activations quantised at run time; static: "
+        "activation ranges calibrated on 500 training images (default: %(default)s)",
+    )
+    q.add_argument(
+        "--max-accuracy-loss",
+        type=float,
+        default=0.3,
+        metavar="POINTS",
+        help="refuse to write the int8 model if it loses more than this many percentage "
+        "points of test accuracy against fp32 (default: %(default)s)",
+    )
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._errors import SkdigitsError
+
+    check_output_path(args.output, force=args.force)
+    if args.check_images < 1:
+        raise SkdigitsError("--check-images must be at least 1")
+    from ..persistence import load_metadata
+
+    saved = load_metadata(args.model)  # fails fast, before TensorFlow loads, on a bad file
+    X_test, _ = load_mnist(args, "test")
+
+    quiet_tensorflow()
+    from ..export import export_onnx, read_metadata
+    from ..persistence import load_model
+
+    pipeline = load_model(args.model)
+    metrics = saved.get("metadata", {}).get("metrics", {})
+    extra = {k: v for k, v in metrics.items() if v is not None}
+    if args.quantize is not None:
+        return _run_int8(args, pipeline, extra, X_test)
+    export_onnx(
+        pipeline,
+        args.output,
+        opset=args.opset,
+        metadata=extra,
+        check_samples=X_test[: args.check_images],
+        force=args.force,
+    )
+    meta = read_metadata(args.output)
+    print(
+        f"exported {args.model} to {args.output} (opset {meta.get('opset')}); parity on "
+        f"{meta.get('parity_n_samples')} MNIST test images: labels identical, "
+        f"max |Δp| = {float(meta.get('parity_max_abs_diff', 'nan')):.2e}"
+    )
+    return 0
+
+
+def _run_int8(args: argparse.Namespace, pipeline, extra: dict, X_test) -> int:
+    from .._errors import SkdigitsError
+    from ..export.quantize import export_int8_onnx
+
+    if not 0.0 <= args.max_accuracy_loss < 100.0:
+        raise SkdigitsError("--max-accuracy-loss is in percentage points, from 0 to 100")
+    _, y_test = load_mnist(args, "test")
+    X_train, _ = load_mnist(args, "train")
+    report = export_int8_onnx(
+        pipeline,
+        args.output,
+        test_images=X_test,
+        test_labels=y_test,
+        method=args.quantize_method,
+        calibration_images=X_train[:500],
+        max_accuracy_loss=args.max_accuracy_loss / 100.0,
+        opset=args.opset,
+        metadata=extra,
+        check_samples=X_test[: args.check_images],
+        force=args.force,
+    )
+    print(
+        f"exported {args.model} to {args.output} as int8 ({args.quantize_method}); fp32 "
+        f"passed the parity gate on {min(args.check_images, len(X_test))} test images\n"
+        f"test accuracy on {report.n_samples} MNIST test images: fp32 "
+        f"{report.fp32_accuracy:.2%}, int8 {report.int8_accuracy:.2%}, cost "
+        f"{100 * report.accuracy_loss:+.2f} points (allowed {args.max_accuracy_loss:.2f})"
+    )
+    return 0

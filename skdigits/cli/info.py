@@ -1,0 +1,46 @@
+"""``skdigits info``: what a model file is, without loading TensorFlow."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "info",
+        help="print the metadata of an ONNX or .skdigits model file",
+        description="Print what a deployer needs to know about a model file.",
+    )
+    p.add_argument("model", type=Path, help="an .onnx file or a .skdigits file")
+    p.add_argument("--json", action="store_true", help="print the metadata as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.model.suffix == ".skdigits":
+        from ..persistence import load_metadata
+
+        manifest = load_metadata(args.model)
+        info = {
+            "format": manifest["format"],
+            "skdigits_version": manifest.get("skdigits_version"),
+            "classes": manifest.get("classes"),
+            "hyperparameters": manifest["steps"][1]["params"],
+            **manifest.get("metadata", {}),
+        }
+    else:
+        from ..inference import OnnxDigitClassifier
+
+        info = dict(OnnxDigitClassifier(args.model).metadata)
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True, default=str))
+        return 0
+    width = max(map(len, info), default=0)
+    for key in sorted(info):
+        value = info[key]
+        if isinstance(value, dict | list):
+            value = json.dumps(value, sort_keys=True, default=str)
+        print(f"{key:<{width}}  {value}")
+    return 0

@@ -1,0 +1,191 @@
+"""``skdigits predict``: labels for .npy arrays, IDX files or image files.
+
+On an ONNX model this imports numpy and onnxruntime (and Pillow for image
+files) only; TensorFlow is loaded just for a saved ``.skdigits`` pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import DataError, SkdigitsError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".pgm"}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict digits in .npy arrays, IDX files or images",
+        description=(
+            "Predict the digit in each input. INPUT is a .npy array ((28, 28), (N, 28, 28) "
+            "or (N, 784) raw pixels 0-255), an IDX image file (raw or gzip, as MNIST ships), "
+            "or image files (PNG, JPEG, ...), which are prepared as MNIST was: greyscale, "
+            "inverted if dark on light, cropped, fitted into 20x20 and centred in 28x28."
+        ),
+    )
+    p.add_argument("model", type=Path, help="an .onnx file (fast) or a .skdigits pipeline")
+    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    fmt.add_argument("--csv", action="store_true", help="CSV on stdout")
+    p.add_argument(
+        "--labels",
+        type=Path,
+        help="true labels (.npy or IDX) for a single array INPUT: adds a column and accuracy",
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="use only the first N images")
+    p.set_defaults(run=run)
+
+
+def _load_array(path: Path) -> np.ndarray:
+    if path.suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise DataError(
+                f"{path} is not a readable .npy array ({err}); save images with numpy.save"
+            ) from err
+    from ..datasets import load_idx
+
+    return load_idx(path)
+
+
+def _read_inputs(paths: list[Path]) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """All inputs as one (N, 28, 28) or (N, 784) array, with (source, index) per row."""
+    arrays, names = [], []
+    for path in paths:
+        if not path.exists():
+            raise DataError(f"input {path} does not exist")
+        if path.is_dir():
+            raise DataError(f"input {path} is a directory; pass files")
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            from ..images import load_digit_image
+
+            arrays.append(load_digit_image(path)[np.newaxis])
+            names.append((str(path), 0))
+            continue
+        arr = _load_array(path)
+        if arr.shape in {(28, 28), (784,)}:
+            arr = arr[np.newaxis]
+        if arr.ndim not in (2, 3) or arr.shape[1:] not in {(28, 28), (784,)}:
+            raise DataError(
+                f"{path} holds an array of shape {arr.shape}; expected (28, 28), "
+                "(N, 28, 28) or (N, 784) raw pixels"
+            )
+        arrays.append(arr.reshape(len(arr), 28, 28))
+        names.extend((str(path), i) for i in range(len(arr)))
+    dtypes = {a.dtype for a in arrays}
+    X = (
+        np.concatenate(arrays)
+        if len(dtypes) == 1
+        else np.concatenate([a.astype(np.float32) for a in arrays])
+    )
+    return X, names
+
+
+class _PipelinePredictor:
+    """A saved .skdigits pipeline behind the predictor's interface."""
+
+    def __init__(self, path: Path) -> None:
+        from ._common import quiet_tensorflow
+
+        quiet_tensorflow()
+        from ..persistence import load_model
+
+        self.pipeline = load_model(path)
+        self.classes_ = self.pipeline.classes_
+
+    def predict_with_proba(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from ..preprocessing import check_pixel_range
+
+        check_pixel_range(np.asarray(X).reshape(len(X), -1))
+        proba = self.pipeline.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)], proba
+
+
+def load_predictor(path: Path) -> Any:
+    """An OnnxDigitClassifier for .onnx files, else the saved pipeline."""
+    if path.suffix == ".skdigits":
+        return _PipelinePredictor(path)
+    from ..inference import OnnxDigitClassifier
+
+    return OnnxDigitClassifier(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise SkdigitsError("--limit must be at least 1")
+    predictor = load_predictor(args.model)
+    X, names = _read_inputs(args.inputs)
+    truth = None
+    if args.labels is not None:
+        if len(args.inputs) != 1:
+            raise SkdigitsError("--labels needs exactly one INPUT array to line up with")
+        truth = _load_array(args.labels).ravel()
+        if len(truth) != len(X):
+            raise DataError(
+                f"{args.labels} has {len(truth)} labels but {args.inputs[0]} has {len(X)} "
+                "images; pass the matching label file"
+            )
+    if args.limit is not None:
+        X, names = X[: args.limit], names[: args.limit]
+        truth = truth[: args.limit] if truth is not None else None
+
+    labels, proba = predictor.predict_with_proba(X)
+    classes = [c.item() if hasattr(c, "item") else c for c in predictor.classes_]
+    rows = []
+    for i, ((source, index), label) in enumerate(zip(names, labels, strict=True)):
+        row: dict[str, Any] = {
+            "input": source,
+            "index": index,
+            "label": label.item(),
+            "probability": float(proba[i].max()),
+        }
+        if truth is not None:
+            row["true"] = truth[i].item()
+        row["probabilities"] = [round(float(p), 6) for p in proba[i]]
+        rows.append(row)
+
+    if args.json:
+        doc: dict[str, Any] = {"model": str(args.model), "classes": classes, "predictions": rows}
+        if truth is not None:
+            doc["accuracy"] = float(np.mean(labels == truth))
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+    elif args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        head = ["input", "index", "label", "probability"] + (["true"] if truth is not None else [])
+        writer.writerow(head + [f"p_{c}" for c in classes])
+        for row in rows:
+            writer.writerow([row[h] for h in head] + row["probabilities"])
+    else:
+        _print_table(rows, truth is not None)
+        if truth is not None:
+            correct = int(np.sum(labels == truth))
+            print(f"\n{correct}/{len(rows)} correct ({correct / len(rows):.2%})")
+    return 0
+
+
+def _print_table(rows: list[dict[str, Any]], with_truth: bool) -> None:
+    source_width = max(len(Path(r["input"]).name) for r in rows)
+    head = f"{'input':<{source_width}}  {'index':>5}  {'label':>5}  {'prob':>6}"
+    if with_truth:
+        head += f"  {'true':>5}"
+    print(head)
+    for r in rows:
+        line = (
+            f"{Path(r['input']).name:<{source_width}}  {r['index']:>5}  {r['label']!s:>5}  "
+            f"{r['probability']:>6.3f}"
+        )
+        if with_truth:
+            mark = "" if r["label"] == r["true"] else "  ✗"
+            line += f"  {r['true']!s:>5}{mark}"
+        print(line)
