@@ -1,0 +1,109 @@
+"""``skdigits serve``: the prediction service and drawing page, run by uvicorn.
+
+Imports numpy, onnxruntime and the web stack only; never TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .._errors import MissingDependencyError, SkdigitsError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_parser(sub) -> None:
+    # The web stack is imported only when the command runs: other commands, and
+    # installs without the `serve` extra, never pay for it.
+    p = sub.add_parser(
+        "serve",
+        help="serve an ONNX model over HTTP, with a drawing page",
+        description=(
+            "Serve an ONNX model: POST /predict (an image, or JSON pixels), GET /metadata, "
+            "GET /healthz, GET /openapi.json, and a page at / to draw a digit on."
+        ),
+    )
+    p.add_argument("model", type=Path, help="an .onnx file written by `skdigits export`")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="server processes, each with its own copy of the model (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        metavar="N",
+        help="refuse larger request bodies with 413 (default: 4 MiB)",
+    )
+    p.add_argument(
+        "--max-batch",
+        type=_positive_int,
+        metavar="N",
+        help="refuse JSON batches of more images with 413 (default: 256)",
+    )
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log a line per request (off by default: logging costs throughput)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default: %(default)s)",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise SkdigitsError(f"--port must be between 0 and 65535, got {args.port}")
+    try:
+        import uvicorn
+    except ImportError as err:
+        raise MissingDependencyError(
+            "serving needs uvicorn, which is not installed; "
+            'install it with: pip install "skdigits[serve]"'
+        ) from err
+    from ..serve.app import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, create_app
+
+    max_body_bytes = args.max_body_bytes or DEFAULT_MAX_BODY_BYTES
+    max_batch = args.max_batch or DEFAULT_MAX_BATCH
+    # Load the model here, whatever the number of workers: a bad file is one line
+    # on stderr and exit status 1, before any port is opened.
+    app = create_app(args.model, max_body_bytes=max_body_bytes, max_batch=max_batch)
+    if args.workers > 1:
+        # Worker processes build their own app: uvicorn imports the factory by name.
+        os.environ.update(
+            {
+                "SKDIGITS_SERVE_MODEL": str(args.model.resolve()),
+                "SKDIGITS_SERVE_MAX_BODY_BYTES": str(max_body_bytes),
+                "SKDIGITS_SERVE_MAX_BATCH": str(max_batch),
+            }
+        )
+    uvicorn.run(
+        app if args.workers == 1 else "skdigits.serve.app:create_app_from_env",
+        factory=args.workers > 1,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        access_log=args.access_log,
+        log_level=args.log_level,
+        server_header=False,
+    )
+    return 0

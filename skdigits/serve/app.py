@@ -1,0 +1,548 @@
+"""The prediction service: one ONNX model behind an ASGI application (Starlette).
+
+Routes:
+
+- ``POST /predict``: a PNG/JPEG (or GIF, BMP, TIFF, WebP, PNM) image, sent as the
+  raw body (``Content-Type: image/png``...) or as the ``image`` field of a
+  ``multipart/form-data`` upload, is prepared as ``skdigits predict`` prepares image
+  files (:func:`skdigits.images.load_digit_image`); JSON ``{"pixels": ...}`` holds
+  one raw MNIST-layout image (28 rows of 28 values 0-255, white on black) or a
+  batch of them, used as they are. The answer is
+  ``{"labels": [...], "probabilities": [[...], ...], "classes": [...]}``.
+- ``GET /metadata``: the model's ONNX metadata; ``GET /healthz``: liveness.
+- ``GET /``: the drawing page; ``GET /openapi.json``: the OpenAPI schema.
+
+Every bad request is answered with a 4xx status and ``{"error": "..."}``: 400 for
+an empty body or malformed JSON or multipart, 404 and 405 for unknown routes and
+methods, 413 for a body over ``max_body_bytes`` or a batch over ``max_batch``, 415
+for another content type, 422 for well-formed input that is not a digit image
+(wrong shape, values out of range, not an image, blank, too many pixels).
+
+This module is on the deployment path: it imports numpy, onnxruntime (through
+:mod:`skdigits.inference`), Pillow (through :mod:`skdigits.images`, when an image
+arrives) and the web stack; never TensorFlow, Keras or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from .._errors import DataError, MissingDependencyError
+from ..inference import OnnxDigitClassifier
+
+try:
+    import orjson
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.datastructures import UploadFile
+    from starlette.exceptions import HTTPException
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+    from starlette.types import Message
+except ImportError as err:  # pragma: no cover - depends on the installed extras
+    raise MissingDependencyError(
+        f"serving needs {err.name or 'the web stack'}, which is not installed; "
+        'install it with: pip install "skdigits[serve]"'
+    ) from err
+
+__all__ = [
+    "DEFAULT_MAX_BATCH",
+    "DEFAULT_MAX_BODY_BYTES",
+    "create_app",
+    "create_app_from_env",
+]
+
+#: The largest request body accepted, in bytes: a phone photo of a digit fits, and so
+#: does a JSON batch of ``DEFAULT_MAX_BATCH`` images written as integers.
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+#: The most images one JSON request may hold.
+DEFAULT_MAX_BATCH = 256
+
+# Bodies up to this size (a single JSON image is ~2.7 KB) are parsed and predicted
+# in the event loop: that takes well under a millisecond, less than the hand-off
+# to a worker thread. Larger ones, and every image decode, run in a worker thread
+# so the loop keeps serving other requests.
+_INLINE_BODY_BYTES = 64 * 1024
+_JSON_TYPES = ("application/json",)
+_IMAGE_TYPES = ("application/octet-stream", "")  # plus image/*: sniffed by Pillow
+_FORM_TYPE = "multipart/form-data"
+_FORM_FIELD = "image"
+_PIXELS_HINT = (
+    'send {"pixels": [[...28 values...], ...28 rows]} for one image or '
+    '{"pixels": [image, ...]} for a batch, raw intensities 0-255, white digit on black'
+)
+_JSON_HEADERS = {"content-type": "application/json"}
+
+
+def create_app(
+    model_path: str | os.PathLike[str],
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_batch: int = DEFAULT_MAX_BATCH,
+) -> Starlette:
+    """Build the ASGI application serving one ONNX model.
+
+    The model is loaded (and validated) once, here; every request shares it.
+
+    Parameters
+    ----------
+    model_path : str or path-like
+        An ``.onnx`` file written by ``skdigits export``.
+    max_body_bytes : int, default=4194304
+        Larger request bodies are refused with 413 before they are read whole.
+    max_batch : int, default=256
+        JSON requests holding more images are refused with 413.
+
+    Returns
+    -------
+    starlette.applications.Starlette
+        Run it with any ASGI server, e.g. ``uvicorn`` (``skdigits serve`` does).
+
+    Raises
+    ------
+    ModelFileError
+        If ``model_path`` is missing or not a valid skdigits ONNX model.
+    ValueError
+        If ``max_body_bytes`` or ``max_batch`` is not a positive integer.
+
+    Examples
+    --------
+    >>> from skdigits.serve import create_app
+    >>> app = create_app("mnist.onnx", max_batch=64)  # doctest: +SKIP
+    >>> import uvicorn; uvicorn.run(app, port=8000)  # doctest: +SKIP
+    """
+    for name, value in (("max_body_bytes", max_body_bytes), ("max_batch", max_batch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    service = _DigitService(OnnxDigitClassifier(model_path), max_body_bytes, max_batch)
+    routes = [
+        Route("/", service.index, methods=["GET"]),
+        Route("/predict", service.predict, methods=["POST"]),
+        Route("/metadata", service.metadata, methods=["GET"]),
+        Route("/healthz", service.healthz, methods=["GET"]),
+        Route("/openapi.json", service.openapi, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            HTTPException: _http_error,
+            DataError: _data_error,
+            Exception: _server_error,
+        },
+    )
+    # The routes are exact: "/predict/" is a 404, not a redirect a client may not follow.
+    app.router.redirect_slashes = False
+    app.state.classifier = service.classifier
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """:func:`create_app` configured by environment variables, for ASGI servers' factories.
+
+    ``SKDIGITS_SERVE_MODEL`` (required), ``SKDIGITS_SERVE_MAX_BODY_BYTES`` and
+    ``SKDIGITS_SERVE_MAX_BATCH``. Each uvicorn worker process calls it once:
+    ``uvicorn --factory --workers 2 skdigits.serve.app:create_app_from_env``.
+    """
+    model = os.environ.get("SKDIGITS_SERVE_MODEL")
+    if not model:
+        raise DataError("set SKDIGITS_SERVE_MODEL to the .onnx file to serve")
+    return create_app(
+        model,
+        max_body_bytes=int(os.environ.get("SKDIGITS_SERVE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+        max_batch=int(os.environ.get("SKDIGITS_SERVE_MAX_BATCH", DEFAULT_MAX_BATCH)),
+    )
+
+
+# ---------------------------------------------------------------- responses
+
+
+def _json(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def _error(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return _json({"error": message}, status_code, headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {
+        404: f"no route {request.url.path}; the routes are GET /, POST /predict, "
+        "GET /metadata, GET /healthz and GET /openapi.json",
+        405: f"{request.method} is not allowed on {request.url.path}; "
+        f"use {(exc.headers or {}).get('Allow', 'another method')}",
+    }
+    message = messages.get(exc.status_code, exc.detail)
+    return _error(exc.status_code, message, dict(exc.headers or {}))
+
+
+async def _data_error(request: Request, exc: Exception) -> Response:
+    return _error(422, str(exc))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Only a bug lands here; the server still logs the traceback.
+    return _error(500, f"internal error ({type(exc).__name__}); please report it")
+
+
+class _RequestError(HTTPException):
+    """A bad request, answered with its status and message as JSON."""
+
+
+# ---------------------------------------------------------------- the service
+
+
+class _DigitService:
+    """The route handlers, sharing one classifier and the limits."""
+
+    def __init__(self, classifier: OnnxDigitClassifier, max_body_bytes: int, max_batch: int):
+        self.classifier = classifier
+        self.max_body_bytes = max_body_bytes
+        self.max_batch = max_batch
+        self.classes = classifier.classes_.tolist()
+        self._page = _read_static("index.html")
+        self._metadata = orjson.dumps(classifier.metadata)
+        self._openapi = orjson.dumps(_openapi_schema(self.classes, max_body_bytes, max_batch))
+
+    async def index(self, request: Request) -> Response:
+        return Response(self._page, media_type="text/html; charset=utf-8")
+
+    async def metadata(self, request: Request) -> Response:
+        return Response(self._metadata, media_type="application/json")
+
+    async def healthz(self, request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def openapi(self, request: Request) -> Response:
+        return Response(self._openapi, media_type="application/json")
+
+    async def predict(self, request: Request) -> Response:
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        body = await self._read_body(request)
+        if not body:
+            raise _RequestError(
+                400,
+                "the request body is empty; send an image (Content-Type: image/png or "
+                f"image/jpeg, or a multipart field {_FORM_FIELD!r}) or JSON pixels",
+            )
+        if content_type in _JSON_TYPES or content_type.endswith("+json"):
+            if len(body) <= _INLINE_BODY_BYTES:
+                return self._predict_json(body)
+            return await run_in_threadpool(self._predict_json, body)
+        if content_type.startswith("image/") or content_type in _IMAGE_TYPES:
+            return await run_in_threadpool(self._predict_image, body)
+        if content_type == _FORM_TYPE:
+            upload = await self._form_image(request, body)
+            return await run_in_threadpool(self._predict_image, upload)
+        raise _RequestError(
+            415,
+            f"unsupported Content-Type {content_type!r}; send image/png, image/jpeg, "
+            f"multipart/form-data (field {_FORM_FIELD!r}) or application/json",
+        )
+
+    # ------------------------------------------------------------ reading
+
+    async def _read_body(self, request: Request) -> bytes:
+        """The whole body, refusing with 413 as soon as it is known to be too large."""
+        limit = self.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise _RequestError(400, f"invalid Content-Length {declared!r}")
+            if int(declared) > limit:
+                raise _RequestError(413, _too_large(int(declared), limit))
+            # The server reads exactly Content-Length bytes: the limit holds.
+            return await request.body()
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _RequestError(413, _too_large(size, limit, more=True))
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _form_image(self, request: Request, body: bytes) -> io.BytesIO:
+        """The ``image`` file of a multipart upload (the body is already read and bounded)."""
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
+        try:
+            upload = form.get(_FORM_FIELD)
+            if upload is None:
+                fields = ", ".join(repr(k) for k in form) or "none"
+                raise _RequestError(
+                    422,
+                    f"the multipart upload has no field {_FORM_FIELD!r} (fields: {fields}); "
+                    f"send the image file as {_FORM_FIELD!r}",
+                )
+            if not isinstance(upload, UploadFile):
+                raise _RequestError(
+                    422, f"the multipart field {_FORM_FIELD!r} is text, not a file; upload a file"
+                )
+            return io.BytesIO(await upload.read())
+        finally:
+            await form.close()
+
+    # ------------------------------------------------------------ predicting
+
+    def _predict_json(self, body: bytes) -> Response:
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as err:
+            raise _RequestError(400, f"the body is not valid JSON ({err}); {_PIXELS_HINT}") from err
+        if not isinstance(document, dict) or "pixels" not in document:
+            got = "an object without it" if isinstance(document, dict) else _json_type(document)
+            raise DataError(f'expected a JSON object with "pixels", got {got}; {_PIXELS_HINT}')
+        pixels = document["pixels"]
+        if not isinstance(pixels, list):
+            raise DataError(f'"pixels" is {_json_type(pixels)}, not a list; {_PIXELS_HINT}')
+        try:
+            array = np.asarray(pixels)
+        except (TypeError, ValueError) as err:  # ragged rows
+            raise DataError(
+                f'"pixels" is not a regular array (rows or images of unequal length); '
+                f"{_PIXELS_HINT}"
+            ) from err
+        if array.dtype.kind not in "uif":
+            raise DataError(
+                f'"pixels" must hold numbers only, found {_dtype_words(array)}; {_PIXELS_HINT}'
+            )
+        is_batch = array.ndim == 3 or (array.ndim == 2 and array.shape[1] == 784)
+        if is_batch and len(array) > self.max_batch:
+            raise _RequestError(
+                413,
+                f"the batch holds {len(array)} images, over the limit of {self.max_batch} "
+                "per request; split it",
+            )
+        try:
+            labels, proba = self.classifier.predict_with_proba(array)
+        except DataError as err:
+            # The classifier names its input X; here it is the "pixels" field.
+            message = str(err)
+            if message.startswith("X "):
+                message = '"pixels" ' + message[2:]
+            raise DataError(message) from err
+        return _json({"labels": labels, "probabilities": proba, "classes": self.classes})
+
+    def _predict_image(self, image: bytes | io.BytesIO) -> Response:
+        from ..images import load_digit_image
+
+        source = image if isinstance(image, io.BytesIO) else io.BytesIO(image)
+        pixels = load_digit_image(source)
+        labels, proba = self.classifier.predict_with_proba(pixels)
+        return _json({"labels": labels, "probabilities": proba, "classes": self.classes})
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _too_large(size: int, limit: int, *, more: bool = False) -> str:
+    over = "at least " if more else ""
+    return (
+        f"the request body is {over}{size} bytes, over the limit of {limit}; "
+        "send a smaller image or split the batch"
+    )
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an object" if isinstance(value, dict) else "a list"
+
+
+def _dtype_words(array: np.ndarray) -> str:
+    kind = array.dtype.kind
+    if kind == "b":
+        return "booleans"
+    if kind == "U":
+        return "strings"
+    return "nulls, objects, numbers too large, or a mix"
+
+
+def _read_static(name: str) -> bytes:
+    return resources.files(__package__).joinpath("static", name).read_bytes()
+
+
+def _openapi_schema(classes: list[Any], max_body_bytes: int, max_batch: int) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the routes, written out: four routes need no generator."""
+    from .. import __version__
+
+    def error_response(why: str) -> dict[str, Any]:
+        return {
+            "description": why,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+
+    image = {
+        "type": "array",
+        "minItems": 28,
+        "maxItems": 28,
+        "items": {"$ref": "#/components/schemas/Row"},
+    }
+    binary = {"schema": {"type": "string", "contentMediaType": "image/*"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "skdigits prediction service",
+            "version": __version__,
+            "description": "Handwritten digit (MNIST) recognition with an ONNX model.",
+        },
+        "paths": {
+            "/predict": {
+                "post": {
+                    "summary": "Predict the digit in an image, or in raw MNIST-layout pixels",
+                    "description": (
+                        "An image (raw body or multipart field `image`) is prepared as "
+                        "`skdigits predict` prepares image files: greyscale, inverted if dark "
+                        "on light, cropped, fitted into 20x20 and centred by mass in 28x28. "
+                        "JSON pixels are used as they are. "
+                        f"Bodies are limited to {max_body_bytes} bytes, batches to "
+                        f"{max_batch} images."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "image/png": binary,
+                            "image/jpeg": binary,
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["image"],
+                                    "properties": {"image": {"type": "string", "format": "binary"}},
+                                }
+                            },
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/PixelsRequest"}
+                            },
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "One label and one row of probabilities per image",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Prediction"}
+                                }
+                            },
+                        },
+                        "400": error_response("Empty body, malformed JSON or multipart"),
+                        "413": error_response("Body or batch over the limit"),
+                        "415": error_response("Unsupported Content-Type"),
+                        "422": error_response(
+                            "Not a digit image: wrong shape or values, undecodable, blank"
+                        ),
+                    },
+                }
+            },
+            "/metadata": {
+                "get": {
+                    "summary": "The model's ONNX metadata (classes, test accuracy, ...)",
+                    "responses": {
+                        "200": {
+                            "description": "metadata_props, JSON values decoded",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness",
+                    "responses": {
+                        "200": {
+                            "description": "The service is up",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {"status": {"const": "ok"}},
+                                    }
+                                }
+                            },
+                        }
+                    },
+                }
+            },
+            "/": {
+                "get": {
+                    "summary": "The drawing page",
+                    "responses": {
+                        "200": {"description": "HTML", "content": {"text/html": {}}},
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "PixelsRequest": {
+                    "type": "object",
+                    "required": ["pixels"],
+                    "properties": {
+                        "pixels": {
+                            "description": (
+                                "One image (28 rows of 28 values) or a batch of them; raw "
+                                "intensities 0-255, white digit on black. Flat rows of 784 "
+                                "values are accepted too."
+                            ),
+                            "oneOf": [
+                                image,
+                                {"type": "array", "maxItems": max_batch, "items": image},
+                            ],
+                        }
+                    },
+                },
+                "Row": {
+                    "type": "array",
+                    "minItems": 28,
+                    "maxItems": 28,
+                    "items": {"type": "number", "minimum": 0, "maximum": 255},
+                },
+                "Prediction": {
+                    "type": "object",
+                    "required": ["labels", "probabilities", "classes"],
+                    "properties": {
+                        "labels": {"type": "array", "items": {"type": "integer"}},
+                        "probabilities": {
+                            "type": "array",
+                            "items": {
+                                "type": "array",
+                                "minItems": len(classes),
+                                "maxItems": len(classes),
+                                "items": {"type": "number", "minimum": 0, "maximum": 1},
+                            },
+                        },
+                        "classes": {"type": "array", "items": {"type": "integer"}},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
+            }
+        },
+    }
