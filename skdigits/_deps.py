@@ -17,6 +17,7 @@ _EXTRA_OF = {
     "onnx": "train",
     "skl2onnx": "train",
     "PIL": "images",
+    "matplotlib": "plot",
 }
 
 _PIP_NAME = {"sklearn": "scikit-learn", "PIL": "pillow"}

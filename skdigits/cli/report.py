@@ -1,0 +1,82 @@
+"""``skdigits report``: figures and an HTML page that show what a saved model learnt."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .._errors import SkdigitsError
+from ._common import add_data_options, load_mnist, quiet_tensorflow
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write figures and an HTML report for a saved .skdigits model",
+        description=(
+            "Score a saved pipeline on MNIST's 10,000 test images and write PNG figures "
+            "(confusion matrix, the most confidently wrong digits, precision and recall per "
+            "digit, learning curves, first-layer weights, mean hidden activations per digit), "
+            "the confusion matrix as JSON and CSV, and one self-contained HTML page. Needs "
+            'matplotlib: pip install "skdigits[plot]".'
+        ),
+    )
+    p.add_argument("model", type=Path, help="a .skdigits pipeline written by `skdigits train`")
+    p.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory to write into (default: the model's path without its suffix, plus "
+        "'-report'); other files in it are left alone",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace the files of an earlier report in DIR"
+    )
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report import check_report_dir
+
+    if args.model.suffix.lower() == ".onnx":
+        raise SkdigitsError(
+            f"{args.model} is an ONNX model; the report reads the weights, training history "
+            "and hidden activations of the saved .skdigits pipeline, so pass that file instead"
+        )
+    out_dir = args.out if args.out is not None else default_report_dir(args.model)
+    check_report_dir(out_dir, overwrite=args.force)
+    X_test, y_test = load_mnist(args, "test")
+
+    quiet_tensorflow()
+    from ..persistence import load_model
+    from ..report import write_report
+
+    pipeline = load_model(args.model)
+    result = write_report(
+        pipeline,
+        X_test,
+        y_test,
+        out_dir,
+        title=f"skdigits report: {args.model.name}",
+        overwrite=args.force,
+    )
+    print(format_written(result))
+    return 0
+
+
+def default_report_dir(model: Path) -> Path:
+    """``models/mnist.skdigits`` → ``models/mnist-report``."""
+    return model.with_name(f"{model.stem}-report")
+
+
+def format_written(result) -> str:
+    """The files a report wrote, one per line, the HTML page first."""
+    lines = [
+        f"wrote the report ({result.evaluation.n_samples:,} test images, "
+        f"accuracy {result.evaluation.accuracy:.4f}) to {result.out_dir}:"
+    ]
+    lines += [f"  {path}" for path in result.paths]
+    return "\n".join(lines)
