@@ -1,10 +1,12 @@
 # Two entry points do all the set-up on a fresh machine with Python 3.11:
-#   make demo   create .venv, install, fetch MNIST, train, report, save the model
+#   make demo   create .venv, install, fetch MNIST, train and report, export ONNX,
+#               predict test images with onnxruntime and score the ONNX model
 #   make test   create .venv, install, lint, type-check and run the whole test suite
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL ?= models/mnist.skdigits
+ONNX ?= models/mnist.onnx
 
 .PHONY: demo test lint bench clean
 
@@ -16,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	$(BIN)/skdigits train --random-state 2 --force -o $(MODEL)
+	$(BIN)/skdigits export $(MODEL) -o $(ONNX) --force
+	mnist=$$($(BIN)/python -c 'from skdigits.datasets import get_data_home as h; print(h() / "mnist")') && \
+	$(BIN)/skdigits predict $(ONNX) $$mnist/t10k-images-idx3-ubyte \
+		--labels $$mnist/t10k-labels-idx1-ubyte --limit 12
+	$(BIN)/skdigits evaluate $(ONNX)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
