@@ -425,6 +425,14 @@ class OnnxDigitClassifier:
 # ---------------------------------------------------------------- helpers
 
 
+def looks_like_pickle(head: bytes) -> bool:
+    """Whether bytes start like a pickle of protocol 2 or later (``\\x80`` then 2-5).
+
+    ONNX files are protobuf, whose first byte is a field tag, never ``0x80``.
+    """
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
 def _read_model_bytes(path: str, name: str) -> bytes:
     """The whole file, read once: both sessions are built from the same bytes."""
     try:
@@ -455,6 +463,11 @@ def _read_model_bytes(path: str, name: str) -> bytes:
         raise ModelFileError(
             f"cannot read ONNX model file {name} ({_one_line(err)}); {_EXPORT_HINT}"
         ) from err
+    if looks_like_pickle(data[:2]):
+        raise ModelFileError(
+            f"{name} is a Python pickle (joblib?), not an ONNX model, and is never loaded "
+            f"here because unpickling runs code; {_EXPORT_HINT}"
+        )
     if data.startswith(b"PK\x03\x04"):
         raise ModelFileError(
             f"{name} is a zip archive (a saved .skdigits pipeline?), not an ONNX model; "

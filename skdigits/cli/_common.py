@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -29,9 +30,16 @@ def check_output_path(path: Path, *, force: bool) -> None:
         raise SkdigitsError(f"output {path} is a directory; pass a file path")
     if path.exists() and not force:
         raise SkdigitsError(f"output {path} already exists; pass --force to overwrite it")
-    parent = path.parent if str(path.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
+    # The nearest existing folder on the way up: missing ones are created on writing.
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
         raise SkdigitsError(f"cannot write {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SkdigitsError(
+            f"cannot write {path}: directory {parent} is not writable; choose another output"
+        )
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ._common import add_data_options, load_mnist
+from .predict import add_pickle_option
 
 
 def add_parser(sub) -> None:
@@ -21,6 +22,7 @@ def add_parser(sub) -> None:
     p.add_argument("model", type=Path, help="an .onnx file or a .skdigits pipeline")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     add_data_options(p)
+    add_pickle_option(p)
     p.set_defaults(run=run)
 
 
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_predictions
     from .predict import load_predictor
 
-    predictor = load_predictor(args.model)
+    predictor = load_predictor(args.model, allow_pickle=args.allow_pickle)
     X_test, y_test = load_mnist(args, "test")
     labels, _ = predictor.predict_with_proba(X_test)
     ev = evaluate_predictions(y_test, labels, labels=predictor.classes_)

@@ -19,6 +19,10 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .predict import is_pickle_file, refuse_pickle
+
+    if is_pickle_file(args.model):
+        refuse_pickle(args.model, flag=None)  # info never unpickles: it only reads metadata
     if args.model.suffix == ".skdigits":
         from ..persistence import load_metadata
 

@@ -42,7 +42,19 @@ def add_parser(sub) -> None:
         help="true labels (.npy or IDX) for a single array INPUT: adds a column and accuracy",
     )
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N images")
+    add_pickle_option(p)
     p.set_defaults(run=run)
+
+
+def add_pickle_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help=(
+            "also load a pickle/joblib MODEL (loading a pickle runs code: use only files "
+            "you trust; .onnx and .skdigits files never run code)"
+        ),
+    )
 
 
 def _load_array(path: Path) -> np.ndarray:
@@ -111,8 +123,82 @@ class _PipelinePredictor:
         return self.classes_[proba.argmax(axis=1)], proba
 
 
-def load_predictor(path: Path) -> Any:
-    """An OnnxDigitClassifier for .onnx files, else the saved pipeline."""
+PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jl"}
+
+
+def is_pickle_file(path: Path) -> bool:
+    """Whether ``path`` is a pickle, by its suffix or by its first bytes (``\\x80`` protocol)."""
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        return True
+    from ..inference import looks_like_pickle
+
+    try:
+        with open(path, "rb") as fh:
+            return looks_like_pickle(fh.read(2))
+    except OSError:
+        return False  # the loader that runs next names the problem
+
+
+def refuse_pickle(path: Path, *, flag: str | None = "--allow-pickle") -> None:
+    """Raise the one-line error for a pickle model that was not explicitly allowed."""
+    how = f"pass {flag} only if you trust the file, or " if flag else ""
+    raise SkdigitsError(
+        f"{path} is a pickle/joblib file, and loading a pickle runs any code it holds; "
+        f"{how}re-save the model with skdigits.save_model (.skdigits) or export it to ONNX"
+    )
+
+
+class _PicklePredictor(_PipelinePredictor):
+    """A pickled/joblib skdigits pipeline, loaded only with ``--allow-pickle``."""
+
+    def __init__(self, path: Path) -> None:
+        from ._common import quiet_tensorflow
+
+        quiet_tensorflow()
+        import joblib
+        from sklearn.pipeline import Pipeline
+        from sklearn.utils.validation import check_is_fitted
+
+        from ..classifier import DigitClassifier
+        from ..preprocessing import PixelScaler
+
+        try:
+            pipeline = joblib.load(path)
+        except Exception as err:  # unpickling raises anything
+            raise SkdigitsError(
+                f"{path} could not be unpickled ({type(err).__name__}: "
+                f"{' '.join(str(err).split())}); pass a model saved by this skdigits"
+            ) from err
+        steps = getattr(pipeline, "steps", None)
+        if (
+            not isinstance(pipeline, Pipeline)
+            or len(steps or ()) != 2
+            or not isinstance(pipeline[0], PixelScaler)
+            or not isinstance(pipeline[-1], DigitClassifier)
+        ):
+            raise SkdigitsError(
+                f"{path} holds a {type(pipeline).__name__}, not a skdigits Pipeline of "
+                "PixelScaler and DigitClassifier; pass a pipeline from skdigits.make_pipeline()"
+            )
+        try:
+            check_is_fitted(pipeline[-1])
+        except Exception as err:
+            raise SkdigitsError(
+                f"{path} holds a pipeline that is not fitted; fit it before saving"
+            ) from err
+        self.pipeline = pipeline
+        self.classes_ = pipeline.classes_
+
+
+def load_predictor(path: Path, *, allow_pickle: bool = False) -> Any:
+    """An OnnxDigitClassifier for .onnx files, the saved pipeline for .skdigits files.
+
+    A pickle/joblib file (by suffix or content) is refused unless ``allow_pickle``.
+    """
+    if is_pickle_file(path):
+        if not allow_pickle:
+            refuse_pickle(path)
+        return _PicklePredictor(path)
     if path.suffix == ".skdigits":
         return _PipelinePredictor(path)
     from ..inference import OnnxDigitClassifier
@@ -120,10 +206,27 @@ def load_predictor(path: Path) -> Any:
     return OnnxDigitClassifier(path)
 
 
+def _check_labels(truth: np.ndarray, path: Path, classes: Any) -> np.ndarray:
+    """True labels must be integers among the model's classes."""
+    if truth.dtype.kind not in "iu":
+        raise DataError(
+            f"{path} holds {truth.dtype} values; true labels must be integers (digits 0-9)"
+        )
+    known = np.asarray(classes)
+    unknown = ~np.isin(truth, known)
+    if unknown.any():
+        first = int(np.flatnonzero(unknown)[0])
+        raise DataError(
+            f"{path} has label {truth[first]} at index {first}, which the model does not "
+            f"predict (its classes are {known.min()}-{known.max()}); pass the matching label file"
+        )
+    return truth
+
+
 def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise SkdigitsError("--limit must be at least 1")
-    predictor = load_predictor(args.model)
+    predictor = load_predictor(args.model, allow_pickle=args.allow_pickle)
     X, names = _read_inputs(args.inputs)
     truth = None
     if args.labels is not None:
@@ -135,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{args.labels} has {len(truth)} labels but {args.inputs[0]} has {len(X)} "
                 "images; pass the matching label file"
             )
+        truth = _check_labels(truth, args.labels, predictor.classes_)
     if args.limit is not None:
         X, names = X[: args.limit], names[: args.limit]
         truth = truth[: args.limit] if truth is not None else None

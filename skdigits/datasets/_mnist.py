@@ -39,7 +39,7 @@ from .._errors import DataError, FetchError
 from .._version import __version__
 from ._idx import _one_line, idx_encode, load_idx
 
-__all__ = ["MNIST_FILES", "fetch_mnist", "get_data_home"]
+__all__ = ["MNIST_FILES", "check_mnist_pair", "fetch_mnist", "get_data_home"]
 
 #: Canonical file names of MNIST and the SHA-256 of each uncompressed file.
 MNIST_FILES: Mapping[str, str] = types.MappingProxyType(
@@ -204,7 +204,8 @@ def fetch_mnist(
         If some file could not be obtained from any source; the message lists
         each source tried and why it failed.
     DataError
-        If ``subset`` or ``timeout`` is invalid.
+        If ``subset`` or ``timeout`` is invalid, or the files are not an MNIST
+        pair (see :func:`check_mnist_pair`).
 
     Examples
     --------
@@ -239,6 +240,7 @@ def fetch_mnist(
         images_name, labels_name = _SUBSET_FILES[part]
         images.append(load_idx(paths[images_name]))
         labels.append(load_idx(paths[labels_name]))
+        check_mnist_pair(images[-1], labels[-1], paths[images_name], paths[labels_name])
     data = images[0] if len(images) == 1 else np.concatenate(images)
     target = labels[0] if len(labels) == 1 else np.concatenate(labels)
     if return_X_y:
@@ -249,6 +251,49 @@ def fetch_mnist(
         target_names=[str(digit) for digit in range(10)],
         DESCR=DESCR,
     )
+
+
+def check_mnist_pair(
+    images: np.ndarray,
+    labels: np.ndarray,
+    images_path: str | os.PathLike[str] = "images",
+    labels_path: str | os.PathLike[str] = "labels",
+) -> None:
+    """Raise :class:`DataError` unless ``images`` and ``labels`` form an MNIST-style pair.
+
+    The canonical files always pass (their hashes are checked first); this guards
+    look-alike files and arrays read with :func:`load_idx`: uint8 images of shape
+    (n, 28, 28), one integer label per image, every label a digit 0-9.
+
+    Parameters
+    ----------
+    images, labels : ndarray
+        As read from an IDX images file and its labels file.
+    images_path, labels_path : str or path-like
+        Named in the message.
+    """
+    fix = "pass the matching MNIST-format images and labels files"
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+        raise DataError(
+            f"'{images_path}' holds {images.dtype} images of shape {images.shape}; "
+            f"MNIST images are uint8 of shape (n, 28, 28): {fix}"
+        )
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataError(
+            f"'{labels_path}' holds {labels.dtype} labels of shape {labels.shape}; "
+            f"MNIST labels are one integer per image: {fix}"
+        )
+    if len(labels) != len(images):
+        raise DataError(
+            f"'{labels_path}' has {len(labels)} labels but '{images_path}' has "
+            f"{len(images)} images; {fix}"
+        )
+    bad = np.flatnonzero((labels < 0) | (labels > 9))
+    if bad.size:
+        raise DataError(
+            f"'{labels_path}' has label {labels[bad[0]]} at index {bad[0]} "
+            f"({bad.size} outside 0-9 in all); MNIST labels are the digits 0-9: {fix}"
+        )
 
 
 def _ensure_files(

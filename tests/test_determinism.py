@@ -1,0 +1,51 @@
+"""Determinism: the same data, parameters and random_state give bit-identical predictions.
+
+Two fresh interpreters fit the same pipeline on the same 600 images and each
+prints the SHA-256 of ``predict_proba(X_test[:200]).tobytes()``; the hashes must
+be equal. Separate processes rule out state left behind by an earlier fit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("scikeras")
+
+FIT_AND_HASH = """
+import hashlib, os
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from skdigits import fetch_mnist, make_pipeline
+
+X, y = fetch_mnist(subset="train", return_X_y=True)
+X_test, _ = fetch_mnist(subset="test", return_X_y=True)
+pipe = make_pipeline(epochs=1, random_state=0, verbose=0).fit(X[:600], y[:600])
+proba = pipe.predict_proba(X_test[:200])
+print("SHA256", hashlib.sha256(proba.tobytes()).hexdigest(), proba.dtype, proba.shape)
+"""
+
+
+def test_two_processes_predict_bit_identically(mnist):  # mnist: the data is in the cache
+    env = {**os.environ, "SKDIGITS_DATA": os.environ.get("SKDIGITS_DATA", "/work/data")}
+    # Both at once: the wall time of one fit, and each sees the other's CPU contention.
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", FIT_AND_HASH],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    lines = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-2000:]
+        (line,) = [x for x in out.splitlines() if x.startswith("SHA256 ")]
+        lines.append(line)
+    assert lines[0].endswith("float32 (200, 10)"), lines[0]
+    assert lines[0] == lines[1]
