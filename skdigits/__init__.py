@@ -25,11 +25,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .persistence import load_model, save_model
     from .pipeline import make_pipeline
     from .preprocessing import PixelScaler
+    from .search import default_param_grid
 
 _LAZY = {
     "DigitClassifier": "skdigits.classifier",
     "PixelScaler": "skdigits.preprocessing",
     "make_pipeline": "skdigits.pipeline",
+    "default_param_grid": "skdigits.search",
     "fetch_mnist": "skdigits.datasets",
     "load_idx": "skdigits.datasets",
     "evaluate_predictions": "skdigits.evaluation",
@@ -46,6 +48,7 @@ __all__ = [
     "PixelScaler",
     "SkdigitsError",
     "__version__",
+    "default_param_grid",
     "evaluate_predictions",
     "fetch_mnist",
     "load_idx",

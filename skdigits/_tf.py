@@ -34,15 +34,40 @@ def _stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
+def size_thread_pools_from_env() -> None:
+    """Let a thread limit set through ``OMP_NUM_THREADS`` apply to TensorFlow as well.
+
+    joblib's process workers (``n_jobs=k``) and Dask's nannies set
+    ``OMP_NUM_THREADS`` (``cpu_count // k``, and 1) so that parallel jobs do not
+    oversubscribe the cores. TensorFlow ignores that variable and sizes its
+    intra-op and inter-op pools to every core; it reads ``TF_NUM_INTRAOP_THREADS``
+    and ``TF_NUM_INTEROP_THREADS`` once, when its runtime starts. So, before the
+    import, an unset ``TF_NUM_INTRAOP_THREADS`` takes the value of
+    ``OMP_NUM_THREADS`` and an unset ``TF_NUM_INTEROP_THREADS`` at most 2.
+    Variables already set are left alone.
+    """
+    if "TF_NUM_INTRAOP_THREADS" in os.environ:
+        return
+    omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()  # "4,2" means nested
+    if not omp.isdigit() or int(omp) < 1:
+        return
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(int(omp))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(min(int(omp), 2)))
+
+
 def import_keras(*, feature: str = "training") -> ModuleType:
     """Import Keras (TensorFlow backend) without TensorFlow's start-up log noise.
 
     The messages about CUDA, oneDNN and absl are printed by C++ code at import
     time; they say nothing useful on a CPU machine and alarm users. Python errors
     are not affected: an ImportError still surfaces, naming the extra to install.
+    A thread limit given by ``OMP_NUM_THREADS`` (as joblib and Dask workers set
+    it) is applied to TensorFlow's thread pools (:func:`size_thread_pools_from_env`).
     """
     if "keras" in sys.modules and "tensorflow" in sys.modules:
         return sys.modules["keras"]
+    if "tensorflow" not in sys.modules:
+        size_thread_pools_from_env()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     with _stderr_silenced():

@@ -30,9 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    from . import evaluate, export, info, predict, report, serve, train
+    from . import evaluate, export, info, predict, report, search, serve, train
 
-    for command in (train, export, predict, evaluate, info, serve, report):
+    for command in (train, search, export, predict, evaluate, info, serve, report):
         command.add_parser(sub)
     return parser
 

@@ -1,0 +1,301 @@
+"""``skdigits search``: grid search with cross-validation, locally or on a Dask cluster."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from ._common import add_data_options, check_output_path, load_mnist, quiet_tensorflow
+
+_EPILOG = """\
+The grid: each --param NAME=V1,V2,... searches those values; a single value fixes
+the setting. Names are the classifier's (hidden_units, optimizer__learning_rate,
+batch_size, epochs, output_activation ...; the clf__ prefix may be left out).
+Values become ints, floats, none, true/false or strings. --grid FILE.toml gives
+the same as TOML (NAME = [V1, V2] or NAME = V); --param entries win. When no
+parameter has two or more values, the default grid (skdigits.default_param_grid:
+hidden_units 50,100,200 x learning rate 1e-3,3e-3 x batch_size 32,128) is
+searched with the fixed settings on top.
+
+examples:
+  skdigits search --subset 5000 --param epochs=2
+  skdigits search --param hidden_units=50,100 --param optimizer__learning_rate=1e-3,3e-3 \\
+      --param epochs=3 --cv 3 --n-jobs -1 -o best.skdigits
+  skdigits search --grid grid.toml --backend dask --scheduler tcp://10.0.0.5:8786
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "search",
+        help="grid search with cross-validation; save the results and the best pipeline",
+        description=(
+            "Cross-validate every candidate of a parameter grid on MNIST's training images, "
+            "print the results sorted by mean score, save cv_results_ as CSV, refit the "
+            "best candidate on all the images and save it (ready for `skdigits export`)."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    grid = p.add_argument_group("grid")
+    grid.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="values of one parameter; repeat for more parameters",
+    )
+    grid.add_argument("--grid", type=Path, metavar="FILE", help="a TOML file holding a grid")
+    p.add_argument(
+        "--cv", type=int, default=3, metavar="K", help="stratified folds (default: %(default)s)"
+    )
+    p.add_argument(
+        "--scoring",
+        default="accuracy",
+        help="a scikit-learn scorer name (default: %(default)s)",
+    )
+    p.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        metavar="N",
+        help="search on the first N training images only (for a quick search)",
+    )
+    p.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        help="seed of the folds and of every fit; the same seed gives the same results "
+        "(default: %(default)s)",
+    )
+    run_group = p.add_argument_group("where the fits run")
+    run_group.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="fits at once; -1 means one per core (default: 1, or every Dask worker thread)",
+    )
+    run_group.add_argument(
+        "--backend",
+        choices=("local", "dask"),
+        default="local",
+        help="local processes, or joblib's Dask backend (default: %(default)s)",
+    )
+    run_group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler (tcp://host:8786); without it "
+        "--backend dask starts a local cluster on 127.0.0.1",
+    )
+    run_group.add_argument(
+        "--dask-workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="worker processes of the local Dask cluster (default: %(default)s)",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("best.skdigits"),
+        help="where to save the refitted best pipeline (default: %(default)s)",
+    )
+    out.add_argument(
+        "--results",
+        type=Path,
+        metavar="CSV",
+        help="where to save cv_results_ (default: the output's name + .cv_results.csv)",
+    )
+    out.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    out.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        metavar="N",
+        help="rows of the results table; 0 shows all (default: %(default)s)",
+    )
+    out.add_argument("--json", action="store_true", help="print a JSON summary at the end")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def _results_path(args: argparse.Namespace) -> Path:
+    if args.results is not None:
+        return args.results
+    return args.output.with_name(f"{args.output.stem}.cv_results.csv")
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    from .._errors import SkdigitsError
+
+    if args.cv < 2:
+        raise SkdigitsError(f"--cv must be at least 2, got {args.cv}")
+    if args.subset is not None and args.subset < 10 * args.cv:
+        raise SkdigitsError(f"--subset must be at least {10 * args.cv} images for --cv {args.cv}")
+    if args.n_jobs == 0:
+        raise SkdigitsError("--n-jobs must not be 0; use a positive count or -1 for every core")
+    if args.scheduler and args.backend != "dask":
+        raise SkdigitsError("--scheduler needs --backend dask")
+    if args.backend == "dask" and importlib.util.find_spec("distributed") is None:
+        raise SkdigitsError(
+            '--backend dask needs dask.distributed; install it with: pip install "skdigits[search]"'
+        )
+    if args.dask_workers < 1:
+        raise SkdigitsError("--dask-workers must be at least 1")
+    if args.top < 0:
+        raise SkdigitsError("--top must be 0 (all rows) or more")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._errors import SkdigitsError
+    from ..search import build_param_grid
+
+    _check_args(args)
+    results_path = _results_path(args)
+    check_output_path(args.output, force=args.force)
+    check_output_path(results_path, force=args.force)
+    if results_path.resolve() == args.output.resolve():
+        raise SkdigitsError("--results and --output name the same file; choose two paths")
+    param_grid = build_param_grid(args.param, args.grid)
+
+    from sklearn.metrics import get_scorer_names
+
+    if args.scoring not in get_scorer_names():
+        raise SkdigitsError(
+            f"--scoring {args.scoring!r} is not a scikit-learn scorer; try accuracy, "
+            "balanced_accuracy, f1_macro or neg_log_loss"
+        )
+
+    X, y = load_mnist(args, "train")
+    if args.subset is not None:
+        X, y = X[: args.subset], y[: args.subset]
+    X_test, y_test = load_mnist(args, "test")
+
+    quiet_tensorflow()
+    from sklearn.model_selection import StratifiedKFold
+
+    from ..persistence import save_model
+    from ..pipeline import make_pipeline
+    from ..search import (
+        ProgressGridSearchCV,
+        SearchProgress,
+        check_param_grid,
+        dask_backend,
+        format_results,
+        format_value,
+        short_params,
+        write_results_csv,
+    )
+
+    pipeline = make_pipeline(random_state=args.random_state, verbose=0)
+    n_candidates = check_param_grid(pipeline, param_grid)
+    cv = StratifiedKFold(n_splits=args.cv, shuffle=True, random_state=args.random_state)
+    n_jobs = args.n_jobs if args.n_jobs is not None else (-1 if args.backend == "dask" else 1)
+    progress = None if args.quiet else SearchProgress(sys.stdout, score_name=args.scoring)
+    search = ProgressGridSearchCV(
+        pipeline,
+        param_grid,
+        scoring=args.scoring,
+        cv=cv,
+        n_jobs=n_jobs,
+        refit=True,
+        error_score="raise",
+        progress=progress,
+    )
+
+    if not args.quiet:
+        where = (
+            f"Dask scheduler {args.scheduler}"
+            if args.scheduler
+            else (
+                f"a local Dask cluster of {args.dask_workers} workers"
+                if args.backend == "dask"
+                else f"n_jobs={n_jobs}"
+            )
+        )
+        print(
+            f"searching {n_candidates} candidates x {args.cv} folds = {n_candidates * args.cv} "
+            f"fits on {len(X)} MNIST images ({where}), then refitting the best on all of them"
+        )
+        for label, keep in (("searched", True), ("fixed", False)):
+            names = {k: v for k, v in param_grid.items() if (len(v) > 1) == keep}
+            if names:
+                shown = "; ".join(
+                    f"{k.removeprefix('clf__')} = {', '.join(map(format_value, v))}"
+                    for k, v in names.items()
+                )
+                print(f"  {label}: {shown}")
+        sys.stdout.flush()
+
+    try:
+        with warnings.catch_warnings():
+            # Dask's and Keras' warnings are for developers, not for this command's users.
+            for module in ("distributed", "dask", "joblib", "keras", "tensorflow"):
+                warnings.filterwarnings("ignore", module=module)
+            if args.backend == "dask":
+                with dask_backend(args.scheduler, n_workers=args.dask_workers):
+                    search.fit(X, y)
+            else:
+                search.fit(X, y)
+    except (ValueError, TypeError) as err:
+        raise SkdigitsError(f"the search failed: {err}") from err
+
+    best = search.best_index_
+    mean = float(search.cv_results_["mean_test_score"][best])
+    std = float(search.cv_results_["std_test_score"][best])
+    test_accuracy = float(search.best_estimator_.score(X_test, y_test))
+    top = None if args.top == 0 else args.top
+    print()
+    print(format_results(search.cv_results_, top=top, score_name=args.scoring))
+    print(
+        f"\nbest: {short_params(search.best_params_)} "
+        f"(mean {args.scoring} {mean:.4f} ± {std:.4f} over {args.cv} folds)"
+    )
+    print(
+        f"test accuracy of the refitted best: {test_accuracy:.4f} ({len(X_test)} MNIST test images)"
+    )
+
+    write_results_csv(search.cv_results_, results_path)
+    metadata = {
+        "metrics": {"test_accuracy": test_accuracy, f"cv_mean_{args.scoring}": mean},
+        "search": {
+            "best_params": search.best_params_,
+            "param_grid": param_grid,
+            "scoring": args.scoring,
+            "cv": args.cv,
+            "random_state": args.random_state,
+            "n_candidates": n_candidates,
+            "n_images": len(X),
+        },
+        "training_data": "MNIST",
+    }
+    save_model(search.best_estimator_, args.output, metadata=metadata)
+    print(f"saved cv_results_ to {results_path}")
+    print(
+        f"saved the refitted best pipeline to {args.output} "
+        f"(next: skdigits export {args.output} -o {args.output.with_suffix('.onnx')})"
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "best_params": search.best_params_,
+                    "best_score": mean,
+                    "best_score_std": std,
+                    "scoring": args.scoring,
+                    "test_accuracy": test_accuracy,
+                    "n_candidates": n_candidates,
+                    "n_splits": args.cv,
+                    "results": str(results_path),
+                    "model": str(args.output),
+                }
+            )
+        )
+    return 0
