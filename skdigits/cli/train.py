@@ -53,6 +53,13 @@ def add_parser(sub) -> None:
         help="train on the first N training images only (for a quick trial)",
     )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON at the end")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="after saving, write the figures and HTML report of `skdigits report` into DIR "
+        '(needs: pip install "skdigits[plot]"; --force replaces an earlier report there)',
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_data_options(p)
     p.set_defaults(run=run)
@@ -62,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     from .._errors import SkdigitsError
 
     check_output_path(args.output, force=args.force)
+    if args.report is not None:
+        from ..report import check_report_dir  # light: matplotlib loads only to draw
+
+        check_report_dir(args.report, overwrite=args.force)
     for name in ("epochs", "batch_size", "hidden_units"):
         if getattr(args, name) < 1:
             raise SkdigitsError(f"--{name.replace('_', '-')} must be at least 1")
@@ -104,6 +115,19 @@ def run(args: argparse.Namespace) -> int:
     metrics = result.metrics()
     save_model(pipeline, args.output, metadata={"metrics": metrics, "training_data": "MNIST"})
     print(f"\nsaved the fitted pipeline to {args.output}")
+    if args.report is not None:
+        from ..report import write_report
+        from .report import format_written
+
+        report = write_report(
+            pipeline,
+            X_test,
+            y_test,
+            args.report,
+            title=f"skdigits report: {args.output.name}",
+            overwrite=args.force,
+        )
+        print(format_written(report))
     if args.json:
         print(json.dumps(metrics))
     return 0
