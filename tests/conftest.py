@@ -35,3 +35,43 @@ def fitted_pipeline(small_mnist):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# Installed before anything else in a fresh interpreter: importing any module
+# whose top-level package is in BLOCKED fails, as if it were not installed.
+_BLOCKER_PRELUDE = """
+import importlib.abc, sys
+BLOCKED = set({blocked!r})
+
+class _Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)")
+        return None
+
+sys.meta_path.insert(0, _Block())
+"""
+
+
+@pytest.fixture
+def run_blocked():
+    """Run a script in a fresh interpreter in which the given packages cannot be imported.
+
+    The script sees the set ``BLOCKED`` (it may change it) and ``sys``; extra
+    arguments reach it as ``sys.argv[1:]``. Returns the finished process.
+    """
+    import subprocess
+    import sys
+    import textwrap
+
+    def run(script, blocked, *args, timeout=300):
+        source = _BLOCKER_PRELUDE.format(blocked=sorted(blocked)) + textwrap.dedent(script)
+        return subprocess.run(
+            [sys.executable, "-c", source, *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    return run

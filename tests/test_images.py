@@ -5,8 +5,6 @@ from __future__ import annotations
 import gc
 import io
 import struct
-import subprocess
-import sys
 import textwrap
 import warnings
 import zlib
@@ -438,19 +436,10 @@ def test_a_single_path_is_not_taken_for_a_list(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- dependencies
 
 
-def test_images_module_stays_light_and_names_the_extra() -> None:
+def test_images_module_stays_light_and_names_the_extra(run_blocked) -> None:
     """Importing needs numpy only; Pillow is needed to read, and nothing heavier ever."""
     script = textwrap.dedent(
         """
-        import sys
-        blocked = {"PIL", "tensorflow", "keras", "sklearn", "scipy", "scikeras", "onnx"}
-
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in blocked:
-                    raise ImportError(f"{name} is blocked")
-
-        sys.meta_path.insert(0, Block())
         import numpy as np
         from skdigits import MissingDependencyError
         from skdigits.images import preprocess_digit
@@ -460,13 +449,12 @@ def test_images_module_stays_light_and_names_the_extra() -> None:
             assert 'skdigits[images]' in str(err), err
         else:
             raise AssertionError("no MissingDependencyError without Pillow")
-        blocked.discard("PIL")
+        BLOCKED.discard("PIL")
         assert preprocess_digit(np.eye(30, dtype=np.uint8) * 255).shape == (28, 28)
         print("ok")
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
+    blocked = {"PIL", "tensorflow", "keras", "sklearn", "scipy", "scikeras", "onnx"}
+    result = run_blocked(script, blocked, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
-import textwrap
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -477,18 +474,7 @@ def test_bad_classes_metadata_is_refused(tmp_path, classes, message):
 BLOCKED = ("tensorflow", "keras", "scikeras", "sklearn", "skl2onnx", "tf2onnx", "onnx", "PIL")
 
 ISOLATION_SCRIPT = """
-import importlib.abc, json, sys
-
-BLOCKED = set(sys.argv[2].split(","))
-
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{name} is blocked in this test")
-        return None
-
-sys.meta_path.insert(0, Block())
-
+import json
 import numpy as np
 from skdigits.inference import OnnxDigitClassifier
 
@@ -503,20 +489,8 @@ print(json.dumps({
 """
 
 
-def test_inference_imports_no_training_dependency(model_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(ISOLATION_SCRIPT),
-            str(model_path),
-            ",".join(BLOCKED),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def test_inference_imports_no_training_dependency(model_path, run_blocked):
+    result = run_blocked(ISOLATION_SCRIPT, BLOCKED, model_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert len(report["labels"]) == 101

@@ -7,8 +7,6 @@ import csv
 import json
 import re
 import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -255,23 +253,10 @@ def test_plain_training_draws_no_figure(tmp_path, mnist, monkeypatch):
     assert not list(tmp_path.glob("**/*.png"))
 
 
-_BLOCK_MATPLOTLIB = """
-import importlib.abc, sys
-
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "matplotlib" or name.startswith("matplotlib."):
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked)")
-        return None
-
-sys.meta_path.insert(0, Block())
-"""
-
-
-def test_matplotlib_is_only_needed_for_a_report(tmp_path, mnist):
+def test_matplotlib_is_only_needed_for_a_report(tmp_path, mnist, run_blocked):
     """Training runs without matplotlib; a report asks for the `plot` extra, before training."""
     model = tmp_path / "m.skdigits"
-    script = _BLOCK_MATPLOTLIB + (
+    script = (
         "import skdigits.report\n"
         "print('IMPORTED', 'matplotlib' in sys.modules)\n"
         "from skdigits.cli.main import main\n"
@@ -280,9 +265,7 @@ def test_matplotlib_is_only_needed_for_a_report(tmp_path, mnist):
         f"print('TRAIN_REPORT', main([*argv, '--force', '--report', {str(tmp_path / 'r')!r}]))\n"
         f"print('REPORT', main(['report', {str(model)!r}]))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
-    )
+    proc = run_blocked(script, {"matplotlib"})
     assert proc.returncode == 0, proc.stderr
     assert "IMPORTED False" in proc.stdout
     assert "TRAIN 0 False" in proc.stdout

@@ -14,7 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 
 import numpy as np
@@ -384,18 +383,7 @@ def test_serve_command_refuses_a_bad_model_in_one_line(tmp_path, capsys):
 BLOCKED = ("tensorflow", "keras", "scikeras", "sklearn", "skl2onnx", "tf2onnx", "onnx")
 
 ISOLATION_SCRIPT = """
-import importlib.abc, io, json, sys
-
-BLOCKED = set(sys.argv[2].split(","))
-
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{name} is blocked in this test")
-        return None
-
-sys.meta_path.insert(0, Block())
-
+import io, json
 import numpy as np
 from starlette.testclient import TestClient
 from skdigits.serve import create_app
@@ -420,20 +408,8 @@ print(json.dumps({
 """
 
 
-def test_service_imports_no_training_dependency(model_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(ISOLATION_SCRIPT),
-            str(model_path),
-            ",".join(BLOCKED),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def test_service_imports_no_training_dependency(model_path, run_blocked):
+    result = run_blocked(ISOLATION_SCRIPT, BLOCKED, model_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["statuses"] == [200, 200, 200, 200]
