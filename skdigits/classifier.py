@@ -24,6 +24,62 @@ require("scikeras", feature="DigitClassifier")
 from scikeras.wrappers import KerasClassifier  # noqa: E402
 
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid")
+ARCHITECTURES = ("mlp", "cnn")
+LR_SCHEDULES = ("constant", "cosine", "exponential")
+
+_SEED_RECIPE: dict[str, Any] = {
+    "output_activation": "sigmoid",
+    "batch_size": 32,
+    "epochs": 10,
+    "optimizer__learning_rate": 0.001,
+    "lr_schedule": "constant",
+    "early_stopping": False,
+}
+
+#: The training settings each preset fixes, per architecture; resolved at fit
+#: time (see ``DigitClassifier``). ``"seed"`` is the original recipe exactly;
+#: ``"tuned"`` was chosen by grid search (README, "Accuracy"). A preset leaves
+#: the model choices (``architecture``, ``hidden_units``, ``augment``) alone.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "seed": {"mlp": _SEED_RECIPE, "cnn": _SEED_RECIPE},
+    "tuned": {
+        "mlp": {
+            "output_activation": "softmax",
+            "batch_size": 128,
+            "epochs": 20,
+            "optimizer__learning_rate": 0.003,
+            "lr_schedule": "cosine",
+            "early_stopping": True,
+            "patience": 4,
+        },
+        "cnn": {
+            "output_activation": "softmax",
+            "batch_size": 128,
+            "epochs": 8,
+            "optimizer__learning_rate": 0.003,
+            "lr_schedule": "cosine",
+            "early_stopping": True,
+            "patience": 3,
+        },
+    },
+}
+
+#: The settings resolved at fit time: the parameters, with a preset's values on top.
+_SETTINGS = (
+    "architecture",
+    "augment",
+    "output_activation",
+    "batch_size",
+    "epochs",
+    "optimizer__learning_rate",
+    "lr_schedule",
+    "early_stopping",
+    "patience",
+)
+
+#: Augmentation at strength 1: shifts of up to 10 % of the side (2.8 px),
+#: rotations of up to 10 degrees, zoom of up to 10 %.
+_AUGMENT_SHIFT, _AUGMENT_DEGREES, _AUGMENT_ZOOM = 0.1, 10.0, 0.1
 
 
 def build_mlp(
@@ -57,6 +113,126 @@ def build_mlp(
     )
 
 
+def augmentation_layers(strength: float, image_shape: tuple[int, int, int]) -> list[Any]:
+    """Random shifts, rotations and zoom, active only while training.
+
+    Parameters
+    ----------
+    strength : float
+        1.0 means shifts up to 10 % of the side, rotations up to 10 degrees and
+        zoom up to 10 %; the ranges scale linearly with ``strength``.
+    image_shape : tuple of int
+        ``(height, width, channels)`` of the images the layers receive.
+
+    Returns
+    -------
+    list of keras.layers.Layer
+        Built-in Keras layers (they load with ``safe_mode=True``); at inference
+        (``training=False``) each returns its input unchanged.
+    """
+    shift = _AUGMENT_SHIFT * strength
+    return [
+        keras.layers.RandomTranslation(shift, shift, fill_mode="constant", name="augment_shift"),
+        keras.layers.RandomRotation(
+            _AUGMENT_DEGREES * strength / 360.0, fill_mode="constant", name="augment_rotate"
+        ),
+        keras.layers.RandomZoom(
+            _AUGMENT_ZOOM * strength, fill_mode="constant", name="augment_zoom"
+        ),
+    ]
+
+
+def _image_shape(meta: dict[str, Any]) -> tuple[int, int, int]:
+    """The (28, 28, 1) image layout of the fitted input, rows ``[N, 784]`` or images."""
+    n_pixels = int(np.prod(meta["X_shape_"][1:]))
+    side = round(n_pixels**0.5)
+    if side * side != n_pixels:
+        raise ValueError(
+            f"`architecture='cnn'` and `augment` need square images, got {n_pixels} "
+            "features per sample; pass 28 x 28 images (or 784-pixel rows)"
+        )
+    return (side, side, 1)
+
+
+def _input_to_images(meta: dict[str, Any], augment: float | None) -> list[Any]:
+    """Input → Reshape to images → (augmentation): the common head of both nets."""
+    shape = _image_shape(meta)
+    layers = [
+        keras.Input(shape=tuple(meta["X_shape_"][1:]), name="pixels"),
+        keras.layers.Reshape(shape, name="images"),
+    ]
+    if augment:
+        layers.extend(augmentation_layers(float(augment), shape))
+    return layers
+
+
+def build_cnn(
+    meta: dict[str, Any], output_activation: str = "softmax", augment: float | None = None
+) -> Any:
+    """Build the convolutional net, lean enough to train on two CPU cores.
+
+    Reshape(28, 28, 1) → (augmentation) → Conv(32, 3) → BatchNorm → ReLU →
+    MaxPool → Conv(64, 3) → BatchNorm → ReLU → MaxPool → Flatten →
+    Dropout(0.3) → Dense(n_classes). It takes the same ``[N, 784]`` rows as the
+    reference net, so the ONNX export is unchanged.
+
+    Parameters
+    ----------
+    meta : dict
+        SciKeras' fit-time metadata; ``X_shape_`` and ``n_classes_`` are used.
+    output_activation : {"softmax", "sigmoid"}, default="softmax"
+    augment : float or None, default=None
+        Strength of the training-time augmentation (see :func:`augmentation_layers`).
+
+    Returns
+    -------
+    keras.Sequential
+        An uncompiled model.
+    """
+    layers = _input_to_images(meta, augment)
+    for i, filters in enumerate((32, 64), start=1):
+        layers += [
+            keras.layers.Conv2D(filters, 3, use_bias=False, name=f"conv{i}"),
+            # momentum 0.9: the moving statistics settle within tens of steps, so
+            # short fits on small subsets also predict well.
+            keras.layers.BatchNormalization(momentum=0.9, name=f"norm{i}"),
+            keras.layers.ReLU(name=f"relu{i}"),
+            keras.layers.MaxPooling2D(name=f"pool{i}"),
+        ]
+    layers += [
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dropout(0.3, name="dropout"),
+        keras.layers.Dense(meta["n_classes_"], activation=output_activation, name="output"),
+    ]
+    return keras.Sequential(layers, name="digit_cnn")
+
+
+class _LearningRateSchedule(keras.callbacks.Callback):  # type: ignore[name-defined]
+    """Set the optimizer's learning rate before every batch: constant, cosine or exponential.
+
+    A callback rather than a ``LearningRateSchedule`` object: the number of
+    steps is known only once the data is, and the saved model keeps a plain
+    learning rate.
+    """
+
+    def __init__(self, base: float, kind: str, total_steps: int) -> None:
+        super().__init__()
+        self.base, self.kind, self.total_steps = float(base), kind, max(int(total_steps), 1)
+        self.step = 0
+
+    def rate(self, step: int) -> float:
+        progress = min(step / self.total_steps, 1.0)
+        if self.kind == "cosine":
+            return self.base * 0.5 * (1.0 + float(np.cos(np.pi * progress)))
+        if self.kind == "exponential":
+            return self.base * 0.01**progress  # down to 1 % of the base rate
+        return self.base
+
+    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+        self.model.optimizer.learning_rate.assign(self.rate(self.step))
+        self.step += 1
+
+
 class _ClassifierMixinFirst(type):
     """Put ``ClassifierMixin`` before ``BaseEstimator`` in the method resolution order.
 
@@ -76,7 +252,7 @@ class _ClassifierMixinFirst(type):
 
 
 class DigitClassifier(KerasClassifier, metaclass=_ClassifierMixinFirst):
-    """The reference MNIST net wrapped as a scikit-learn classifier.
+    """The reference MNIST net (or a CNN) wrapped as a scikit-learn classifier.
 
     A subclass of SciKeras' ``KerasClassifier`` whose model is
     Flatten → Dense(``hidden_units``, relu) → Dense(n_classes,
@@ -124,6 +300,34 @@ class DigitClassifier(KerasClassifier, metaclass=_ClassifierMixinFirst):
     random_state : int, RandomState instance or None, default=None
         Seed for weight initialisation and shuffling. With an int, repeated fits
         on the same data give identical predictions, also across processes.
+    preset : {"seed", "tuned"} or None, default=None
+        Named training settings, resolved at fit time (the parameters themselves
+        are never changed): they replace ``output_activation``, ``batch_size``,
+        ``epochs``, ``optimizer__learning_rate``, ``lr_schedule``,
+        ``early_stopping`` and ``patience`` with the values in
+        ``skdigits.classifier.PRESETS[preset][architecture]``. ``"seed"`` is the
+        original recipe exactly (sigmoid output, batches of 32, 10 epochs, Adam
+        at 1e-3); ``"tuned"`` the grid-searched settings for the chosen
+        ``architecture``. None uses the parameters as given.
+        :meth:`training_settings` shows what ``fit`` will use.
+    architecture : {"mlp", "cnn"}, default="mlp"
+        ``"mlp"``: the reference net. ``"cnn"``: two convolution blocks
+        (:func:`build_cnn`); ``hidden_units`` is then unused. Both take the
+        same ``[N, 784]`` rows (the CNN reshapes them), so both export alike.
+    augment : float or None, default=None
+        Strength of random shifts, rotations and zoom applied while training
+        only (1.0: up to 10 % of the side, 10 degrees, 10 %); None or 0 for
+        none. At inference the layers pass images through unchanged, and the
+        ONNX export contains no augmentation.
+    lr_schedule : {"constant", "cosine", "exponential"}, default="constant"
+        How the learning rate evolves over the ``epochs`` x batches of a fit:
+        constant, cosine decay to zero, or exponential decay to 1 % of it.
+    early_stopping : bool, default=False
+        Stop when the validation accuracy has not improved for ``patience``
+        epochs, and restore the weights of the best epoch (needs
+        ``validation_split > 0``).
+    patience : int, default=3
+        Epochs without improvement before early stopping.
     **kwargs
         Any other SciKeras parameter (``callbacks``, ``shuffle``,
         ``warm_start``, ``optimizer__beta_1``, ``fit__...`` ...).
@@ -160,6 +364,12 @@ class DigitClassifier(KerasClassifier, metaclass=_ClassifierMixinFirst):
         validation_split: float = 0.2,
         verbose: int = 0,
         random_state: Any = None,
+        preset: str | None = None,
+        architecture: str = "mlp",
+        augment: float | None = None,
+        lr_schedule: str = "constant",
+        early_stopping: bool = False,
+        patience: int = 3,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -176,25 +386,98 @@ class DigitClassifier(KerasClassifier, metaclass=_ClassifierMixinFirst):
         )
         self.hidden_units = hidden_units
         self.output_activation = output_activation
+        self.preset = preset
+        self.architecture = architecture
+        self.augment = augment
+        self.lr_schedule = lr_schedule
+        self.early_stopping = early_stopping
+        self.patience = patience
+
+    # --- presets: resolved at fit time, parameters stay as given -------------------------
+
+    def training_settings(self) -> dict[str, Any]:
+        """The settings ``fit`` uses: the parameters, with the preset's values on top.
+
+        Returns
+        -------
+        dict
+            ``architecture``, ``output_activation``, ``batch_size``, ``epochs``,
+            ``optimizer__learning_rate``, ``lr_schedule``, ``early_stopping``,
+            ``patience`` and ``augment``.
+
+        Examples
+        --------
+        >>> DigitClassifier(preset="tuned").training_settings()["batch_size"]
+        128
+        """
+        params = self.get_params(deep=False)
+        settings = {name: params.get(name) for name in _SETTINGS}
+        if self.preset is not None:
+            if self.preset not in PRESETS:
+                raise ValueError(
+                    f"`preset` must be None or one of {tuple(PRESETS)}, got {self.preset!r}"
+                )
+            settings.update(PRESETS[self.preset].get(str(self.architecture), {}))
+        return settings
 
     # --- model --------------------------------------------------------------------
 
     def _keras_build_fn(self, meta: dict[str, Any]) -> Any:
-        return build_mlp(
-            meta, hidden_units=self.hidden_units, output_activation=self.output_activation
-        )
+        settings = self.training_settings()
+        activation, augment = settings["output_activation"], settings["augment"]
+        if settings["architecture"] == "cnn":
+            return build_cnn(meta, output_activation=activation, augment=augment)
+        if augment:
+            # Augmentation works on images: reshape, augment, then the reference net.
+            head = _input_to_images(meta, augment)
+            mlp = build_mlp(meta, hidden_units=self.hidden_units, output_activation=activation)
+            return keras.Sequential(head + mlp.layers, name="digit_mlp")
+        return build_mlp(meta, hidden_units=self.hidden_units, output_activation=activation)
 
     def _get_compile_kwargs(self) -> dict[str, Any]:
         kwargs = super()._get_compile_kwargs()
         if kwargs.get("metrics") is None:
             kwargs["metrics"] = ["accuracy"]
+        rate = self.training_settings()["optimizer__learning_rate"]
+        optimizer = kwargs.get("optimizer")
+        if self.preset is not None and hasattr(optimizer, "learning_rate"):
+            optimizer.learning_rate = rate  # the preset's rate, not the parameter's
         return kwargs
 
     def _check_params(self) -> None:
+        settings = self.training_settings()  # also checks `preset`
         if self.output_activation not in OUTPUT_ACTIVATIONS:
             raise ValueError(
                 f"`output_activation` must be one of {OUTPUT_ACTIVATIONS}, "
                 f"got {self.output_activation!r}"
+            )
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"`architecture` must be one of {ARCHITECTURES}, got {self.architecture!r}"
+            )
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"`lr_schedule` must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}"
+            )
+        augment = self.augment
+        if augment is not None and (
+            not isinstance(augment, int | float | np.integer | np.floating)
+            or not 0.0 <= float(augment) <= 3.0
+        ):
+            raise ValueError(
+                f"`augment` must be None or a strength between 0 and 3 (1.0: shifts and "
+                f"zoom up to 10 %, rotations up to 10 degrees), got {augment!r}"
+            )
+        if (
+            isinstance(self.patience, bool)
+            or not isinstance(self.patience, int | np.integer)
+            or self.patience < 1
+        ):
+            raise ValueError(f"`patience` must be a positive integer, got {self.patience!r}")
+        if settings["early_stopping"] and not float(self.validation_split) > 0.0:
+            raise ValueError(
+                "`early_stopping` watches the validation accuracy, but `validation_split` "
+                "is 0; set validation_split (e.g. 0.2) or early_stopping=False"
             )
         if (
             isinstance(self.hidden_units, bool)
@@ -223,9 +506,35 @@ class DigitClassifier(KerasClassifier, metaclass=_ClassifierMixinFirst):
         with self._own_seeding():
             return super()._build_keras_model()
 
-    def _fit_keras_model(self, *args: Any, **kwargs: Any) -> None:
-        with self._own_seeding():
-            super()._fit_keras_model(*args, **kwargs)
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        settings = self.training_settings()
+        if self.preset is not None:
+            kwargs["batch_size"] = settings["batch_size"]
+        batch_size = kwargs.get("batch_size", self.batch_size) or 32
+        n_train = int(np.floor(len(X) * (1.0 - float(self.validation_split or 0.0))))
+        steps = int(np.ceil(max(n_train, 1) / batch_size)) * int(epochs)
+        # Callbacks are made here, per fit: parameters stay plain, JSON-able values.
+        extra: list[Any] = []
+        if settings["lr_schedule"] != "constant":
+            rate = settings["optimizer__learning_rate"]
+            extra.append(_LearningRateSchedule(rate, settings["lr_schedule"], steps))
+        if settings["early_stopping"]:
+            extra.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_accuracy",
+                    patience=int(settings["patience"]),
+                    restore_best_weights=True,
+                )
+            )
+        own_callbacks: list[Any] = getattr(self, "_fit_callbacks", [])
+        self._fit_callbacks = [*own_callbacks, *extra]
+        try:
+            with self._own_seeding():
+                super()._fit_keras_model(
+                    X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+                )
+        finally:
+            self._fit_callbacks = own_callbacks
 
     # --- scikit-learn API ---------------------------------------------------------------
 
@@ -265,6 +574,8 @@ class DigitClassifier(KerasClassifier, metaclass=_ClassifierMixinFirst):
         """
         self._check_params()
         y = _check_labels(y)
+        if self.preset is not None:
+            kwargs.setdefault("epochs", self.training_settings()["epochs"])
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, **kwargs):

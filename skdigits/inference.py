@@ -59,6 +59,7 @@ _MAX_MODEL_BYTES = 2**31 - 1
 METADATA_DECODERS: dict[str, Callable[[str], Any]] = {
     "classes": json.loads,
     "hyperparameters": json.loads,
+    "training_settings": json.loads,
     "opset": int,
     "test_accuracy": lambda value: None if value == "unknown" else float(value),
     "parity_max_abs_diff": float,

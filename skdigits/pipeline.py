@@ -6,8 +6,10 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from .classifier import DigitClassifier
+from .classifier import PRESETS, DigitClassifier
 from .preprocessing import PixelScaler
+
+__all__ = ["PRESETS", "make_pipeline"]
 
 
 def make_pipeline(**params: Any) -> Pipeline:
@@ -18,7 +20,11 @@ def make_pipeline(**params: Any) -> Pipeline:
     **params
         Parameters of :class:`DigitClassifier` (``hidden_units``, ``epochs``,
         ``batch_size``, ``optimizer__learning_rate``, ``random_state`` ...).
-        In a search they are addressed as ``clf__<name>``.
+        In a search they are addressed as ``clf__<name>``. Named recipes:
+        ``preset="seed"`` (the original recipe) and ``preset="tuned"`` (the
+        grid-searched one), with ``architecture="mlp"`` or ``"cnn"`` and
+        optionally ``augment=1.0``; the settings each preset fixes are in
+        :data:`PRESETS` and are applied at fit time.
 
     Returns
     -------
@@ -31,5 +37,8 @@ def make_pipeline(**params: Any) -> Pipeline:
     >>> pipe = make_pipeline(epochs=2, random_state=0)
     >>> [name for name, _ in pipe.steps]
     ['scale', 'clf']
+    >>> cnn = make_pipeline(preset="tuned", architecture="cnn", augment=1.0)
+    >>> sorted(PRESETS)
+    ['seed', 'tuned']
     """
     return Pipeline([("scale", PixelScaler()), ("clf", DigitClassifier(**params))])

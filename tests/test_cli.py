@@ -142,7 +142,7 @@ def test_info_shows_what_a_deployer_needs(cli_models, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["classes"] == list(range(10))
     assert info["input_name"] == "pixels"
-    assert info["opset"] == "17"
+    assert info["opset"] == 17
     assert 0.5 < float(info["test_accuracy"]) <= 1
     assert info["hyperparameters"]["epochs"] == 2
     assert float(info["parity_max_abs_diff"]) <= 1e-5

@@ -44,6 +44,30 @@ def add_parser(sub) -> None:
         help="'sigmoid' reproduces the original recipe exactly (default: %(default)s)",
     )
     p.add_argument("--validation-split", type=float, default=0.2, help="default: %(default)s")
+    p.add_argument(
+        "--preset",
+        choices=("seed", "tuned"),
+        default=None,
+        help="named training settings that replace --epochs, --batch-size, --learning-rate "
+        "and --output-activation: 'seed' the original recipe, 'tuned' the grid-searched "
+        "one for the chosen --architecture (see README, 'Accuracy')",
+    )
+    p.add_argument(
+        "--architecture",
+        choices=("mlp", "cnn"),
+        default="mlp",
+        help="the reference net or the convolutional net (default: %(default)s)",
+    )
+    p.add_argument(
+        "--augment",
+        type=float,
+        nargs="?",
+        const=1.0,
+        default=None,
+        metavar="STRENGTH",
+        help="random shifts, rotations and zoom while training only; STRENGTH 1.0 (the "
+        "value without one) means up to 10%% / 10 degrees / 10%%",
+    )
     p.add_argument("--random-state", type=int, default=None, help="seed for a repeatable run")
     p.add_argument(
         "--subset",
@@ -98,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         validation_split=args.validation_split,
         random_state=args.random_state,
+        preset=args.preset,
+        architecture=args.architecture,
+        augment=args.augment,
     )
     # Progress only while fitting: prediction stays silent.
     pipeline = make_pipeline(verbose=0, fit__verbose=verbose, **params)

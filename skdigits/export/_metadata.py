@@ -23,7 +23,6 @@ PRODUCER_NAME = "skdigits"
 INPUT_NAME = "pixels"
 INPUT_LAYOUT = "N x 28 x 28 float32 raw pixel intensities in [0, 255], white digit on black"
 SCALING = "x / 255 inside the graph"
-ARCHITECTURE = "mlp"
 DOC_STRING = (
     "skdigits MNIST digit classifier. Input `pixels`: float32 [N, 28, 28], raw pixel "
     "intensities 0-255, white digit on black (skdigits' predictor also accepts uint8 "
@@ -41,6 +40,7 @@ RESERVED_KEYS = frozenset(
         "scaling",
         "opset",
         "hyperparameters",
+        "training_settings",
         "output_activation",
         "architecture",
         "parity_max_abs_diff",
@@ -83,6 +83,8 @@ def build_metadata(
         other values stored as JSON. Keys written by the export are refused.
     """
     params = {key: _jsonable(value) for key, value in clf.get_params(deep=False).items()}
+    # What fit actually used: a preset overrides some parameters at fit time.
+    settings = {key: _jsonable(value) for key, value in clf.training_settings().items()}
     props = {
         "skdigits_version": __version__,
         "classes": json.dumps(classes.tolist()),
@@ -92,8 +94,9 @@ def build_metadata(
         "opset": str(opset),
         "test_accuracy": "unknown",
         "hyperparameters": json.dumps(params, sort_keys=True),
-        "output_activation": str(clf.output_activation),
-        "architecture": ARCHITECTURE,
+        "training_settings": json.dumps(settings, sort_keys=True),
+        "output_activation": str(settings["output_activation"]),
+        "architecture": str(settings["architecture"]),
     }
     for key, value in (extra or {}).items():
         if not isinstance(key, str) or key in RESERVED_KEYS:
