@@ -47,53 +47,11 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from bench_inference import build_fallback_model  # same contract model, one builder
 
 TARGET_RPS = 1500.0
 TARGET_P99_MS = 20.0
 SETUPS = ("1-worker", "2-workers", "1-worker-h11")
-
-
-def build_fallback_model(path: Path, hidden: int = 100) -> Path:
-    """A 784-100-10 MLP honouring the export contract, with seeded random weights."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(0)
-    weights = {
-        "scale": np.array(255.0, dtype=np.float32),
-        "rows_shape": np.array([-1, 784], dtype=np.int64),
-        "W1": rng.normal(0, 0.05, (784, hidden)).astype(np.float32),
-        "b1": rng.normal(0, 0.1, hidden).astype(np.float32),
-        "W2": rng.normal(0, 0.3, (hidden, 10)).astype(np.float32),
-        "b2": rng.normal(0, 0.1, 10).astype(np.float32),
-    }
-    nodes = [
-        helper.make_node("Div", ["pixels", "scale"], ["scaled"]),
-        helper.make_node("Reshape", ["scaled", "rows_shape"], ["rows"]),
-        helper.make_node("MatMul", ["rows", "W1"], ["h0"]),
-        helper.make_node("Add", ["h0", "b1"], ["h1"]),
-        helper.make_node("Relu", ["h1"], ["hidden"]),
-        helper.make_node("MatMul", ["hidden", "W2"], ["z0"]),
-        helper.make_node("Add", ["z0", "b2"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
-        helper.make_node("ArgMax", ["probabilities"], ["index"], axis=1, keepdims=0),
-        helper.make_node("Cast", ["index"], ["label"], to=TensorProto.INT64),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "mlp_784_100_10",
-        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["N", 28, 28])],
-        [
-            helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
-            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 10]),
-        ],
-        [numpy_helper.from_array(value, name) for name, value in weights.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    helper.set_model_props(model, {"classes": json.dumps(list(range(10)))})
-    onnx.save(model, path)
-    return path
 
 
 def load_images(n: int = 256) -> tuple[np.ndarray, str]:
