@@ -22,9 +22,9 @@ def make_pipeline(**params: Any) -> Pipeline:
         ``batch_size``, ``optimizer__learning_rate``, ``random_state`` ...).
         In a search they are addressed as ``clf__<name>``. Named recipes:
         ``preset="seed"`` (the original recipe) and ``preset="tuned"`` (the
-        grid-searched one), with ``architecture="mlp"`` or ``"cnn"`` and
-        optionally ``augment=1.0``; the settings each preset fixes are in
-        :data:`PRESETS` and are applied at fit time.
+        searched one, with shift augmentation and label smoothing), for
+        ``architecture="mlp"`` or ``"cnn"``; the settings each preset fixes are
+        in :data:`PRESETS` and are applied at fit time.
 
     Returns
     -------
@@ -37,7 +37,7 @@ def make_pipeline(**params: Any) -> Pipeline:
     >>> pipe = make_pipeline(epochs=2, random_state=0)
     >>> [name for name, _ in pipe.steps]
     ['scale', 'clf']
-    >>> cnn = make_pipeline(preset="tuned", architecture="cnn", augment=1.0)
+    >>> cnn = make_pipeline(preset="tuned", architecture="cnn")
     >>> sorted(PRESETS)
     ['seed', 'tuned']
     """

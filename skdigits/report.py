@@ -375,14 +375,16 @@ def hidden_layer(model):
     """The layer whose activations the report shows.
 
     The Dense layer named ``"hidden"`` in the MLP; for any other model (a CNN),
-    the layer before the output layer.
+    the last layer before the output layer that is not a Dropout (dropout
+    passes its input through at inference, so the layer before it says more).
     """
     for layer in model.layers:
         if layer.name == _HIDDEN_NAME:
             return layer
-    if len(model.layers) < 2:
+    before_output = [layer for layer in model.layers[:-1] if layer.__class__.__name__ != "Dropout"]
+    if not before_output:
         raise SkdigitsError("the model has no hidden layer to show")
-    return model.layers[-2]
+    return before_output[-1]
 
 
 def _layer_activations(model, layer, X) -> np.ndarray:

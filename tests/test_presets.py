@@ -60,6 +60,12 @@ def test_seed_preset_is_the_original_recipe():
         ({"augment": "yes"}, "`augment`"),
         ({"lr_schedule": "step"}, "`lr_schedule`"),
         ({"patience": 0}, "`patience`"),
+        ({"augment": 0.5, "augmentations": ("flip",)}, "`augmentations`"),
+        ({"augment": 0.5, "augmentations": "shift+flip"}, "`augmentations`"),
+        ({"augment": 0.5, "augmentations": ("shift", 3)}, "`augmentations`"),
+        ({"augment": 0.5, "augmentations": ()}, "`augmentations`"),
+        ({"label_smoothing": 1.0}, "`label_smoothing`"),
+        ({"label_smoothing": "a bit"}, "`label_smoothing`"),
         ({"early_stopping": True, "validation_split": 0.0}, "validation_split"),
     ],
 )
@@ -77,11 +83,31 @@ def test_each_mlp_preset_trains_exports_and_passes_parity(small_mnist, tmp_path,
     assert clf.model_.get_layer("output").activation.__name__ == (
         "sigmoid" if preset == "seed" else "softmax"
     )
+    kinds = [type(layer).__name__ for layer in clf.model_.layers]
     if preset == "tuned":  # early stopping restored the best epoch's weights
         assert len(clf.history_["loss"]) <= PRESETS["tuned"]["mlp"]["epochs"]
+        assert "RandomTranslation" in kinds  # shifts only: the cheap augmentation
+        assert not {"RandomRotation", "RandomZoom"} & set(kinds)
+    else:
+        assert not [kind for kind in kinds if kind.startswith("Random")]
+    assert [kind for kind in kinds if kind == "Dense"] == ["Dense", "Dense"]  # 784-100-10
+    assert clf.model_.get_layer("hidden").units == 100
     assert pipe.score(X_test, y_test) > 0.85
     path = export_onnx(pipe, tmp_path / "m.onnx", check_samples=X_test[:200])
     assert read_metadata(path)["parity_max_abs_diff"] <= 1e-5
+    ops = {node.op_type for node in onnx.load(path).graph.node}
+    assert not ops & AUGMENT_OPS, ops & AUGMENT_OPS
+
+
+def test_augmentations_chooses_the_transformations(small_mnist):
+    X, y, _, _ = small_mnist
+    clf = DigitClassifier(augment=1.0, augmentations="zoom+shift", epochs=1)
+    clf.fit(X[:100].reshape(100, -1) / 255.0, y[:100])
+    kinds = [type(layer).__name__ for layer in clf.model_.layers]
+    assert [kind for kind in kinds if kind.startswith("Random")] == [
+        "RandomTranslation",
+        "RandomZoom",
+    ]
 
 
 def test_tuned_schedule_decays_the_learning_rate(small_mnist):
@@ -166,3 +192,29 @@ def test_exported_metadata_names_what_fit_used(tmp_path, small_mnist):
     assert meta["output_activation"] == "sigmoid"  # the seed recipe's, not the default
     assert meta["architecture"] == "mlp"
     assert meta["training_settings"]["epochs"] == 10
+
+
+def test_label_smoothing_trains_on_soft_targets_and_saves(small_mnist, tmp_path):
+    X, y, X_test, y_test = small_mnist
+    pipe = make_pipeline(label_smoothing=0.2, epochs=3, random_state=0).fit(X[:1000], y[:1000])
+    loss = pipe[-1].model_.loss
+    assert type(loss).__name__ == "CategoricalCrossentropy"
+    assert loss.get_config()["label_smoothing"] == pytest.approx(0.2)
+    assert pipe.score(X_test, y_test) > 0.8
+    assert set(pipe.predict(X_test[:200])) <= set(range(10))
+    # Smoothed targets make the net less sure of itself than plain one-hot ones.
+    plain = make_pipeline(epochs=3, random_state=0).fit(X[:1000], y[:1000])
+    assert (
+        pipe.predict_proba(X_test).max(axis=1).mean()
+        < plain.predict_proba(X_test).max(axis=1).mean()
+    )
+    save_model(pipe, tmp_path / "ls.skdigits")
+    loaded = load_model(tmp_path / "ls.skdigits")
+    np.testing.assert_array_equal(loaded.predict(X_test[:300]), pipe.predict(X_test[:300]))
+
+
+def test_label_smoothing_refuses_a_loss_it_cannot_smooth(small_mnist):
+    X, y, _, _ = small_mnist
+    clf = DigitClassifier(label_smoothing=0.1, loss="mse", epochs=1)
+    with pytest.raises(ValueError, match="default loss only"):
+        clf.fit(X[:50].reshape(50, -1) / 255.0, y[:50])

@@ -48,9 +48,10 @@ def add_parser(sub) -> None:
         "--preset",
         choices=("seed", "tuned"),
         default=None,
-        help="named training settings that replace --epochs, --batch-size, --learning-rate "
-        "and --output-activation: 'seed' the original recipe, 'tuned' the grid-searched "
-        "one for the chosen --architecture (see README, 'Accuracy')",
+        help="named training settings that replace --epochs, --batch-size, --learning-rate, "
+        "--output-activation, --augment, --augment-with and --label-smoothing: 'seed' the "
+        "original recipe, 'tuned' the searched one for the chosen --architecture (see "
+        "README, 'Accuracy')",
     )
     p.add_argument(
         "--architecture",
@@ -67,6 +68,22 @@ def add_parser(sub) -> None:
         metavar="STRENGTH",
         help="random shifts, rotations and zoom while training only; STRENGTH 1.0 (the "
         "value without one) means up to 10%% / 10 degrees / 10%%",
+    )
+    p.add_argument(
+        "--augment-with",
+        nargs="+",
+        choices=("shift", "rotate", "zoom"),
+        default=None,
+        metavar="KIND",
+        help="which transformations --augment applies: shift, rotate, zoom (default: all "
+        "three; shifts alone are the cheapest)",
+    )
+    p.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=0.0,
+        metavar="EPS",
+        help="train towards 1-EPS for the true class instead of 1 (default: %(default)s)",
     )
     p.add_argument("--random-state", type=int, default=None, help="seed for a repeatable run")
     p.add_argument(
@@ -125,7 +142,10 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset,
         architecture=args.architecture,
         augment=args.augment,
+        label_smoothing=args.label_smoothing,
     )
+    if args.augment_with is not None:
+        params["augmentations"] = "+".join(args.augment_with)
     # Progress only while fitting: prediction stays silent.
     pipeline = make_pipeline(verbose=0, fit__verbose=verbose, **params)
     if not args.quiet:
