@@ -136,6 +136,36 @@ def test_export_reports_parity_and_refuses_overwrite(cli_models, capsys):
     assert onnx_file.read_bytes() == before
 
 
+def test_int8_export_prints_accuracy_cost_and_speed(cli_models, tmp_path, capsys):
+    saved, _ = cli_models
+    out = tmp_path / "m-int8.onnx"
+    assert main(["export", str(saved), "-o", str(out), "--quantize", "int8"]) == 0
+    printed = capsys.readouterr().out
+    assert "test accuracy on 10000 MNIST test images" in printed
+    assert "batch throughput while testing: int8" in printed
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["quantization"] == "int8"
+    assert float(info["int8_speedup_measured"]) > 0
+    # A bad allowance is refused before any work, and nothing is written.
+    refused = tmp_path / "refused.onnx"
+    code = main(
+        [
+            "export",
+            str(saved),
+            "-o",
+            str(refused),
+            "--quantize",
+            "int8",
+            "--max-accuracy-loss",
+            "-1",
+        ]
+    )
+    assert code != 0
+    assert not refused.exists()
+    assert "--max-accuracy-loss" in capsys.readouterr().err
+
+
 def test_info_shows_what_a_deployer_needs(cli_models, capsys):
     _, onnx_file = cli_models
     assert main(["info", str(onnx_file), "--json"]) == 0
