@@ -50,17 +50,15 @@ def _sklearn_mlp(seed: int) -> Any:
 
 
 def _throughput(
-    model: bytes, images: np.ndarray, *, batch: int, seconds: float, threads: int = 0
+    model: bytes, images: np.ndarray, *, batch: int, seconds: float, threads: int | None = None
 ) -> float:
     """Images per second of one onnxruntime session on batches of ``batch`` images.
 
-    ``threads=0`` lets onnxruntime use every core; 1 measures one core.
+    ``threads=None`` lets onnxruntime use every core; 1 measures one core.
     """
-    import onnxruntime as ort
+    from bench_inference import bare_session  # the same session set-up as that benchmark
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    session = bare_session(model, threads)
     x = images[:batch].astype(np.float32)
     session.run(["label"], {"pixels": x})  # warm-up
     best = 0.0
@@ -162,11 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         for method in ("dynamic", "static"):
             int8 = quantize_int8(fp32, method=method, calibration_images=X[:500])
             models[f"int8 {method}"] = int8.SerializeToString()
-        base: dict[int, float] = {}
+        base: dict[int | None, float] = {}
         for kind, data in models.items():
             acc = onnx_accuracy(data, X_test, y_test)
             cells = []
-            for threads in (1, 0):
+            for threads in (1, None):
                 speed = _throughput(data, X_test, batch=args.batch, seconds=3.0, threads=threads)
                 base.setdefault(threads, speed)
                 cells.append(f"{speed:,.0f} | {speed / base[threads]:.2f}x")

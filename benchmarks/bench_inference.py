@@ -105,7 +105,9 @@ def synthetic_images(n: int, seed: int = 0) -> np.ndarray:
     return images
 
 
-def bare_session(path: str, threads: int | None, *, spin: bool = True) -> ort.InferenceSession:
+def bare_session(
+    path: str | bytes, threads: int | None, *, spin: bool = True
+) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads is not None:

@@ -212,7 +212,7 @@ def _input_to_images(
         keras.layers.Reshape(shape, name="images"),
     ]
     if augment:
-        layers.extend(augmentation_layers(float(augment), shape, tuple(kinds)))
+        layers.extend(augmentation_layers(float(augment), shape, kinds))
     return layers
 
 
@@ -574,32 +574,20 @@ class DigitClassifier(KerasClassifier, metaclass=_ClassifierMixinFirst):
             raise ValueError(
                 f"`label_smoothing` must be a number in [0, 1) (e.g. 0.1), got {smoothing!r}"
             )
-        if float(settings["label_smoothing"] or 0.0) > 0.0 and not (
+        if self._label_smoothing() > 0.0 and not (
             isinstance(self.loss, str) and self.loss == "sparse_categorical_crossentropy"
         ):
             raise ValueError(
                 f"`label_smoothing` works with the default loss only, got loss={self.loss!r}; "
                 "set label_smoothing=0 or pass a smoothing loss yourself"
             )
-        if (
-            isinstance(self.patience, bool)
-            or not isinstance(self.patience, int | np.integer)
-            or self.patience < 1
-        ):
-            raise ValueError(f"`patience` must be a positive integer, got {self.patience!r}")
+        _check_positive_int("patience", self.patience)
         if settings["early_stopping"] and not float(self.validation_split) > 0.0:
             raise ValueError(
                 "`early_stopping` watches the validation accuracy, but `validation_split` "
                 "is 0; set validation_split (e.g. 0.2) or early_stopping=False"
             )
-        if (
-            isinstance(self.hidden_units, bool)
-            or not isinstance(self.hidden_units, int | np.integer)
-            or self.hidden_units < 1
-        ):
-            raise ValueError(
-                f"`hidden_units` must be a positive integer, got {self.hidden_units!r}"
-            )
+        _check_positive_int("hidden_units", self.hidden_units)
         if not 0.0 <= float(self.validation_split) < 1.0:
             raise ValueError(f"`validation_split` must be in [0, 1), got {self.validation_split!r}")
 
@@ -731,6 +719,12 @@ class DigitClassifier(KerasClassifier, metaclass=_ClassifierMixinFirst):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    """Refuse anything but a positive integer (``True`` included), naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
 
 
 def _check_labels(y: Any) -> np.ndarray:
