@@ -6,6 +6,8 @@ checked against :func:`skdigits.images.preprocess_digit` twice: on random drawin
 run through ``preprocess.mjs`` in Node, and on drawings made in the page's own canvas in
 headless Chromium (Debian's ``chromium``, as in ``test_serve_browser.py``), where the
 page is served from the exported folder on loopback with every other request blocked.
+``SKDIGITS_UPDATE_SCREENSHOT=1`` also writes the page, as the README shows it, to
+``docs/web.png``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import functools
 import http.server
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -32,6 +35,7 @@ from skdigits.inference import OnnxDigitClassifier
 
 STATIC = Path(__file__).resolve().parents[1] / "skdigits" / "export" / "web_static"
 NODE = shutil.which("node")
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "web.png"
 #: JavaScript and Python preprocessing agree to this, on 0-255 (measured: one float32 ulp).
 PIXEL_TOLERANCE = 1e-3
 
@@ -328,6 +332,8 @@ def test_twenty_drawn_digits_are_read_in_the_page_as_in_python(page, site):
         assert label == str(expected_label[0]), f"drawing {i}"
         assert np.abs(proba - expected_proba[0]).max() <= 1e-5
         labels.append(label)
+        if i == 0 and os.environ.get("SKDIGITS_UPDATE_SCREENSHOT"):
+            page.screenshot(path=str(SCREENSHOT))
     # The clearly drawn ones are the digits they show (the test model is small).
     assert labels[:3] == ["7", "4", "1"]
     assert page.requests["blocked"] == []

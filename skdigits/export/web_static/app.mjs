@@ -55,8 +55,7 @@ function resetCanvas() {
   ctx.lineWidth = 18;
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
-  preview.fillStyle = "#000";
-  preview.fillRect(0, 0, SIZE, SIZE);
+  resetPreview();
 }
 
 function showInput(pixels) {
@@ -176,6 +175,18 @@ document.getElementById("clear").addEventListener("click", () => {
   setState("empty");
 });
 
+// One preprocessing of a bar and one run of the model while the page loads, so the
+// first stroke does not pay for compiling the JavaScript and the WASM kernels.
+async function warmUp() {
+  const rgba = new Uint8ClampedArray(canvas.width * canvas.height * 4).fill(255);
+  for (let i = 0; i < canvas.width * canvas.height; i++) {
+    const x = i % canvas.width, y = Math.floor(i / canvas.width);
+    if (!(x > 120 && x < 160 && y > 40 && y < 240)) rgba.fill(0, 4 * i, 4 * i + 3);
+  }
+  const pixels = preprocess(rgba, canvas.width, canvas.height);
+  await session.run({ pixels: new ort.Tensor("float32", pixels, [1, SIZE, SIZE]) });
+}
+
 async function load() {
   resetCanvas();
   buildBars();
@@ -187,6 +198,7 @@ async function load() {
     session = await ort.InferenceSession.create(meta.model || "model.onnx", {
       executionProviders: ["wasm"],
     });
+    await warmUp();
     timings.sessionMs = performance.now() - start;
     const accuracy = typeof meta.test_accuracy === "number"
       ? ", test accuracy " + (100 * meta.test_accuracy).toFixed(1) + " %" : "";
