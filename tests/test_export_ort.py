@@ -138,3 +138,17 @@ def test_a_tampered_or_foreign_ort_file_is_refused_in_one_line(ort_export, tmp_p
         "is not an skdigits digit model" if damage == "foreign" else "is not a valid ONNX model"
     )
     assert expected in message
+
+
+def test_the_service_serves_an_ort_file(ort_export, fitted_pipeline, small_mnist):
+    from starlette.testclient import TestClient
+
+    from skdigits.serve import create_app
+
+    _, model = ort_export
+    _, _, X_test, _ = small_mnist
+    with TestClient(create_app(model)) as client:
+        response = client.post("/predict", json={"pixels": X_test[:3].tolist()})
+        assert response.status_code == 200
+        assert response.json()["labels"] == fitted_pipeline.predict(X_test[:3]).tolist()
+        assert client.get("/metadata").json()["model_format"] == "ort"

@@ -23,7 +23,7 @@ import os
 import tarfile
 import tempfile
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -196,7 +196,14 @@ def _from_local_dir(folder: Path, missing: list[str], cache: Path, tried: list[s
     return missing
 
 
-def _from_tarball(label, get_tarball, missing, cache, tried, timeout) -> list[str]:
+def _from_tarball(
+    label: str,
+    get_tarball: Callable[[Path, float], Path],
+    missing: list[str],
+    cache: Path,
+    tried: list[str],
+    timeout: float,
+) -> list[str]:
     """Install ``missing`` from the tarball ``get_tarball(scratch, timeout)`` returns."""
     with tempfile.TemporaryDirectory(prefix="skdigits-") as scratch:
         try:
