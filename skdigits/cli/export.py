@@ -29,7 +29,15 @@ def add_parser(sub) -> None:
         type=Path,
         help="a .skdigits file written by `skdigits train` (with --web also an exported .onnx)",
     )
-    p.add_argument("-o", "--output", type=Path, help="the .onnx (or .ort) file to write")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("-o", "--output", type=Path, help="the .onnx (or .ort) file to write")
+    where.add_argument(
+        "--web",
+        type=Path,
+        metavar="DIR",
+        help="write a folder that runs the model in the browser (drawing page, model.onnx, "
+        "onnxruntime-web); serve it with any static file server",
+    )
     p.add_argument(
         "--format",
         choices=("onnx", "ort"),
@@ -46,20 +54,12 @@ def add_parser(sub) -> None:
         metavar="N",
         help="MNIST test images used by the parity check (default: %(default)s)",
     )
-    w = p.add_argument_group("static web site")
-    w.add_argument(
-        "--web",
-        type=Path,
-        metavar="DIR",
-        help="write a folder that runs the model in the browser (drawing page, model.onnx, "
-        "onnxruntime-web); serve it with any static file server",
-    )
-    w.add_argument(
+    p.add_argument(
         "--ort-web-dir",
         type=Path,
         metavar="DIR",
-        help="a folder holding onnxruntime-web (its dist files, the unpacked package or its "
-        ".tgz) instead of fetching it with npm or from the npm registry",
+        help="with --web: a folder holding onnxruntime-web (its dist files, the unpacked "
+        "package or its .tgz) instead of fetching it with npm or from the npm registry",
     )
     q = p.add_argument_group("int8 quantisation")
     q.add_argument(
@@ -91,8 +91,6 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from .._errors import SkdigitsError
 
-    if (args.output is None) == (args.web is None):
-        raise SkdigitsError("pass -o/--output FILE, or --web DIR for the in-browser site")
     if args.web is not None and (args.quantize is not None or args.format != "onnx"):
         raise SkdigitsError("--web writes an fp32 ONNX site: drop --quantize and --format")
     if args.format == "ort" and args.quantize is not None:
