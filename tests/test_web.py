@@ -401,3 +401,21 @@ def test_cli_writes_the_site_from_an_onnx_file(site, tmp_path, capsys):
         main(["export", str(model), "--web", str(out), "-o", str(tmp_path / "x.onnx")])
     assert usage.value.code == 2
     assert "argument -o/--output: not allowed with argument --web" in capsys.readouterr().err
+
+
+def test_cli_gates_a_pipeline_before_writing_its_site(
+    fitted_pipeline, mnist, ort_web, tmp_path, capsys
+):
+    from skdigits import save_model
+    from skdigits.cli.main import main
+
+    saved = save_model(fitted_pipeline, tmp_path / "m.skdigits")
+    out = tmp_path / "site"
+    argv = ["export", str(saved), "--web", str(out), "--check-images", "100", "--offline"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "parity of the site's model.onnx on 100 MNIST test images: labels identical" in text
+    clf = OnnxDigitClassifier(out / "model.onnx")
+    assert clf.metadata["parity_n_samples"] == 100
+    _, _, X_test, _ = mnist
+    assert clf.predict(X_test[:50]).tolist() == fitted_pipeline.predict(X_test[:50]).tolist()

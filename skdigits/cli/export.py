@@ -196,10 +196,15 @@ def _run_ort(args: argparse.Namespace, pipeline, extra: dict, X_test) -> int:
 def _run_web_from_pipeline(args: argparse.Namespace, pipeline, extra: dict, X_test) -> int:
     import tempfile
 
-    from ..export import export_onnx
+    from ..export import export_onnx, read_metadata
 
     with tempfile.TemporaryDirectory(prefix="skdigits-web-") as scratch:
         model = export_onnx(pipeline, Path(scratch) / "model.onnx", **_gated(args, extra, X_test))
+        meta = read_metadata(model)
+        print(
+            f"parity of the site's model.onnx on {meta.get('parity_n_samples')} MNIST test "
+            f"images: labels identical, max |Δp| = {meta.get('parity_max_abs_diff', 0.0):.2e}"
+        )
         return _run_web(args, model)
 
 
