@@ -249,6 +249,9 @@ def web_page(site):
             page.goto(origin)
             page.wait_for_function("['empty', 'error'].includes(document.body.dataset.state)")
             assert page.inner_text("#status") == ""
+            assert f"running in onnxruntime-web {_ortweb.ORT_WEB_VERSION}" in page.inner_text(
+                "#model"
+            )
             page.requests = requests
             yield page
             browser.close()
