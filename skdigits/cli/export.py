@@ -21,7 +21,9 @@ def add_parser(sub) -> None:
             "Convert a pipeline saved by `skdigits train` into one ONNX file that takes raw "
             "pixels (N x 28 x 28 float32, 0-255) and outputs `label` and `probabilities`. "
             "The file is written only if onnxruntime reproduces the pipeline's labels "
-            "exactly and its probabilities within 1e-5 on MNIST test images."
+            "exactly and its probabilities within 1e-5 on MNIST test images. --format ort "
+            "writes onnxruntime's mobile format instead (the check runs on the .ort file); "
+            "--web DIR writes a static site that runs the model in the browser."
         ),
     )
     p.add_argument(
