@@ -94,6 +94,40 @@ def test_every_failing_source_is_listed_in_one_error(ort_web, tmp_path, monkeypa
     assert not list((tmp_path / "home").rglob("*.mjs"))  # nothing unverified was kept
 
 
+@pytest.fixture(scope="session")
+def ort_web_tarball(tmp_path_factory, ort_web):
+    """The pinned package's tarball, as `npm pack` gives it (from npm's own cache, once)."""
+    from skdigits._npm import npm_pack
+
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not on PATH: the tarball tests need `npm pack onnxruntime-web`")
+    return npm_pack(_ortweb.ORT_WEB_PACKAGE, tmp_path_factory.mktemp("tarball"), timeout=300)
+
+
+@pytest.mark.parametrize("route", ["registry download", "named folder"])
+def test_the_tarball_is_checked_then_only_three_files_are_taken(
+    ort_web, ort_web_tarball, tmp_path, monkeypatch, route
+):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-npm-here"))  # npm cannot help
+    local_dir = None
+    if route == "registry download":  # the registry, played by a loopback server
+        handler = functools.partial(_QuietHandler, directory=str(ort_web_tarball.parent))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/{ort_web_tarball.name}"
+        monkeypatch.setattr(_ortweb, "ORT_WEB_TARBALL_URL", url)
+    else:
+        local_dir = ort_web_tarball.parent
+    try:
+        got = fetch_onnxruntime_web(data_home=tmp_path / "home", local_dir=local_dir)
+    finally:
+        if local_dir is None:
+            server.shutdown()
+    assert sorted(p.name for p in got.iterdir()) == sorted(_ortweb.ORT_WEB_FILES)
+    for name in _ortweb.ORT_WEB_FILES:
+        assert (got / name).read_bytes() == (ort_web / name).read_bytes()
+
+
 # --- the preprocessing: JavaScript against Python on random drawings (Node) ----------------
 
 
