@@ -85,6 +85,10 @@ class DigitClassifier(KerasClassifier):
     class_weight : dict, "balanced" or None, default=None
     verbose : int, default=0
         Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
+    steps_per_execution : int, default=128
+        Batches Keras runs in one call of its compiled training step: the same
+        arithmetic in the same order, without Python's per-batch overhead. Batch
+        callbacks (and so a ``lr_schedule``) then act once per execution.
     model, build_fn, validation_batch_size, callbacks, shuffle, run_eagerly
         SciKeras' parameters, with SciKeras' defaults.
     **kwargs
@@ -136,6 +140,7 @@ class DigitClassifier(KerasClassifier):
         callbacks: Any = None,
         shuffle: bool = True,
         run_eagerly: bool = False,
+        steps_per_execution: int = 128,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -167,6 +172,7 @@ class DigitClassifier(KerasClassifier):
         self.augment = augment
         self.augmentations = augmentations
         self.label_smoothing = label_smoothing
+        self.steps_per_execution = steps_per_execution
 
     __repr__ = BaseEstimator.__repr__  # scikit-learn's: only what differs from the defaults
 
@@ -227,6 +233,7 @@ class DigitClassifier(KerasClassifier):
 
     def _get_compile_kwargs(self) -> dict[str, Any]:
         kwargs = super()._get_compile_kwargs()
+        kwargs["steps_per_execution"] = int(self.steps_per_execution)
         if kwargs.get("metrics") is None:
             kwargs["metrics"] = ["accuracy"]
         if self.label_smoothing > 0.0:
