@@ -61,6 +61,24 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+def check_params(estimator: Any) -> None:
+    """Check a DigitClassifier's parameters against the table, then the rules between them."""
+    for name, (is_valid, expected) in PARAMETER_CONSTRAINTS.items():
+        value = getattr(estimator, name)
+        if not is_valid(value):
+            raise ValueError(f"`{name}` must be {expected}, got {value!r}")
+    if estimator.early_stopping and not estimator.validation_split > 0.0:
+        raise ValueError(
+            "`early_stopping` watches the validation accuracy, but `validation_split` "
+            "is 0; set validation_split (e.g. 0.2) or early_stopping=False"
+        )
+    if estimator.label_smoothing > 0.0 and estimator.loss != "sparse_categorical_crossentropy":
+        raise ValueError(
+            f"`label_smoothing` works with the default loss only, got loss={estimator.loss!r}; "
+            "set label_smoothing=0 or pass a smoothing loss yourself"
+        )
+
+
 def check_labels(y: Any, *, min_classes: int = 2) -> np.ndarray:
     """Refuse targets a single-output classifier cannot learn, with the reason."""
     if y is None:
