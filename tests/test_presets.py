@@ -142,10 +142,19 @@ def test_augmentations_chooses_the_transformations(small_mnist):
 
 def test_tuned_schedule_decays_the_learning_rate(small_mnist):
     X, y, _, _ = small_mnist
-    pipe = make_pipeline(
-        lr_schedule="cosine", optimizer__learning_rate=0.01, epochs=2, random_state=0
-    ).fit(X[:500], y[:500])
-    assert float(pipe[-1].model_.optimizer.learning_rate.numpy()) < 1e-4  # cosine → 0
+    params = dict(lr_schedule="cosine", optimizer__learning_rate=0.01, epochs=2, random_state=0)
+    exact = make_pipeline(**params, steps_per_execution=1).fit(X[:500], y[:500])
+    assert float(exact[-1].model_.optimizer.learning_rate.numpy()) < 1e-4  # cosine → 0
+    # With all 13 batches of an epoch in one call the rate steps once per call:
+    # the second epoch runs at the rate of its first batch, half way down.
+    coarse = make_pipeline(**params, steps_per_execution=128).fit(X[:500], y[:500])
+    rate = float(coarse[-1].model_.optimizer.learning_rate.numpy())
+    assert rate == pytest.approx(0.005, rel=1e-3)
+
+
+def test_presets_with_a_schedule_step_it_every_batch():
+    for preset, architecture in (("tuned", "mlp"), ("tuned", "cnn")):
+        assert preset_params(preset, architecture)["steps_per_execution"] == 1
 
 
 def test_cnn_with_augmentation_learns_and_its_onnx_has_no_augmentation(
