@@ -67,6 +67,32 @@ METADATA_DECODERS: dict[str, Callable[[str], Any]] = {
 }
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 
+#: The operators a model may use, by domain: exactly those skdigits' exporters emit
+#: (tf2onnx for the MLP and the CNN at opsets 13-18, the skl2onnx converters, and
+#: ``skdigits.export.quantize`` dynamic and static), plus a few of their plain
+#: feed-forward relatives. Control flow (``Loop``, ``If``, ``Scan``) and operators that
+#: allocate from a value (``ConstantOfShape``, ``Expand``, ``Tile``, ``Range``) are
+#: left out on purpose: a graph using them can loop or allocate without bound, and is
+#: not one skdigits wrote. To support a new exporter, add what it emits here.
+# fmt: off
+ALLOWED_OPERATORS: dict[str, frozenset[str]] = {
+    "": frozenset({
+        # tf2onnx: Dense and Conv nets, and the pipeline's own nodes
+        "Add", "ArgMax", "Cast", "Concat", "Conv", "Div", "Flatten", "Gather", "Gemm",
+        "Identity", "MatMul", "MaxPool", "Mul", "ReduceSum", "Relu", "Reshape", "Shape",
+        "Sigmoid", "Slice", "Softmax", "Squeeze", "Transpose", "Unsqueeze",
+        # int8 quantisation, dynamic and static (QDQ, and QOperator after fusion)
+        "ConvInteger", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger",
+        "QLinearConv", "QLinearMatMul", "QuantizeLinear",
+    }),
+}
+# fmt: on
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+# Bounds on the work of reading a model's structure and metadata.
+_MAX_PROTO_FIELDS = 1_000_000
+_MAX_JSON_DEPTH = 32
+_MAX_CLASSES = 1_000
+
 
 _BITS_255 = int(np.array(255, dtype=np.float32).view(np.uint32))
 _BITS_1 = int(np.array(1, dtype=np.float32).view(np.uint32))
@@ -174,7 +200,9 @@ class OnnxDigitClassifier:
     ) -> None:
         self.path = os.fsdecode(path)
         self._name = _quoted(self.path)
-        self._model_bytes = _read_model_bytes(self.path, self._name)
+        self._model_bytes = read_model_bytes(self.path, self._name)
+        # Checked before onnxruntime parses anything: operators, subgraphs, external data.
+        self._info = inspect_onnx(self._model_bytes, self._name)
         self._inter_op_num_threads = inter_op_num_threads
         self._providers = list(providers) if providers is not None else ["CPUExecutionProvider"]
         self._lock = threading.Lock()
@@ -193,7 +221,7 @@ class OnnxDigitClassifier:
         self._output_names = [o.name for o in self._session.get_outputs()]
         self._label_index = self._output_names.index(_LABEL)
         self._proba_index = self._output_names.index(_PROBA)
-        self.metadata = self._read_metadata(self._session)
+        self.metadata = decode_metadata(self._info.metadata, self._name, strict=False)
         self.classes_ = self._read_classes(self._session)
         self.n_features_in_ = _N_PIXELS
 
@@ -283,7 +311,20 @@ class OnnxDigitClassifier:
         session = self._session
         if self._large_batch is not None and n >= self._large_batch:
             session = self._large_session or self._make_large_session()
-        return session.run(self._output_names, {_INPUT: x})
+        return self._session_run(session, self._output_names, x)
+
+    def _session_run(
+        self, session: ort.InferenceSession, names: list[str], x: np.ndarray
+    ) -> list[np.ndarray]:
+        """``session.run``, its failures translated: the input was checked, so the model failed."""
+        try:
+            return session.run(names, {_INPUT: x})
+        except Exception as err:  # onnxruntime's errors share no base class but Exception
+            message = _ORT_PREFIX.sub("", _one_line(err)).rstrip(".")
+            raise ModelFileError(
+                f"{self._name} failed while predicting (onnxruntime: {message[:300]}); "
+                f"the model is not one skdigits exported: {_EXPORT_HINT}"
+            ) from err
 
     def _as_pixels(self, X: Any) -> np.ndarray:
         """``X`` as C-contiguous float32 in the model's input shape, validated.
@@ -382,34 +423,22 @@ class OnnxDigitClassifier:
             )
         return flat
 
-    def _read_metadata(self, session: ort.InferenceSession) -> dict[str, Any]:
-        raw = dict(session.get_modelmeta().custom_metadata_map)
-        metadata: dict[str, Any] = dict(raw)
-        for key, decode in METADATA_DECODERS.items():
-            if key not in raw:
-                continue
-            try:
-                metadata[key] = decode(raw[key])
-            except ValueError as err:  # json.JSONDecodeError is a ValueError
-                if key == "classes":  # labels the predictions: must be right
-                    raise ModelFileError(
-                        f"{self._name} has malformed `classes` metadata {raw[key]!r} "
-                        f"({err}); {_EXPORT_HINT}"
-                    ) from err
-        return metadata
-
     def _read_classes(self, session: ort.InferenceSession) -> np.ndarray:
         width = session.get_outputs()[self._proba_index].shape[1]
         if "classes" in self.metadata:
             classes = self.metadata["classes"]
             if not (
                 isinstance(classes, list)
-                and classes
-                and all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
+                and 1 <= len(classes) <= _MAX_CLASSES
+                and all(
+                    isinstance(c, int) and not isinstance(c, bool) and -(2**63) <= c < 2**63
+                    for c in classes
+                )
             ):
+                shown = " ".join(repr(classes).split())
                 raise ModelFileError(
-                    f"{self._name} has `classes` metadata {classes!r}, expected a JSON "
-                    f"list of integers; {_EXPORT_HINT}"
+                    f"{self._name} has `classes` metadata {shown[:60]}, expected a JSON "
+                    f"list of integers (1 to {_MAX_CLASSES}, within int64); {_EXPORT_HINT}"
                 )
             if isinstance(width, int) and width != len(classes):
                 raise ModelFileError(
@@ -419,8 +448,233 @@ class OnnxDigitClassifier:
             return np.asarray(classes, dtype=np.int64)
         if not isinstance(width, int):  # symbolic: ask the model once
             blank = np.zeros((1, *self._input_shape), dtype=np.float32)
-            width = self._session.run([_PROBA], {_INPUT: blank})[0].shape[1]
+            width = self._session_run(self._session, [_PROBA], blank)[0].shape[1]
         return np.arange(width, dtype=np.int64)
+
+
+# ---------------------------------------------------------------- the model's structure
+
+
+class _ProtoError(ValueError):
+    """The bytes are not the protobuf of an ONNX model."""
+
+
+class OnnxModelInfo:
+    """What skdigits reads from an ONNX file before onnxruntime sees it.
+
+    Attributes
+    ----------
+    metadata : dict of str to str
+        ``metadata_props``, decoded from UTF-8.
+    producer_name, doc_string : str
+    """
+
+    def __init__(self) -> None:
+        self.metadata: dict[str, str] = {}
+        self.producer_name = ""
+        self.doc_string = ""
+
+
+def inspect_onnx(data: bytes, name: str) -> OnnxModelInfo:
+    """Check an ONNX model's structure against skdigits' contract; return its metadata.
+
+    Reads the protobuf directly (the inference path has no ``onnx`` package), with
+    no copy of the weights, and refuses with :class:`~skdigits.ModelFileError`:
+
+    - operators outside :data:`ALLOWED_OPERATORS`, and subgraphs (control flow);
+    - tensors stored as external data: the model is loaded from bytes, so a
+      relative external path would be read from the working directory;
+    - model-local functions and training information, which skdigits never writes;
+    - metadata that is not UTF-8.
+    """
+    info = OnnxModelInfo()
+    budget = [_MAX_PROTO_FIELDS]
+    try:
+        for field, value in _fields(memoryview(data), budget):
+            if field == 7:
+                _check_graph(value, name, budget)
+            elif field == 14:
+                raw_key, raw_text = _string_pair(value, budget)
+                key = _utf8(raw_key, name, "a metadata key")
+                info.metadata[key] = _utf8(raw_text, name, f"metadata `{key}`")
+            elif field == 2:
+                info.producer_name = _utf8(value, name, "producer_name")
+            elif field == 6:
+                info.doc_string = _utf8(value, name, "doc_string")
+            elif field in (20, 25):
+                what = "training information" if field == 20 else "model-local functions"
+                raise ModelFileError(
+                    f"{name} holds {what}, which skdigits' models never use; {_EXPORT_HINT}"
+                )
+    except _ProtoError as err:
+        raise ModelFileError(
+            f"{name} is not a valid ONNX model (malformed protobuf: {err}); {_EXPORT_HINT}"
+        ) from err
+    return info
+
+
+def _check_graph(graph: memoryview, name: str, budget: list[int]) -> None:
+    for field, value in _fields(graph, budget):
+        if field == 1:  # node
+            _check_node(value, name, budget)
+        elif field == 5:  # initializer
+            _check_tensor(value, name, budget)
+        elif field == 15:  # sparse_initializer
+            _check_sparse_tensor(value, name, budget)
+
+
+def _check_node(node: memoryview, name: str, budget: list[int]) -> None:
+    op_type, domain, attributes = "", "", []
+    for field, value in _fields(node, budget):
+        if field == 4:
+            op_type = _utf8(value, name, "an operator name")
+        elif field == 7:
+            domain = _utf8(value, name, "an operator domain")
+        elif field == 5:
+            attributes.append(value)
+    allowed = ALLOWED_OPERATORS.get("" if domain in _DEFAULT_DOMAINS else domain, frozenset())
+    if op_type not in allowed:
+        where = f" of domain {domain!r}" if domain not in _DEFAULT_DOMAINS else ""
+        raise ModelFileError(
+            f"{name} uses operator {op_type!r}{where}, which skdigits' exporters never emit "
+            "(control flow and shape-driven allocation could run without bound); "
+            f"{_EXPORT_HINT}"
+        )
+    for attribute in attributes:
+        for field, value in _fields(attribute, budget):
+            if field in (6, 11):  # g, graphs
+                raise ModelFileError(
+                    f"{name} has operator {op_type!r} with a subgraph; skdigits' models are "
+                    f"plain feed-forward graphs; {_EXPORT_HINT}"
+                )
+            if field in (5, 10):  # t, tensors
+                _check_tensor(value, name, budget)
+            elif field in (22, 23):  # sparse_tensor, sparse_tensors
+                _check_sparse_tensor(value, name, budget)
+
+
+def _check_tensor(tensor: memoryview, name: str, budget: list[int]) -> None:
+    for field, value in _fields(tensor, budget):
+        if field == 13 or (field == 14 and value == 1):  # external_data, EXTERNAL
+            raise ModelFileError(
+                f"{name} stores tensors as external data (in files beside it); skdigits' "
+                "models hold all their weights and never read other files; "
+                f"{_EXPORT_HINT}"
+            )
+
+
+def _check_sparse_tensor(sparse: memoryview, name: str, budget: list[int]) -> None:
+    for field, value in _fields(sparse, budget):
+        if field in (1, 2):  # values, indices
+            _check_tensor(value, name, budget)
+
+
+def _string_pair(entry: memoryview, budget: list[int]) -> tuple[memoryview, memoryview]:
+    key = text = memoryview(b"")
+    for field, value in _fields(entry, budget):
+        if field == 1:
+            key = value
+        elif field == 2:
+            text = value
+    return key, text
+
+
+def _utf8(value: Any, name: str, what: str) -> str:
+    if not isinstance(value, memoryview):
+        raise ModelFileError(f"{name} has a malformed {what}; {_EXPORT_HINT}")
+    try:
+        return bytes(value).decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ModelFileError(
+            f"{name} has {what} that is not UTF-8 text ({_one_line(err)}); {_EXPORT_HINT}"
+        ) from err
+
+
+def _varint(data: memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data):
+            raise _ProtoError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise _ProtoError("varint longer than 10 bytes")
+
+
+def _fields(data: memoryview, budget: list[int]) -> Any:
+    """Yield ``(field number, value)``: an int, or a memoryview for length-delimited fields."""
+    pos, end = 0, len(data)
+    while pos < end:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _ProtoError(f"more than {_MAX_PROTO_FIELDS} fields")
+        tag, pos = _varint(data, pos)
+        field, wire = tag >> 3, tag & 7
+        if field == 0:
+            raise _ProtoError("field number 0")
+        if wire == 0:
+            value, pos = _varint(data, pos)
+            yield field, value
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > end:
+                raise _ProtoError("a field runs past the end of its message")
+            yield field, data[pos : pos + length]
+            pos += length
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+            if pos > end:
+                raise _ProtoError("a fixed-size field runs past the end of its message")
+            yield field, None
+        else:
+            raise _ProtoError(f"unsupported wire type {wire}")
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def decode_metadata(raw: dict[str, str], name: str, *, strict: bool) -> dict[str, Any]:
+    """``metadata_props`` decoded with :data:`METADATA_DECODERS`.
+
+    ``classes`` must decode (it labels the predictions); so must every known key if
+    ``strict``. Otherwise a value that does not decode stays the string it is.
+    Decoding is bounded: JSON nested deeper than 32 levels, integers of thousands
+    of digits and numbers too large for their type count as malformed, never as a
+    ``RecursionError`` or ``OverflowError``.
+    """
+    metadata: dict[str, Any] = dict(raw)
+    for key, decode in METADATA_DECODERS.items():
+        if key not in raw:
+            continue
+        try:
+            value = decode(raw[key])
+            _check_depth(value)
+        except (ValueError, RecursionError, OverflowError, TypeError) as err:
+            if strict or key == "classes":
+                shown = raw[key] if len(raw[key]) <= 60 else raw[key][:57] + "..."
+                raise ModelFileError(
+                    f"{name} has malformed `{key}` metadata {shown!r} ({_one_line(err)[:120]}); "
+                    f"{_EXPORT_HINT}"
+                ) from err
+            continue
+        metadata[key] = value
+    return metadata
+
+
+def _check_depth(value: Any) -> None:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > _MAX_JSON_DEPTH:
+            raise ValueError(f"JSON nested more than {_MAX_JSON_DEPTH} levels deep")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
 
 
 # ---------------------------------------------------------------- helpers
@@ -434,7 +688,7 @@ def looks_like_pickle(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
-def _read_model_bytes(path: str, name: str) -> bytes:
+def read_model_bytes(path: str, name: str) -> bytes:
     """The whole file, read once: both sessions are built from the same bytes."""
     try:
         info = os.stat(path)
