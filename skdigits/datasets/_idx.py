@@ -144,41 +144,40 @@ def idx_encode(array: np.ndarray) -> tuple[bytes, np.ndarray]:
     return header, body
 
 
-def _open_regular(path: Path) -> BinaryIO:
+def _open_regular(
+    path: Path,
+    what: str = "IDX file",
+    missing_hint: str = "check the path, or fetch the data with skdigits.datasets.fetch_mnist()",
+    example: str = "train-images-idx3-ubyte",
+) -> BinaryIO:
     """``path`` opened for reading, refused unless it is a regular file.
 
     A device (``/dev/zero``), a FIFO or a socket never ends: reading one whole would
     hang or fill memory, so its type is checked (on the open file) before any byte
-    of it is read.
+    of it is read. ``what`` names the kind of file in messages.
     """
+    folder = (
+        f"{what.split()[0]} path '{path}' is a directory, not a file; pass the path of "
+        f"{'an' if what[0] in 'AEIOU.' else 'a'} {what} inside it, e.g. {example}"
+    )
     try:
         fh = open(path, "rb")  # noqa: SIM115 - returned to the caller's with-block
     except FileNotFoundError as err:
-        raise DataError(
-            f"IDX file '{path}' does not exist; check the path, or fetch the data with "
-            "skdigits.datasets.fetch_mnist()"
-        ) from err
+        raise DataError(f"{what} '{path}' does not exist; {missing_hint}") from err
     except IsADirectoryError as err:
-        raise DataError(
-            f"IDX path '{path}' is a directory, not a file; pass the path of an IDX file "
-            "inside it, e.g. train-images-idx3-ubyte"
-        ) from err
+        raise DataError(folder) from err
     except OSError as err:
         raise DataError(
-            f"cannot read IDX file '{path}' ({_one_line(err)}); check its permissions"
+            f"cannot read {what} '{path}' ({_one_line(err)}); check its permissions"
         ) from err
     mode = os.fstat(fh.fileno()).st_mode
-    if stat.S_ISDIR(mode):
-        fh.close()
-        raise DataError(
-            f"IDX path '{path}' is a directory, not a file; pass the path of an IDX file "
-            "inside it, e.g. train-images-idx3-ubyte"
-        )
     if not stat.S_ISREG(mode):
         fh.close()
+        if stat.S_ISDIR(mode):
+            raise DataError(folder)
         raise DataError(
-            f"IDX path '{path}' is not a regular file (a device, pipe or socket); "
-            "pass an IDX file saved on disk"
+            f"{what.split()[0]} path '{path}' is not a regular file (a device, pipe or "
+            f"socket); pass {'an' if what[0] in 'AEIOU.' else 'a'} {what} saved on disk"
         )
     return fh
 
