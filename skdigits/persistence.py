@@ -182,6 +182,13 @@ def load_model(path):
     sklearn.pipeline.Pipeline
         The fitted pipeline, ready for ``predict``.
     """
+    # The whole file is bounded and validated before TensorFlow is even imported.
+    with _open_archive(path) as zf:
+        manifest = _read_manifest(zf, path)
+        keras_bytes = _read_member(zf, _KERAS, path)
+    spec = _check_manifest(manifest, path)
+    keras_config = _check_keras_archive(keras_bytes, path)
+
     from sklearn.pipeline import Pipeline
 
     from ._tf import import_keras
@@ -190,12 +197,6 @@ def load_model(path):
 
     keras = import_keras(feature="loading a saved model")
     step_classes = {"PixelScaler": PixelScaler, "DigitClassifier": DigitClassifier}
-
-    with _open_archive(path) as zf:
-        manifest = _read_manifest(zf, path)
-        keras_bytes = _read_member(zf, _KERAS, path)
-    spec = _check_manifest(manifest, path)
-    keras_config = _check_keras_archive(keras_bytes, path, spec)
 
     steps = []
     for step in spec["steps"]:
@@ -468,7 +469,7 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
-def _check_keras_archive(data: bytes, path: Any, spec: dict[str, Any]) -> dict[str, Any]:
+def _check_keras_archive(data: bytes, path: Any) -> dict[str, Any]:
     """Bound the Keras archive inside before Keras opens it: members and layer sizes."""
     import io
 

@@ -1005,3 +1005,815 @@ def test_an_export_killed_before_its_rename_leaves_the_old_onnx(tiny_pipeline, f
     assert temp.stat().st_size > 0  # the new model was written, just never renamed
     assert dest.read_bytes() == old
     OnnxDigitClassifier(dest)  # still the old, loadable model
+
+
+# ================================================================ issue 16: bounds and translation
+#
+# A separate section (and tables of its own) so that the table above keeps its
+# documented counts. Two tables:
+#
+# - BOUNDS: small crafted files that used to cost gigabytes or never return. Each
+#   runs in a fresh interpreter under an address-space limit (RLIMIT_AS) and must
+#   end in the stated error, one line, within the stated time and peak memory.
+# - TRANSLATED: files that used to escape as raw Python exceptions (ValueError,
+#   IndexError, RecursionError, zlib.error, UnicodeDecodeError...); each must end
+#   in the package's own error with a one-line message.
+#
+# Then: stale temporaries, a hypothesis fuzz over the readers, and the service
+# under faults on loopback.
+
+import base64  # noqa: E402
+import json as _json  # noqa: E402
+import zipfile  # noqa: E402
+import zlib  # noqa: E402
+from functools import lru_cache  # noqa: E402
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from test_inference import METADATA  # noqa: E402
+
+MiB = 1024 * 1024
+
+BOUND_RUNNER = r"""
+import contextlib, io, json, resource, sys, time
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+def cli(argv):
+    # The command line's answer as an exception: exit status and stderr.
+    from skdigits.cli.main import main
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = main(argv)
+    raise SystemExit(f"{status}: {err.getvalue()}")
+
+start = time.perf_counter()
+error = None
+try:
+    exec(sys.argv[2])
+except BaseException as exc:
+    error = [type(exc).__name__, str(exc)]
+seconds = time.perf_counter() - start
+# VmHWM, the peak resident memory of this process since exec (ru_maxrss would
+# carry over the forking parent's).
+with open("/proc/self/status") as status:
+    peak = next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmHWM:"))
+print(json.dumps({"error": error, "seconds": seconds, "peak": peak}))
+"""
+
+
+@dataclass(frozen=True)
+class Bound:
+    item: int  # the issue's item number
+    id: str
+    make: Callable[[Path], str]  # writes the crafted file(s) in the folder, returns the code
+    error: str  # the exception's class name
+    message: str  # a regex the one-line message must match
+    seconds: float  # the call must finish within this
+    peak_mb: int  # ... with at most this peak resident memory (interpreter included)
+    address_space_mb: int = 1024  # RLIMIT_AS for the run
+
+
+@lru_cache(maxsize=1)
+def gzip_of_zeros() -> bytes:
+    """A gzip member holding 1 GiB of zeros (about 4.6 MB): the body of the IDX bombs."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+    zeros = bytes(16 * MiB)
+    return b"".join([*(packer.compress(zeros) for _ in range(64)), packer.flush()])
+
+
+def gzip_bomb(path: Path, head: bytes) -> Path:
+    # Two gzip members read as one stream: ``head``, then 1 GiB of zeros.
+    return write(path, gzip.compress(head) + gzip_of_zeros())
+
+
+GOOD_MANIFEST: dict[str, Any] = {
+    "format": "skdigits-pipeline",
+    "format_version": 1,
+    "skdigits_version": "0.1.0",
+    "steps": [
+        {"name": "scale", "class": "PixelScaler", "params": {}},
+        {"name": "clf", "class": "DigitClassifier", "params": {"hidden_units": 100}},
+    ],
+    "classes": list(range(10)),
+    "classes_dtype": "<i8",
+    "input_shape": [28, 28],
+    "input_dtype": "|u1",
+    "scaler_n_features_in": 784,
+    "history": {"loss": [0.5, 0.3]},
+    "metadata": {"test_accuracy": 0.9},
+}
+
+
+def skdigits_file(
+    path: Path,
+    manifest: Any = None,
+    *,
+    keras: bytes = b"PK\x05\x06" + bytes(18),
+    raw_manifest: bytes | None = None,
+    **changes: Any,
+) -> Path:
+    """A .skdigits archive: GOOD_MANIFEST with ``changes`` (or ``manifest``), and ``keras``."""
+    if manifest is None:
+        manifest = {**GOOD_MANIFEST, **changes}
+    data = raw_manifest if raw_manifest is not None else _json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", data)
+        zf.writestr("model.keras", keras)
+    return path
+
+
+def params(**changes: Any) -> list[dict[str, Any]]:
+    """GOOD_MANIFEST's steps with the classifier's parameters changed."""
+    steps = _json.loads(_json.dumps(GOOD_MANIFEST["steps"]))
+    steps[1]["params"].update(changes)
+    return steps
+
+
+def zip_bomb(path: Path, member_bytes: int) -> Path:
+    """A good manifest and a model.keras of ``member_bytes`` zeros, deflated."""
+    zeros = bytes(16 * MiB)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("manifest.json", _json.dumps(GOOD_MANIFEST))
+        with zf.open("model.keras", "w", force_zip64=True) as member:
+            for start in range(0, member_bytes, len(zeros)):
+                member.write(zeros[: min(len(zeros), member_bytes - start)])
+    return path
+
+
+def keras_archive(config: Any) -> bytes:
+    """A Keras-format zip holding ``config`` as config.json and a small weights file."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("config.json", _json.dumps(config))
+        zf.writestr("metadata.json", "{}")
+        zf.writestr("model.weights.h5", bytes(1000))
+    return buf.getvalue()
+
+
+def onnx_file(
+    path: Path,
+    extra_nodes: list[Any] = (),  # type: ignore[assignment]
+    extra_inits: list[Any] = (),  # type: ignore[assignment]
+    *,
+    logits: str = "logits",
+    metadata: dict[str, str] | None = None,
+    proba_width: int | str = 10,
+    rows_shape: tuple[int, int] = (-1, 784),
+    external: bool = False,
+) -> Path:
+    """A contract-shaped ONNX model (÷255, MatMul, Add, Softmax, ArgMax) with extra nodes.
+
+    ``logits`` names the tensor Softmax reads, so extra nodes can sit in the path;
+    ``external`` stores the weights as external data in ``secret.txt``.
+    """
+    rng = np.random.default_rng(0)
+    weights = numpy_helper.from_array(rng.normal(size=(784, 10)).astype(np.float32), "W")
+    if external:
+        weights.ClearField("raw_data")
+        weights.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", "secret.txt"), ("offset", "0"), ("length", "31360")):
+            weights.external_data.add(key=key, value=value)
+    inits = [
+        numpy_helper.from_array(np.array(255.0, dtype=np.float32), "scale"),
+        numpy_helper.from_array(np.array(rows_shape, dtype=np.int64), "rows_shape"),
+        weights,
+        numpy_helper.from_array(np.zeros(10, dtype=np.float32), "B"),
+        *extra_inits,
+    ]
+    nodes = [
+        helper.make_node("Div", ["pixels", "scale"], ["scaled"]),
+        helper.make_node("Reshape", ["scaled", "rows_shape"], ["rows"]),
+        helper.make_node("MatMul", ["rows", "W"], ["logits0"]),
+        helper.make_node("Add", ["logits0", "B"], ["logits"]),
+        *extra_nodes,
+        helper.make_node("Softmax", [logits], ["probabilities"], axis=-1),
+        helper.make_node("ArgMax", ["probabilities"], ["label"], axis=1, keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "digits",
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["N", 28, 28])],
+        [
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", proba_width]),
+        ],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, METADATA if metadata is None else metadata)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def constant_of_shape_model(path: Path) -> Path:
+    """Adds the sum of a 16 GB ConstantOfShape to the logits: a run-time allocation bomb."""
+    shape = numpy_helper.from_array(np.array([4_000_000_000], dtype=np.int64), "big_shape")
+    nodes = [
+        helper.make_node("ConstantOfShape", ["big_shape"], ["big"]),
+        helper.make_node("ReduceSum", ["big"], ["big_sum"], keepdims=0),
+        helper.make_node("Add", ["logits", "big_sum"], ["logits_big"]),
+    ]
+    return onnx_file(path, nodes, [shape], logits="logits_big")
+
+
+def loop_model(path: Path) -> Path:
+    """A Loop of 10**12 iterations (an identity body) feeding the logits: it never returns."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["carried"], ["carried_out"])],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("carried", TensorProto.FLOAT, None),
+        ],
+        [
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("carried_out", TensorProto.FLOAT, None),
+        ],
+    )
+    inits = [
+        numpy_helper.from_array(np.array(10**12, dtype=np.int64), "trips"),
+        numpy_helper.from_array(np.array(True), "keep_going"),
+    ]
+    nodes = [helper.make_node("Loop", ["trips", "keep_going", "logits"], ["looped"], body=body)]
+    return onnx_file(path, nodes, inits, logits="looped")
+
+
+def runtime_failure_model(path: Path, **kwargs: Any) -> Path:
+    """Reshapes the [N, 10] logits to [N, 28]: valid at load, fails in every run."""
+    inits = [
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "two"),
+    ]
+    nodes = [
+        helper.make_node("Shape", ["pixels"], ["pixels_shape"]),
+        helper.make_node("Slice", ["pixels_shape", "zero", "two"], ["n_by_28"]),
+        helper.make_node("Reshape", ["logits", "n_by_28"], ["logits_bad"]),
+    ]
+    return onnx_file(path, nodes, inits, logits="logits_bad", **kwargs)
+
+
+def npy_header_only(path: Path, shape: tuple[int, ...]) -> Path:
+    """A .npy file whose header declares ``shape`` of float32 and holds no data."""
+    with open(path, "wb") as fh:
+        header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_2_0(fh, header)
+    return path
+
+
+def idx_header(code: int, shape: tuple[int, ...]) -> bytes:
+    return struct.pack(f">BBBB{len(shape)}I", 0, 0, code, len(shape), *shape)
+
+
+def code_load_idx(path: Path) -> str:
+    return f"from skdigits.datasets import load_idx; load_idx({str(path)!r})"
+
+
+def code_load_model(path: Path) -> str:
+    return f"from skdigits.persistence import load_model; load_model({str(path)!r})"
+
+
+def code_predict(path: Path) -> str:
+    return (
+        "import numpy as np; from skdigits.inference import OnnxDigitClassifier; "
+        f"OnnxDigitClassifier({str(path)!r}).predict(np.zeros((2, 28, 28), np.float32))"
+    )
+
+
+BOUNDS: list[Bound] = [
+    # 1. gzip IDX bombs: the header is read first, the body only as far as declared
+    Bound(
+        1,
+        "idx-gzip-bomb-bad-magic",
+        lambda d: code_load_idx(gzip_bomb(d / "bomb-idx3.gz", b"\x01\x02\x08\x03")),
+        "DataError",
+        r"bad magic bytes 0x01020803",
+        seconds=5,
+        peak_mb=150,
+        address_space_mb=768,  # less than the 1 GiB the stream holds
+    ),
+    Bound(
+        1,
+        "idx-gzip-bomb-after-a-valid-header",
+        lambda d: code_load_idx(gzip_bomb(d / "bomb-idx1.gz", idx_header(0x08, (10,)))),
+        "DataError",
+        r"has trailing bytes: shape \(10,\) of uint8 needs 10 data bytes, found more than 10",
+        seconds=5,
+        peak_mb=150,
+        address_space_mb=768,
+    ),
+    Bound(
+        1,
+        "idx-gzip-declares-more-than-the-limit",
+        lambda d: code_load_idx(write(d / "x.gz", gzip.compress(idx_header(0x0E, (2**31, 2))))),
+        "DataError",
+        r"declares shape \(2147483648, 2\) of float64, 34359738368 bytes, over the limit",
+        seconds=5,
+        peak_mb=150,
+        address_space_mb=768,
+    ),
+    # 2. .skdigits bombs: member sizes and ratios checked before anything is extracted
+    Bound(
+        2,
+        "skdigits-member-over-the-size-cap",
+        lambda d: code_load_model(zip_bomb(d / "bomb.skdigits", 300 * MiB)),
+        "ModelFileError",
+        r"member 'model\.keras' unpacks to 314572800 bytes, over the limit of 268435456",
+        seconds=10,
+        peak_mb=200,
+    ),
+    Bound(
+        2,
+        "skdigits-member-compressed-like-a-bomb",
+        lambda d: code_load_model(zip_bomb(d / "bomb.skdigits", 64 * MiB)),
+        "ModelFileError",
+        r"member 'model\.keras' is compressed \d+:1 .*over the limit of 50:1; "
+        r"this looks like a zip bomb",
+        seconds=10,
+        peak_mb=200,
+    ),
+    # 3. manifest values bounded (and checked against the stored weights) before building
+    Bound(
+        3,
+        "manifest-hidden-units-1e7",
+        lambda d: code_load_model(
+            skdigits_file(d / "m.skdigits", steps=params(hidden_units=10**7))
+        ),
+        "ModelFileError",
+        r"`hidden_units` is 10000000, expected 1 to 10000",
+        seconds=10,
+        peak_mb=200,
+    ),
+    Bound(
+        3,
+        "manifest-a-million-classes",
+        lambda d: code_load_model(skdigits_file(d / "m.skdigits", classes=list(range(10**6)))),
+        "ModelFileError",
+        r"`classes` is \[0, 1, 2, .*expected a list of 1 to 1000",
+        seconds=10,
+        peak_mb=400,
+    ),
+    Bound(
+        3,
+        "manifest-huge-input-shape",
+        lambda d: code_load_model(skdigits_file(d / "m.skdigits", input_shape=[10**6, 10**6])),
+        "ModelFileError",
+        r"`input_shape` is \[1000000, 1000000\], expected \[28, 28\] or \[784\]",
+        seconds=10,
+        peak_mb=200,
+    ),
+    Bound(
+        3,
+        "keras-config-declares-1e8-units",
+        lambda d: code_load_model(
+            skdigits_file(
+                d / "m.skdigits",
+                keras=keras_archive({"config": {"layers": [{"config": {"units": 10**8}}]}}),
+            )
+        ),
+        "ModelFileError",
+        r"config\.json declares units 100000000, outside what skdigits builds",
+        seconds=10,
+        peak_mb=200,
+    ),
+    # 4. ONNX graphs that allocate or loop at run time are refused at load
+    Bound(
+        4,
+        "onnx-constant-of-shape-16-gb",
+        lambda d: code_predict(constant_of_shape_model(d / "cos.onnx")),
+        "ModelFileError",
+        r"uses operator 'ConstantOfShape', which skdigits' exporters never emit",
+        seconds=10,
+        peak_mb=200,
+    ),
+    Bound(
+        4,
+        "onnx-loop-of-1e12-steps",
+        lambda d: code_predict(loop_model(d / "loop.onnx")),
+        "ModelFileError",
+        r"uses operator 'Loop', which skdigits' exporters never emit",
+        seconds=10,
+        peak_mb=200,
+    ),
+    Bound(
+        4,
+        "onnx-fails-at-run-time-in-predict",
+        lambda d: code_predict(runtime_failure_model(d / "m.onnx")),
+        "ModelFileError",
+        r"m\.onnx' failed while predicting \(onnxruntime: .*Reshape",
+        seconds=10,
+        peak_mb=200,
+    ),
+    Bound(
+        4,
+        "onnx-fails-in-the-constructors-probe-run",
+        lambda d: code_predict(
+            runtime_failure_model(
+                d / "m.onnx",
+                proba_width="C",
+                metadata={k: v for k, v in METADATA.items() if k != "classes"},
+            )
+        ),
+        "ModelFileError",
+        r"failed while predicting \(onnxruntime: ",
+        seconds=10,
+        peak_mb=200,
+    ),
+    # 5. declared sizes checked before allocating; regular files only
+    Bound(
+        5,
+        "npy-declares-1e11-images",
+        lambda d: (
+            "from skdigits.datasets import load_npy; "
+            f"load_npy({str(npy_header_only(d / 'x.npy', (10**11, 784)))!r})"
+        ),
+        "DataError",
+        r"declares an array of shape \(100000000000, 784\) and dtype float32, "
+        r"313600000000000 bytes, over the limit",
+        seconds=5,
+        peak_mb=150,
+        address_space_mb=768,
+    ),
+    Bound(
+        5,
+        "cli-predict-npy-declaring-1e11-images",
+        lambda d: (
+            f"cli(['predict', {str(onnx_file(d / 'm.onnx'))!r}, "
+            f"{str(npy_header_only(d / 'x.npy', (10**11, 784)))!r}])"
+        ),
+        "SystemExit",
+        r"^1: skdigits: error: .*x\.npy declares an array of shape \(100000000000, 784\)",
+        seconds=10,
+        peak_mb=200,
+    ),
+    Bound(
+        5,
+        "idx-dev-zero",
+        lambda d: code_load_idx(Path("/dev/zero")),
+        "DataError",
+        r"IDX path '/dev/zero' is not a regular file \(a device, pipe or socket\)",
+        seconds=5,
+        peak_mb=150,
+        address_space_mb=768,
+    ),
+    Bound(
+        5,
+        "cli-predict-dev-zero",
+        lambda d: f"cli(['predict', {str(onnx_file(d / 'm.onnx'))!r}, '/dev/zero'])",
+        "SystemExit",
+        r"^1: skdigits: error: IDX path '/dev/zero' is not a regular file",
+        seconds=10,
+        peak_mb=200,
+    ),
+    Bound(
+        5,
+        "image-dev-zero",
+        lambda d: "from skdigits.images import load_digit_image; load_digit_image('/dev/zero')",
+        "DataError",
+        r"image '/dev/zero' is not a regular file",
+        seconds=5,
+        peak_mb=150,
+        address_space_mb=768,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BOUNDS, ids=[f"{c.item}:{c.id}" for c in BOUNDS])
+def test_a_small_hostile_file_costs_bounded_time_and_memory(case, tmp_path):
+    code = case.make(tmp_path)
+    limit = case.address_space_mb * MiB
+    result = subprocess.run(
+        [sys.executable, "-c", BOUND_RUNNER, str(limit), code],
+        capture_output=True,
+        text=True,
+        timeout=case.seconds * 3 + 60,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = _json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["error"] is not None, "the hostile file was accepted"
+    name, message = report["error"]
+    assert name == case.error, (name, message)
+    assert re.search(case.message, message), message
+    assert "\n" not in message.strip(), message
+    assert report["seconds"] <= case.seconds, report
+    assert report["peak"] <= case.peak_mb * MiB, report
+    print(f"{case.id}: {report['seconds']:.2f} s, peak {report['peak'] / MiB:.0f} MB")
+
+
+@dataclass(frozen=True)
+class Translated:
+    item: int
+    id: str
+    act: Callable[[Path], Any]  # raises; for CLI rows returns the argv
+    error: type[BaseException] | int  # an exception type, or the CLI's exit status
+    message: str
+
+
+# The crafted GIF: three frames with one descriptor overwritten, as a fuzzer made
+# it. Pillow's frame seeking raised IndexError on it in the animation check.
+BAD_GIF = zlib.decompress(
+    base64.b64decode(
+        "eNpz93SzME8UYBBgaGcAAUZGRiYmJmZmZhYWFnZ2dg6gEDMXLy8vHx8fPz+/gICAoKCgkJCQiIiIqKiomJiY"
+        "uLi4lJSUrKysvLy8goKCkpKSioqKqqqqmpqapqamlpaWjo6Orq6unp6evr6+oaGhkZGRpaWllZWVtbW1ra2t"
+        "vb29k5OTs7Ozi4uLq6urp6enj4+Pn5+fv79/QEBAYGBgUFBQcHBwaGhoWFhYeHh4dHR0bGxsXFxcYmJiUlJS"
+        "cnJySkpKenp6ZmZmdnZ2Tk5Obm5uQUFBUVFRaWlpRUVFVVVVdXV1TU1NXV1dfX19Y2NjU1NTa2trW1tbZ2dn"
+        "V1dXT09Pb29vX19ff3//xIkTJ0+ePHXq1GnTpk2fPn3mzJmzZs2aM2fOvHnz5s+fv2DBgoULFy5atGjp0qXL"
+        "li1bvnz5qlWrVq9evW7duvXr12/evHnr1q3btm3bvn37zp07d+3atXv37r179+7bt+/gwYOHDx8+evTo8ePH"
+        "T5w4cfLkydOnT585c+bcuXPnz5+/cOHCxYsXL1++fOXKlWvXrt24cePWrVu3b9++c+fO3bt37927d//+/QcP"
+        "Hjx69Ojx48cvXrx4+fLl69ev37x58/bt23fv3n348OHjx4+fP3/+8uXL169fv3379uPHj58/f/769evPnz9/"
+        "//799+8fwyggDuiACFBecOD4z3B4iYVDwvlFunkLHB4xO0xgNJfRWLNDyfX8FFG7HxULW5S9pjlIRMzgFHzZ"
+        "1qLf1+ITxLTktJqnyyyHEyGqDLI+EQk1BsyHuqZ58epsyHz0yEPJw2zVkRNOye1KgrEGMV5XjnN02vQG2Ah+"
+        "etEgrcdaxOJY1OnXLdIiYLhy48tWdpdqrkbPRQd5eExdpt3pTFBtkVOZxeGY+HExA6tx0o4nD6a87JEwsZb7"
+        "szH4UUCTpGTbA8nGBe4c+4omWWx8/Lh3lrvwLYtNJg0Bal45HCcSH2UwKrCZNkUsKlrkoiRoKyb74vHh/gZp"
+        "vmMrPIRXMimypmpYdhmfONJqlG32IcLlKBeHuhcoHDYu4GWRa+vSmXV4hRMzm5zWU8NN7twzXbn/PZmwceW5"
+        "ifKMjAzWAJ+BZkg="
+    )
+)
+
+
+def onnx_with_raw_metadata(path: Path, key: str, raw: bytes) -> Path:
+    """A good model whose metadata ``key`` holds ``raw`` bytes, UTF-8 or not."""
+    placeholder = "PLACEHOLDER-0123456789AB"
+    raw = raw.ljust(len(placeholder), b" ")
+    meta = {**METADATA, key: placeholder}
+    data = onnx_file(path, metadata=meta).read_bytes()
+    assert data.count(placeholder.encode()) == 1
+    return write(path, data.replace(placeholder.encode(), raw))
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def corrupt_deflate(path: Path) -> Path:
+    """A .skdigits whose manifest's deflate stream starts with an invalid block type."""
+    skdigits_file(path)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("manifest.json")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start] = 0xFF  # block type 3: reserved, an error for every inflater
+    return write(path, bytes(data))
+
+
+def load_metadata(path: Path) -> Any:
+    from skdigits.persistence import load_metadata as read
+
+    return read(path)
+
+
+def read_onnx_metadata(path: Path) -> Any:
+    from skdigits.export import read_metadata
+
+    return read_metadata(path)
+
+
+def service_upload(path: Path) -> Any:
+    """POST the bad GIF to a real app (in-process); raise the answer as an exception."""
+    from starlette.testclient import TestClient
+
+    from skdigits.serve import create_app
+
+    with TestClient(create_app(onnx_file(path / "m.onnx"))) as client:
+        reply = client.post("/predict", content=BAD_GIF, headers={"content-type": "image/gif"})
+    raise DataError(f"{reply.status_code}: {reply.json()['error']}")
+
+
+TRANSLATED: list[Translated] = [
+    # 6. load_idx: numpy's ValueErrors
+    Translated(
+        6,
+        "idx-65-dimensions",
+        lambda d: load_idx(write(d / "a", idx_header(0x08, (1,) * 65) + b"\0")),
+        DataError,
+        r"declares 65 dimensions, more than the 64 an array can have",
+    ),
+    Translated(
+        6,
+        "idx-dims-that-overflow",
+        lambda d: load_idx(write(d / "a", idx_header(0x08, (2**32 - 1, 2**32 - 1, 0)))),
+        DataError,
+        r"declares shape \(4294967295, 4294967295, 0\) of uint8, .* over the limit",
+    ),
+    Translated(
+        6,
+        "cli-predict-idx-that-overflows",
+        lambda d: [
+            "predict",
+            onnx_file(d / "m.onnx"),
+            write(d / "x-idx3", idx_header(0x08, (2**32 - 1, 2**32 - 1, 0))),
+        ],
+        1,
+        r"x-idx3' declares shape \(4294967295, 4294967295, 0\)",
+    ),
+    # 7. Pillow's other exceptions
+    Translated(
+        7,
+        "gif-index-error-in-the-animation-check",
+        lambda d: load_image(write(d / "bad.gif", BAD_GIF)),
+        DataError,
+        r"image '.*bad\.gif' is truncated or damaged \(IndexError: ",
+    ),
+    Translated(
+        7,
+        "cli-predict-bad-gif",
+        lambda d: ["predict", onnx_file(d / "m.onnx"), write(d / "bad.gif", BAD_GIF)],
+        1,
+        r"bad\.gif' is truncated or damaged \(IndexError",
+    ),
+    Translated(
+        7,
+        "service-bad-gif-is-a-422",
+        service_upload,
+        DataError,
+        r"^422: image '<in-memory file>' is truncated or damaged \(IndexError",
+    ),
+    # 8. ONNX metadata
+    Translated(
+        8,
+        "onnx-metadata-not-utf-8",
+        lambda d: OnnxDigitClassifier(
+            onnx_with_raw_metadata(d / "m.onnx", "architecture", b"\xff\xfe")
+        ),
+        ModelFileError,
+        r"has metadata `architecture` that is not UTF-8 text",
+    ),
+    Translated(
+        8,
+        "onnx-classes-nested-100000-deep",
+        lambda d: OnnxDigitClassifier(
+            onnx_file(d / "m.onnx", metadata={**METADATA, "classes": nested(100_000)})
+        ),
+        ModelFileError,
+        r"has malformed `classes` metadata '\[\[\[.*\.\.\.' \(",
+    ),
+    Translated(
+        8,
+        "onnx-hyperparameters-nested-100000-deep",
+        lambda d: read_onnx_metadata(
+            onnx_file(d / "m.onnx", metadata={**METADATA, "hyperparameters": nested(100_000)})
+        ),
+        ModelFileError,
+        r"has malformed `hyperparameters` metadata",
+    ),
+    Translated(
+        8,
+        "onnx-classes-holding-1e30",
+        lambda d: OnnxDigitClassifier(
+            onnx_file(d / "m.onnx", metadata={**METADATA, "classes": f"[{10**30}, 1]"})
+        ),
+        ModelFileError,
+        r"`classes` metadata \[1000000000000000000000000000000, 1\], expected a JSON list of "
+        r"integers \(1 to 1000, within int64\)",
+    ),
+    Translated(
+        8,
+        "cli-info-onnx-metadata-not-utf-8",
+        lambda d: ["info", onnx_with_raw_metadata(d / "m.onnx", "classes", b"[\xff]")],
+        1,
+        r"has metadata `classes` that is not UTF-8 text",
+    ),
+    # 9. saved pipelines: load_metadata, load_model and skdigits info
+    Translated(
+        9,
+        "manifest-nested-100000-deep",
+        lambda d: load_metadata(
+            skdigits_file(d / "m.skdigits", raw_manifest=nested(100_000).encode())
+        ),
+        ModelFileError,
+        r"manifest\.json is corrupt \(maximum recursion depth exceeded",
+    ),
+    Translated(
+        9,
+        "manifest-corrupt-deflate-stream",
+        lambda d: load_metadata(corrupt_deflate(d / "m.skdigits")),
+        ModelFileError,
+        r"manifest\.json is corrupt \(Error -3 while decompressing data: invalid block type\)",
+    ),
+    Translated(
+        9,
+        "manifest-history-a-string",
+        lambda d: load_metadata(skdigits_file(d / "m.skdigits", history={"loss": "low"})),
+        ModelFileError,
+        r"`history` entry 'loss' is 'low', not a list of numbers",
+    ),
+    Translated(
+        9,
+        "manifest-negative-input-shape",
+        lambda d: load_metadata(skdigits_file(d / "m.skdigits", input_shape=[-28, -28])),
+        ModelFileError,
+        r"`input_shape` is \[-28, -28\], expected \[28, 28\] or \[784\]",
+    ),
+    Translated(
+        9,
+        "manifest-empty-classes",
+        lambda d: load_metadata(skdigits_file(d / "m.skdigits", classes=[])),
+        ModelFileError,
+        r"`classes` is \[\], expected a list of 1 to 1000",
+    ),
+    Translated(
+        9,
+        "manifest-callbacks-entry",
+        lambda d: load_metadata(
+            skdigits_file(d / "m.skdigits", steps=params(callbacks=["EarlyStopping"]))
+        ),
+        ModelFileError,
+        r"parameter `callbacks` is \['EarlyStopping'\]: the safe format stores no model "
+        r"functions or callbacks",
+    ),
+    Translated(
+        9,
+        "manifest-model-entry",
+        lambda d: load_metadata(skdigits_file(d / "m.skdigits", steps=params(model="os.system"))),
+        ModelFileError,
+        r"parameter `model` is 'os\.system'",
+    ),
+    Translated(
+        9,
+        "load-model-with-a-routed-model-parameter",
+        lambda d: code_and_run_load_model(
+            skdigits_file(d / "m.skdigits", steps=params(model__hidden=5))
+        ),
+        ModelFileError,
+        r"parameter `model__hidden` is 5",
+    ),
+    Translated(
+        9,
+        "cli-info-manifest-without-steps",
+        lambda d: [
+            "info",
+            skdigits_file(
+                d / "m.skdigits", {k: v for k, v in GOOD_MANIFEST.items() if k != "steps"}
+            ),
+        ],
+        1,
+        r"the manifest's `steps` is None, expected a list of 2 steps",
+    ),
+    Translated(
+        9,
+        "cli-info-metadata-a-list",
+        lambda d: ["info", skdigits_file(d / "m.skdigits", metadata=[1, 2])],
+        1,
+        r"the manifest's `metadata` is \[1, 2\], expected an object",
+    ),
+    Translated(
+        9,
+        "cli-info-nested-manifest",
+        lambda d: ["info", skdigits_file(d / "m.skdigits", raw_manifest=nested(100_000).encode())],
+        1,
+        r"manifest\.json is corrupt",
+    ),
+    # 10. external data is refused before onnxruntime could read ./secret.txt
+    Translated(
+        10,
+        "onnx-external-data",
+        lambda d: OnnxDigitClassifier(onnx_file(d / "m.onnx", external=True)),
+        ModelFileError,
+        r"stores tensors as external data \(in files beside it\); skdigits' models hold all "
+        r"their weights and never read other files",
+    ),
+    Translated(
+        10,
+        "onnx-external-data-in-read-metadata",
+        lambda d: read_onnx_metadata(onnx_file(d / "m.onnx", external=True)),
+        ModelFileError,
+        r"stores tensors as external data",
+    ),
+]
+
+
+def code_and_run_load_model(path: Path) -> Any:
+    from skdigits.persistence import load_model
+
+    return load_model(path)
+
+
+@pytest.mark.parametrize("case", TRANSLATED, ids=[f"{c.item}:{c.id}" for c in TRANSLATED])
+def test_a_raw_exception_becomes_a_skdigits_error(case, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    secret = write(tmp_path / "secret.txt", b"TOP SECRET " * 2851)  # 31,361 bytes
+    if isinstance(case.error, int):
+        assert main([str(a) for a in case.act(tmp_path)]) == case.error
+        err = capsys.readouterr().err
+        assert err.startswith("skdigits: error: "), err
+        assert err.count("\n") == 1, err
+        assert "Traceback" not in err
+        assert re.search(case.message, err), err
+        return
+    with pytest.raises(case.error) as info:
+        case.act(tmp_path)
+    message = str(info.value)
+    assert re.search(case.message, message), message
+    assert "\n" not in message.strip(), message
+    assert b"SECRET" not in message.encode()
+    assert secret.exists()
+
+
+def test_every_item_of_issue_16_has_rows():
+    items = {c.item for c in BOUNDS} | {c.item for c in TRANSLATED}
+    assert items >= set(range(1, 11)), sorted(items)
+    ids = [c.id for c in BOUNDS] + [c.id for c in TRANSLATED]
+    assert len(ids) == len(set(ids))
