@@ -1817,3 +1817,209 @@ def test_every_item_of_issue_16_has_rows():
     assert items >= set(range(1, 11)), sorted(items)
     ids = [c.id for c in BOUNDS] + [c.id for c in TRANSLATED]
     assert len(ids) == len(set(ids))
+
+
+# ---------------------------------------------------------------- 14. temporaries
+
+
+def test_stale_part_files_are_removed_on_the_next_write(tmp_path):
+    """A killed writer's hidden .part (file or folder) over an hour old goes on the next write."""
+    from skdigits._atomic import write_bytes_atomic
+
+    dest = tmp_path / "m.onnx"
+    stale_file = write(tmp_path / ".m.onnx.k1ll3d.part", b"half a model")
+    stale_dir = tmp_path / ".m.onnx.abc123.part"
+    write(stale_dir / "model.keras", b"scratch")
+    fresh = write(tmp_path / ".m.onnx.running.part", b"another writer, still at work")
+    other = write(tmp_path / ".other.onnx.old.part", b"not ours")
+    two_hours_ago = time.time() - 7200
+    for path in (stale_file, stale_dir, other):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    write_bytes_atomic(dest, b"new model")
+    assert dest.read_bytes() == b"new model"
+    assert not stale_file.exists()
+    assert not stale_dir.exists()
+    assert fresh.exists()  # may belong to a writer still running
+    assert other.exists()  # the temporary of another destination
+
+
+def test_save_model_writes_its_scratch_files_beside_the_target_only(
+    tiny_pipeline, tmp_path, monkeypatch
+):
+    import tempfile
+
+    from skdigits.persistence import load_model, save_model
+
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    target = tmp_path / "out" / "m.skdigits"
+    seen: list[set[str]] = []
+    real_save = type(tiny_pipeline[-1].model_).save
+
+    def spying_save(model, path, *args, **kwargs):
+        seen.append({p.name for p in target.parent.iterdir()})
+        return real_save(model, path, *args, **kwargs)
+
+    monkeypatch.setattr(type(tiny_pipeline[-1].model_), "save", spying_save)
+    save_model(tiny_pipeline, target)
+    assert list(system_temp.iterdir()) == []  # nothing in the system's temporary folder
+    assert any(re.fullmatch(r"\.m\.skdigits\..+\.part", n) for n in seen[0]), seen
+    assert sorted(p.name for p in target.parent.iterdir()) == ["m.skdigits"]
+    assert load_model(target).predict(np.zeros((1, 28, 28), np.uint8)).shape == (1,)
+
+
+# ---------------------------------------------------------------- fuzzing the readers (hypothesis)
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from skdigits import SkdigitsError  # noqa: E402
+
+# Bounded so the suite stays fast: a few hundred cases per reader, no deadline
+# (the machine is shared), no example database written into the checkout.
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def outcome(call: Callable[..., Any], *args: Any) -> Any:
+    """What ``call`` returns, or the SkdigitsError it raises; anything else fails the test."""
+    try:
+        return call(*args)
+    except SkdigitsError as err:
+        return err
+
+
+def assert_one_line(result: Any, error: type[BaseException]) -> None:
+    if isinstance(result, SkdigitsError):
+        assert isinstance(result, error), repr(result)
+        assert "\n" not in str(result), str(result)
+
+
+@st.composite
+def mutated(draw, base: bytes) -> bytes:
+    """``base`` with a few bytes or words overwritten, possibly truncated."""
+    data = bytearray(base)
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, max(len(data) - 1, 0)))
+        word = draw(st.sampled_from([1, 2, 4]))
+        value = draw(
+            st.one_of(st.sampled_from([0, 1, 0xFF, 0xFFFF, 0xFFFFFFFF]), st.integers(0, 2**32 - 1))
+        )
+        data[at : at + word] = (value % (1 << (8 * word))).to_bytes(word, "little")[
+            : len(data) - at
+        ]
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+@st.composite
+def idx_files(draw) -> bytes:
+    """Raw or gzipped IDX files: near-valid headers with bodies of any length, or noise."""
+    if draw(st.booleans()):
+        content = draw(st.binary(max_size=64))
+    else:
+        code = draw(st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E, 0x07, 0x0F]))
+        shape = draw(
+            st.lists(st.one_of(st.integers(0, 5), st.just(2**32 - 1)), min_size=0, max_size=70)
+        )
+        body = draw(st.binary(max_size=200))
+        content = idx_header(code, tuple(shape)) + body
+        content = draw(mutated(content))
+    return gzip.compress(content) if draw(st.booleans()) else content
+
+
+@FUZZ
+@given(content=idx_files())
+def test_fuzz_load_idx_raises_only_data_errors(content, tmp_path):
+    result = outcome(load_idx, write(tmp_path / "fuzz-idx", content))
+    assert_one_line(result, DataError)
+    assert isinstance(result, np.ndarray | DataError)
+
+
+def _image_bases() -> list[bytes]:
+    img = Image.fromarray((np.random.default_rng(0).random((16, 16)) * 255).astype(np.uint8))
+    bases = []
+    for fmt, options in (
+        ("PNG", {}),
+        ("JPEG", {}),
+        ("BMP", {}),
+        ("WEBP", {}),
+        ("PPM", {}),
+        ("TIFF", {"save_all": True, "append_images": [img]}),
+        ("GIF", {"save_all": True, "append_images": [img, img]}),
+        ("TIFF", {"compression": "tiff_lzw"}),
+    ):
+        buf = io.BytesIO()
+        img.save(buf, format=fmt, **options)
+        bases.append(buf.getvalue())
+    return [*bases, BAD_GIF]
+
+
+IMAGE_BASES = _image_bases()
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_load_digit_image_raises_only_data_errors(data):
+    from skdigits.images import load_digit_image
+
+    content = data.draw(mutated(data.draw(st.sampled_from(IMAGE_BASES))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = outcome(load_digit_image, io.BytesIO(content))
+    assert_one_line(result, DataError)
+    assert isinstance(result, DataError) or result.shape == (28, 28)
+
+
+JSON_TEXT = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=10,
+).map(_json.dumps)
+METADATA_VALUES = st.one_of(
+    JSON_TEXT,
+    st.text(max_size=20),
+    st.integers(1, 100_000).map(nested),
+    st.integers(1, 6000).map(lambda n: "9" * n),
+    st.sampled_from(["unknown", "nan", "1e999", "[1e30]", f"[{10**30}]", "[]", "{}", "-0"]),
+)
+
+
+@FUZZ
+@given(
+    raw=st.dictionaries(
+        st.sampled_from(sorted({*METADATA, "parity_max_abs_diff", "parity_n_samples", "x"})),
+        METADATA_VALUES,
+        max_size=6,
+    ),
+    strict=st.booleans(),
+)
+def test_fuzz_the_onnx_metadata_decoder_raises_only_model_file_errors(raw, strict):
+    from skdigits.inference import decode_metadata
+
+    result = outcome(lambda: decode_metadata(raw, "'m.onnx'", strict=strict))
+    assert_one_line(result, ModelFileError)
+    assert isinstance(result, ModelFileError) or set(result) == set(raw)
+
+
+@pytest.fixture(scope="module")
+def good_onnx_bytes(tmp_path_factory) -> bytes:
+    return onnx_file(tmp_path_factory.mktemp("fuzz") / "m.onnx").read_bytes()
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_onnx_files_raise_only_model_file_errors(data, good_onnx_bytes, tmp_path):
+    """Mutated models through the metadata reader and the predictor: skdigits errors only."""
+    content = data.draw(mutated(good_onnx_bytes))
+    path = write(tmp_path / "m.onnx", content)
+    for read in (OnnxDigitClassifier, read_onnx_metadata):
+        assert_one_line(outcome(read, path), ModelFileError)
