@@ -2023,3 +2023,284 @@ def test_fuzz_onnx_files_raise_only_model_file_errors(data, good_onnx_bytes, tmp
     path = write(tmp_path / "m.onnx", content)
     for read in (OnnxDigitClassifier, read_onnx_metadata):
         assert_one_line(outcome(read, path), ModelFileError)
+
+
+# ---------------------------------------------------------------- 11-13. the service under faults
+#
+# The real server (`skdigits serve`, uvicorn with httptools) on 127.0.0.1, started
+# under an address-space limit; every client below is bounded in count and time.
+
+import contextlib as _contextlib  # noqa: E402
+import http.client  # noqa: E402
+import selectors  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+
+SERVER_ADDRESS_SPACE = 6 * 1024 * MiB
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _limit_address_space() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (SERVER_ADDRESS_SPACE, SERVER_ADDRESS_SPACE))
+
+
+def peak_rss(pid: int) -> int:
+    """VmHWM of a process: its peak resident memory so far, in bytes."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+
+
+@_contextlib.contextmanager
+def running_server(argv: list[str]):
+    """Run ``argv`` (a server taking the port as its last argument); yield (port, process)."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*argv, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=_limit_address_space,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            with _contextlib.suppress(OSError):
+                if get(port, "/healthz")[0] == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail("server did not start within 60 s")
+            time.sleep(0.1)
+        yield port, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def serve_argv(model: Path, *flags: str) -> list[str]:
+    return [
+        sys.executable, "-m", "skdigits", "serve", str(model), "--log-level", "warning",
+        *flags, "--port",
+    ]  # fmt: skip
+
+
+def get(port: int, path: str, timeout: float = 5) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        reply = conn.getresponse()
+        return reply.status, reply.read()
+    finally:
+        conn.close()
+
+
+def post(port: int, body: bytes, content_type: str, timeout: float = 5) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", "/predict", body=body, headers={"Content-Type": content_type})
+        reply = conn.getresponse()
+        return reply.status, reply.read()
+    finally:
+        conn.close()
+
+
+JSON_IMAGE = _json.dumps({"pixels": np.zeros((28, 28), int).tolist()}).encode()
+
+
+def test_the_service_drops_stalled_clients_and_keeps_answering(tmp_path):
+    """Slowloris, stalled bodies, a huge header block and an idle keep-alive connection are
+    all dropped within their timeouts, while valid requests keep getting answers."""
+    model = onnx_file(tmp_path / "m.onnx")
+    flags = ["--header-timeout", "1", "--body-timeout", "1", "--keep-alive-timeout", "1"]
+    flags += ["--max-header-bytes", "16384", "--limit-concurrency", "200"]
+    with running_server(serve_argv(model, *flags)) as (port, _):
+        start = time.monotonic()
+        closed: dict[str, float] = {}
+        replies: dict[str, bytes] = collections.defaultdict(bytes)
+        sockets: dict[str, socket.socket] = {}
+
+        def connect(name: str, first: bytes) -> None:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(first)
+            sock.setblocking(False)
+            sockets[name] = sock
+
+        for i in range(20):  # slowloris: a header line every 0.3 s, never the blank line
+            connect(f"slow{i}", b"POST /predict HTTP/1.1\r\nHost: x\r\n")
+        for i in range(5):  # a large Content-Length, then 4 bytes
+            connect(
+                f"stall{i}",
+                b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                b"Content-Length: 100000\r\n\r\nabcd",
+            )
+        connect("keepalive", b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        huge = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with _contextlib.suppress(OSError):  # the server may close before all is sent
+            huge.sendall(b"GET /healthz HTTP/1.1\r\n" + b"X-Filler: " + b"a" * 100_000 + b"\r\n")
+        huge_reply = huge.recv(4096)
+        huge.close()
+
+        selector = selectors.DefaultSelector()
+        for name, sock in sockets.items():
+            selector.register(sock, selectors.EVENT_READ, name)
+        answers: list[tuple[int, float]] = []
+        next_trickle = next_request = time.monotonic()
+        # Until every stalled client is gone, and at least 3 s of valid traffic.
+        while (sockets or time.monotonic() - start < 3) and time.monotonic() - start < 8:
+            now = time.monotonic()
+            if now >= next_trickle:
+                next_trickle = now + 0.3
+                for name, sock in list(sockets.items()):
+                    if name.startswith("slow"):
+                        with _contextlib.suppress(BlockingIOError, OSError):
+                            sock.send(b"X-Slow: 1\r\n")
+            if now >= next_request:  # valid traffic meanwhile, on fresh connections
+                next_request = now + 0.25
+                t0 = time.monotonic()
+                status = get(port, "/healthz")[0]
+                status2 = post(port, JSON_IMAGE, "application/json")[0]
+                answers.append((max(status, status2), time.monotonic() - t0))
+            for key, _ in selector.select(timeout=0.05):
+                name = key.data
+                try:
+                    chunk = sockets[name].recv(65536)
+                except (ConnectionResetError, BrokenPipeError):
+                    chunk = b""
+                except BlockingIOError:
+                    continue
+                replies[name] += chunk
+                if not chunk:
+                    closed[name] = time.monotonic() - start
+                    selector.unregister(sockets[name])
+                    sockets.pop(name).close()
+        for sock in sockets.values():
+            sock.close()
+
+    assert not sockets, f"still open after 8 s: {sorted(sockets)}"
+    slow = [closed[f"slow{i}"] for i in range(20)]
+    assert max(slow) <= 1 + 1.5, slow  # the header deadline, plus scheduling slack
+    for i in range(5):
+        assert replies[f"stall{i}"].startswith(b"HTTP/1.1 408 "), replies[f"stall{i}"][:200]
+        assert closed[f"stall{i}"] <= 1 + 1.5, closed
+    assert replies["keepalive"].startswith(b"HTTP/1.1 200 ")
+    assert closed["keepalive"] <= 1 + 1.5, closed  # the keep-alive timeout
+    assert huge_reply.startswith(b"HTTP/1.1 431 "), huge_reply[:200]
+    assert len(answers) >= 8, answers
+    assert all(status == 200 for status, _ in answers), answers
+    assert max(seconds for _, seconds in answers) < 1.0, answers
+    print(
+        f"slowloris closed after {min(slow):.2f}-{max(slow):.2f} s; stalled bodies after "
+        f"{min(closed[f'stall{i}'] for i in range(5)):.2f} s; {len(answers)} valid request "
+        f"pairs, slowest {max(s for _, s in answers) * 1000:.0f} ms"
+    )
+
+
+def test_the_service_caps_concurrent_connections(tmp_path):
+    model = onnx_file(tmp_path / "m.onnx")
+    argv = serve_argv(model, "--limit-concurrency", "4", "--header-timeout", "5")
+    with running_server(argv) as (port, _):
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
+        try:
+            status, body = get(port, "/healthz")
+            assert status == 503, body
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.3)
+        assert get(port, "/healthz")[0] == 200
+
+
+SLOW_MODEL_SERVER = """
+import sys, time
+import uvicorn
+from skdigits.serve import create_app
+
+app = create_app(sys.argv[1])
+classifier = app.state.classifier
+real = classifier.predict_with_proba
+
+def slow(X):
+    time.sleep(1.5)  # a model that takes 1.5 s per call
+    return real(X)
+
+classifier.predict_with_proba = slow
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def test_a_slow_json_prediction_never_blocks_the_event_loop(tmp_path):
+    model = onnx_file(tmp_path / "m.onnx")
+    with running_server([sys.executable, "-c", SLOW_MODEL_SERVER, str(model)]) as (port, _):
+        outcome_: dict[str, Any] = {}
+
+        def predict() -> None:
+            t0 = time.monotonic()
+            outcome_["status"] = post(port, JSON_IMAGE, "application/json", timeout=10)[0]
+            outcome_["seconds"] = time.monotonic() - t0
+
+        worker = threading.Thread(target=predict)
+        worker.start()
+        time.sleep(0.3)  # the prediction is now running
+        t0 = time.monotonic()
+        status = get(port, "/healthz")[0]
+        healthz_seconds = time.monotonic() - t0
+        worker.join(timeout=15)
+    assert status == 200
+    assert healthz_seconds < 0.5, healthz_seconds
+    assert outcome_ == {"status": 200, "seconds": pytest.approx(outcome_["seconds"])}
+    assert outcome_["seconds"] >= 1.5
+
+
+def large_digit_png(side: int = 4096) -> bytes:
+    """A white stroke on black, ``side`` pixels square: about 25 KB of PNG."""
+    from PIL import ImageDraw
+
+    img = Image.new("L", (side, side), 0)
+    ImageDraw.Draw(img).line(
+        [(side // 3, side // 5), (side // 2, 4 * side // 5)], fill=255, width=side // 20
+    )
+    return png(img)
+
+
+#: Peak resident memory the server may reach under 40 concurrent 4096x4096 uploads
+#: with the default --decode-concurrency 2: two decodes of about 150 MB each, plus
+#: the process itself (about 90 MB) and the 40 bodies waiting their turn.
+UPLOAD_PEAK_BOUND = 600 * MiB
+
+
+def test_peak_memory_under_40_concurrent_large_uploads_is_set_by_configuration(tmp_path):
+    model = onnx_file(tmp_path / "m.onnx")
+    image = large_digit_png()
+    with running_server(serve_argv(model)) as (port, proc):
+        before = peak_rss(proc.pid)
+        statuses: list[int] = []
+
+        def upload() -> None:
+            statuses.append(post(port, image, "image/png", timeout=120)[0])
+
+        t0 = time.monotonic()
+        clients = [threading.Thread(target=upload) for _ in range(40)]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join(timeout=180)
+        seconds = time.monotonic() - t0
+        peak = peak_rss(proc.pid)
+        assert get(port, "/healthz")[0] == 200
+    assert statuses == [200] * 40, statuses
+    assert peak <= UPLOAD_PEAK_BOUND, peak / MiB
+    print(
+        f"40 uploads of {len(image)} bytes (4096x4096) in {seconds:.1f} s; server peak "
+        f"{peak / MiB:.0f} MB (at start {before / MiB:.0f} MB)"
+    )
