@@ -26,6 +26,12 @@ cli               25  pickle refused (by suffix and by content) in predict/evalu
                       directory and unwritable outputs, foreign models, usage errors
 =============  =====  ===================================================================
 
+After the table, a section for issue 16 holds two more tables: ``BOUNDS`` (small
+crafted files that used to cost gigabytes or never return, each run in a fresh
+interpreter under RLIMIT_AS with a stated time and peak memory) and
+``TRANSLATED`` (files that used to escape as raw exceptions); then bounded
+hypothesis fuzzing of the readers and the real service under faults on loopback.
+
 Beyond the table: a malicious pickle never runs (its marker file is never
 created), ``--allow-pickle`` loads a real joblib pipeline, ``--debug`` shows the
 traceback, and writers killed with SIGKILL mid-write leave the old file intact
