@@ -229,10 +229,11 @@ def load_model(path):
             f"for the network the manifest describes ({expected} float32 values); "
             "re-save the model with `skdigits train`"
         )
-    # Loaded from a scratch folder: Keras reads only named files. Its contents were
-    # bounded above, so the folder holds at most MAX_MEMBER_BYTES.
-    with tempfile.TemporaryDirectory(prefix="skdigits-load-") as tmp:
-        keras_file = Path(tmp) / _KERAS
+    # Loaded from a scratch folder: Keras' public loader reads only named files. Its
+    # contents were bounded above (at most MAX_MEMBER_BYTES); a load killed midway
+    # leaves a hidden .part folder that the next load removes once stale.
+    with temporary_dir_beside(Path(tempfile.gettempdir()) / "skdigits-load") as tmp:
+        keras_file = tmp / _KERAS
         try:
             keras_file.write_bytes(keras_bytes)
             model = keras.saving.load_model(keras_file, safe_mode=True)

@@ -1747,6 +1747,20 @@ TRANSLATED: list[Translated] = [
         r"parameter `model__hidden` is 5",
     ),
     Translated(
+        3,
+        "manifest-network-larger-than-the-stored-weights",
+        lambda d: code_and_run_load_model(
+            skdigits_file(
+                d / "m.skdigits",
+                steps=params(hidden_units=10_000),
+                keras=keras_archive({"class_name": "Sequential", "config": {"layers": []}}),
+            )
+        ),
+        ModelFileError,
+        r"the stored weights \(1000 bytes\) are too few for the network the manifest "
+        r"describes \(7960010 float32 values\)",
+    ),
+    Translated(
         9,
         "cli-info-manifest-without-steps",
         lambda d: [
