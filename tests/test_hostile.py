@@ -1758,7 +1758,7 @@ TRANSLATED: list[Translated] = [
         ),
         ModelFileError,
         r"the stored weights \(1000 bytes\) are too few for the network the manifest "
-        r"describes \(7960010 float32 values\)",
+        r"describes \(7950010 float32 values\)",
     ),
     Translated(
         9,
