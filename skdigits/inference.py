@@ -19,6 +19,7 @@ Anything else is refused on load with :class:`~skdigits.ModelFileError`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -459,6 +460,7 @@ class _ProtoError(ValueError):
     """The bytes are not the protobuf of an ONNX model."""
 
 
+@dataclasses.dataclass
 class OnnxModelInfo:
     """What skdigits reads from an ONNX file before onnxruntime sees it.
 
@@ -469,10 +471,9 @@ class OnnxModelInfo:
     producer_name, doc_string : str
     """
 
-    def __init__(self) -> None:
-        self.metadata: dict[str, str] = {}
-        self.producer_name = ""
-        self.doc_string = ""
+    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+    producer_name: str = ""
+    doc_string: str = ""
 
 
 def inspect_onnx(data: bytes, name: str) -> OnnxModelInfo:
@@ -537,8 +538,8 @@ def _check_node(node: memoryview, name: str, budget: list[int]) -> None:
         where = f" of domain {domain!r}" if domain not in _DEFAULT_DOMAINS else ""
         raise ModelFileError(
             f"{name} uses operator {op_type!r}{where}, which skdigits' exporters never emit "
-            "(control flow and shape-driven allocation could run without bound); "
-            f"{_EXPORT_HINT}"
+            "(only those in skdigits.inference.ALLOWED_OPERATORS run; control flow and "
+            f"allocation from values never do); {_EXPORT_HINT}"
         )
     for attribute in attributes:
         for field, value in _fields(attribute, budget):
