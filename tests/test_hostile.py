@@ -1268,6 +1268,12 @@ def npy_header_only(path: Path, shape: tuple[int, ...]) -> Path:
     return path
 
 
+def fifo(path: Path) -> Path:
+    """A named pipe nobody writes to: opening it for reading would wait for ever."""
+    os.mkfifo(path)
+    return path
+
+
 def idx_header(code: int, shape: tuple[int, ...]) -> bytes:
     return struct.pack(f">BBBB{len(shape)}I", 0, 0, code, len(shape), *shape)
 
@@ -1459,6 +1465,26 @@ BOUNDS: list[Bound] = [
         lambda d: code_load_idx(Path("/dev/zero")),
         "DataError",
         r"IDX path '/dev/zero' is not a regular file \(a device, pipe or socket\)",
+        seconds=5,
+        peak_mb=150,
+        address_space_mb=768,
+    ),
+    Bound(
+        5,
+        "idx-a-fifo-without-a-writer",
+        lambda d: code_load_idx(fifo(d / "fifo-idx3-ubyte")),
+        "DataError",
+        r"IDX path '.*fifo-idx3-ubyte' is not a regular file",
+        seconds=5,
+        peak_mb=150,
+        address_space_mb=768,
+    ),
+    Bound(
+        5,
+        "npy-a-fifo-without-a-writer",
+        lambda d: f"from skdigits.datasets import load_npy; load_npy({str(fifo(d / 'x.npy'))!r})",
+        "DataError",
+        r"\.npy path '.*x\.npy' is not a regular file",
         seconds=5,
         peak_mb=150,
         address_space_mb=768,

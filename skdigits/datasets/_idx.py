@@ -161,7 +161,9 @@ def _open_regular(
         f"{'an' if what[0] in 'AEIOU.' else 'a'} {what} inside it, e.g. {example}"
     )
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - returned to the caller's with-block
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
+        # it changes nothing for a regular file.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError as err:
         raise DataError(f"{what} '{path}' does not exist; {missing_hint}") from err
     except IsADirectoryError as err:
@@ -170,16 +172,16 @@ def _open_regular(
         raise DataError(
             f"cannot read {what} '{path}' ({_one_line(err)}); check its permissions"
         ) from err
-    mode = os.fstat(fh.fileno()).st_mode
+    mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
-        fh.close()
+        os.close(fd)
         if stat.S_ISDIR(mode):
             raise DataError(folder)
         raise DataError(
             f"{what.split()[0]} path '{path}' is not a regular file (a device, pipe or "
             f"socket); pass {'an' if what[0] in 'AEIOU.' else 'a'} {what} saved on disk"
         )
-    return fh
+    return open(fd, "rb")
 
 
 def _read_header(read: Callable[[int], bytes], path: Path) -> tuple[np.dtype, tuple[int, ...]]:
