@@ -91,6 +91,7 @@ ALLOWED_OPERATORS: dict[str, frozenset[str]] = {
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 # Bounds on the work of reading a model's structure and metadata.
 _MAX_PROTO_FIELDS = 1_000_000
+_ORT_FORMAT_ID = b"ORTM"  # the flatbuffer file identifier of onnxruntime's own format
 _MAX_JSON_DEPTH = 32
 _MAX_CLASSES = 1_000
 
@@ -488,6 +489,13 @@ def inspect_onnx(data: bytes, name: str) -> OnnxModelInfo:
     - model-local functions and training information, which skdigits never writes;
     - metadata that is not UTF-8.
     """
+    if data[4:8] == _ORT_FORMAT_ID:
+        # An ORT-format (flatbuffer) model: its operators are not read here yet, so it
+        # is not run. Support for it must check them against ALLOWED_OPERATORS too.
+        raise ModelFileError(
+            f"{name} is an ORT-format model, which this skdigits cannot check before "
+            f"running; pass the .onnx file it was converted from"
+        )
     info = OnnxModelInfo()
     budget = [_MAX_PROTO_FIELDS]
     try:
