@@ -201,8 +201,9 @@ def load_model(path):
     steps = []
     for step in spec["steps"]:
         try:
-            steps.append((step["name"], step_classes[step["class"]](**step["params"])))
-        except (TypeError, ValueError) as err:
+            params = _without_legacy_preset(step["params"])
+            steps.append((step["name"], step_classes[step["class"]](**params)))
+        except (TypeError, ValueError) as err:  # an unknown legacy preset is a ValueError
             raise ModelFileError(
                 f"{path}: step {step['class']} does not accept these parameters "
                 f"({_one_line(err)}); the file was written by an incompatible skdigits version"
@@ -251,6 +252,21 @@ def load_model(path):
     clf.model_ = model
     clf.history_ = defaultdict(list, spec["history"])
     return pipeline
+
+
+def _without_legacy_preset(params: dict[str, Any]) -> dict[str, Any]:
+    """Files from skdigits 0.1 stored ``preset``, which then replaced parameters at fit time.
+
+    Spelling the preset out gives the parameters that model was trained with.
+    """
+    if "preset" not in params:
+        return params
+    from .presets import preset_params
+
+    rest = {k: v for k, v in params.items() if k != "preset"}
+    if params["preset"] is None:
+        return rest
+    return {**rest, **preset_params(params["preset"], rest.get("architecture"))}
 
 
 def _open_archive(path) -> zipfile.ZipFile:
