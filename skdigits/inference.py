@@ -616,6 +616,8 @@ def _varint(data: memoryview, pos: int) -> tuple[int, int]:
 
 def _fields(data: memoryview, budget: list[int]) -> Any:
     """Yield ``(field number, value)``: an int, or a memoryview for length-delimited fields."""
+    if not isinstance(data, memoryview):  # a message field sent as a number
+        raise _ProtoError("a message field has the wire type of a number")
     pos, end = 0, len(data)
     while pos < end:
         budget[0] -= 1
