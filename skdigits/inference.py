@@ -69,8 +69,9 @@ METADATA_DECODERS: dict[str, Callable[[str], Any]] = {
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 
 #: The operators a model may use, by domain: exactly those skdigits' exporters emit
-#: (tf2onnx for the MLP and the CNN at opsets 13-18, the skl2onnx converters, and
-#: ``skdigits.export.quantize`` dynamic and static), plus a few of their plain
+#: (tf2onnx for the MLP and the CNN at opsets 13-18, the skl2onnx converters,
+#: ``skdigits.export.quantize`` dynamic and static, and the ORT format's fusions of
+#: ``skdigits.export.export_ort``), plus a few of their plain
 #: feed-forward relatives. Control flow (``Loop``, ``If``, ``Scan``) and operators that
 #: allocate from a value (``ConstantOfShape``, ``Expand``, ``Tile``, ``Range``) are
 #: left out on purpose: a graph using them can loop or allocate without bound, and is
@@ -86,6 +87,8 @@ ALLOWED_OPERATORS: dict[str, frozenset[str]] = {
         "ConvInteger", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger",
         "QLinearConv", "QLinearMatMul", "QuantizeLinear",
     }),
+    # the ORT format's ahead-of-time fusions (skdigits.export.export_ort, "Fixed" style)
+    "com.microsoft": frozenset({"FusedConv", "FusedGemm"}),
 }
 # fmt: on
 _DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -218,9 +221,15 @@ class OnnxDigitClassifier:
             self._large_batch = None
         self._large_session: ort.InferenceSession | None = None
 
-        self._flat_input = self._check_contract(self._session)
+        try:
+            self._flat_input = self._check_contract(self._session)
+            self._output_names = [o.name for o in self._session.get_outputs()]
+        except UnicodeDecodeError as err:  # onnxruntime hands names over as str
+            raise ModelFileError(
+                f"{self._name} has input or output names that are not UTF-8 text "
+                f"({_one_line(err)}); {_EXPORT_HINT}"
+            ) from err
         self._input_shape: tuple[int, ...] = (_N_PIXELS,) if self._flat_input else (_SIDE, _SIDE)
-        self._output_names = [o.name for o in self._session.get_outputs()]
         self._label_index = self._output_names.index(_LABEL)
         self._proba_index = self._output_names.index(_PROBA)
         self.metadata = decode_metadata(self._info.metadata, self._name, strict=False)
@@ -480,8 +489,9 @@ class OnnxModelInfo:
 def inspect_onnx(data: bytes, name: str) -> OnnxModelInfo:
     """Check an ONNX model's structure against skdigits' contract; return its metadata.
 
-    Reads the protobuf directly (the inference path has no ``onnx`` package), with
-    no copy of the weights, and refuses with :class:`~skdigits.ModelFileError`:
+    Reads the protobuf (or, for an ORT-format file, the flatbuffer) directly: the
+    inference path has no ``onnx`` package. Nothing is copied but names and
+    metadata. Refuses with :class:`~skdigits.ModelFileError`:
 
     - operators outside :data:`ALLOWED_OPERATORS`, and subgraphs (control flow);
     - tensors stored as external data: the model is loaded from bytes, so a
@@ -489,13 +499,8 @@ def inspect_onnx(data: bytes, name: str) -> OnnxModelInfo:
     - model-local functions and training information, which skdigits never writes;
     - metadata that is not UTF-8.
     """
-    if data[4:8] == _ORT_FORMAT_ID:
-        # An ORT-format (flatbuffer) model: its operators are not read here yet, so it
-        # is not run. Support for it must check them against ALLOWED_OPERATORS too.
-        raise ModelFileError(
-            f"{name} is an ORT-format model, which this skdigits cannot check before "
-            f"running; pass the .onnx file it was converted from"
-        )
+    if data[4:8] == _ORT_FORMAT_ID:  # onnxruntime's own (flatbuffer) format
+        return _inspect_ort(data, name)
     info = OnnxModelInfo()
     budget = [_MAX_PROTO_FIELDS]
     try:
@@ -541,6 +546,20 @@ def _check_node(node: memoryview, name: str, budget: list[int]) -> None:
             domain = _utf8(value, name, "an operator domain")
         elif field == 5:
             attributes.append(value)
+    _check_operator(op_type, domain, name)
+    for attribute in attributes:
+        for field, value in _fields(attribute, budget):
+            if field in (6, 11):  # g, graphs
+                _refuse_subgraph(op_type, name)
+            if field in (5, 10):  # t, tensors
+                _check_tensor(value, name, budget)
+            elif field in (22, 23):  # sparse_tensor, sparse_tensors
+                _check_sparse_tensor(value, name, budget)
+
+
+def _check_operator(op_type: str, domain: str, name: str) -> None:
+    if not op_type:  # every node names its operator: a file without one is damaged
+        raise _ProtoError("a node without an operator name")
     allowed = ALLOWED_OPERATORS.get("" if domain in _DEFAULT_DOMAINS else domain, frozenset())
     if op_type not in allowed:
         where = f" of domain {domain!r}" if domain not in _DEFAULT_DOMAINS else ""
@@ -549,27 +568,26 @@ def _check_node(node: memoryview, name: str, budget: list[int]) -> None:
             "(only those in skdigits.inference.ALLOWED_OPERATORS run; control flow and "
             f"allocation from values never do); {_EXPORT_HINT}"
         )
-    for attribute in attributes:
-        for field, value in _fields(attribute, budget):
-            if field in (6, 11):  # g, graphs
-                raise ModelFileError(
-                    f"{name} has operator {op_type!r} with a subgraph; skdigits' models are "
-                    f"plain feed-forward graphs; {_EXPORT_HINT}"
-                )
-            if field in (5, 10):  # t, tensors
-                _check_tensor(value, name, budget)
-            elif field in (22, 23):  # sparse_tensor, sparse_tensors
-                _check_sparse_tensor(value, name, budget)
+
+
+def _refuse_subgraph(op_type: str, name: str) -> None:
+    raise ModelFileError(
+        f"{name} has operator {op_type!r} with a subgraph; skdigits' models are "
+        f"plain feed-forward graphs; {_EXPORT_HINT}"
+    )
+
+
+def _refuse_external_data(name: str) -> None:
+    raise ModelFileError(
+        f"{name} stores tensors as external data (in files beside it); skdigits' "
+        f"models hold all their weights and never read other files; {_EXPORT_HINT}"
+    )
 
 
 def _check_tensor(tensor: memoryview, name: str, budget: list[int]) -> None:
     for field, value in _fields(tensor, budget):
         if field == 13 or (field == 14 and value == 1):  # external_data, EXTERNAL
-            raise ModelFileError(
-                f"{name} stores tensors as external data (in files beside it); skdigits' "
-                "models hold all their weights and never read other files; "
-                f"{_EXPORT_HINT}"
-            )
+            _refuse_external_data(name)
 
 
 def _check_sparse_tensor(sparse: memoryview, name: str, budget: list[int]) -> None:
@@ -643,6 +661,125 @@ def _fields(data: memoryview, budget: list[int]) -> Any:
             yield field, None
         else:
             raise _ProtoError(f"unsupported wire type {wire}")
+
+
+# ---------------------------------------------------------------- the ORT format
+#
+# An ORT-format file is a flatbuffer (schema: onnxruntime/core/flatbuffers/schema/ort.fbs).
+# Only the fields the checks need are read; the numbers are the schema's field indices:
+# InferenceSession.model 1; Model.producer_name 2, doc_string 6, graph 7,
+# metadata_props 9; Graph.initializers 0, nodes 2, sparse_initializers 7;
+# Node.domain 2, op_type 5, attributes 10; Attribute.t 6, g 7, tensors 11, graphs 12;
+# Tensor.external_data_offset 6; SparseTensor.values 0, indices 1;
+# StringStringEntry.key 0, value 1.
+
+
+class _Flatbuffer:
+    """Bounds-checked reads of flatbuffer tables, vectors and strings."""
+
+    def __init__(self, data: bytes, budget: list[int]) -> None:
+        self.data = memoryview(data)
+        self.budget = budget
+
+    def _u32(self, pos: int) -> int:
+        if not 0 <= pos <= len(self.data) - 4:
+            raise _ProtoError("an offset points outside the file")
+        return int.from_bytes(self.data[pos : pos + 4], "little")
+
+    def root(self) -> int:
+        return self._u32(0)
+
+    def _field(self, table: int, index: int) -> int | None:
+        """The absolute position of field ``index`` of the table at ``table``, if present."""
+        self.budget[0] -= 1
+        if self.budget[0] < 0:
+            raise _ProtoError(f"more than {_MAX_PROTO_FIELDS} fields")
+        if not 0 <= table <= len(self.data) - 4:
+            raise _ProtoError("a table lies outside the file")
+        vtable = table - int.from_bytes(self.data[table : table + 4], "little", signed=True)
+        if not 0 <= vtable <= len(self.data) - 4:
+            raise _ProtoError("a table's vtable lies outside the file")
+        size = int.from_bytes(self.data[vtable : vtable + 2], "little")
+        slot = 4 + 2 * index
+        if slot + 2 > size or vtable + slot + 2 > len(self.data):
+            return None
+        offset = int.from_bytes(self.data[vtable + slot : vtable + slot + 2], "little")
+        return table + offset if offset else None
+
+    def table(self, table: int, index: int) -> int | None:
+        at = self._field(table, index)
+        return None if at is None else at + self._u32(at)
+
+    def tables(self, table: int, index: int) -> list[int]:
+        at = self.table(table, index)  # a vector: its length, then one offset per element
+        if at is None:
+            return []
+        count = self._u32(at)
+        if count > self.budget[0]:
+            raise _ProtoError(f"a vector of {count} entries")
+        return [at + 4 + 4 * i + self._u32(at + 4 + 4 * i) for i in range(count)]
+
+    def string(self, table: int, index: int) -> memoryview:
+        at = self.table(table, index)
+        if at is None:
+            return memoryview(b"")
+        length = self._u32(at)
+        if at + 4 + length > len(self.data):
+            raise _ProtoError("a string runs past the end of the file")
+        return self.data[at + 4 : at + 4 + length]
+
+    def int64(self, table: int, index: int, default: int) -> int:
+        at = self._field(table, index)
+        if at is None:
+            return default
+        if at + 8 > len(self.data):
+            raise _ProtoError("a number runs past the end of the file")
+        return int.from_bytes(self.data[at : at + 8], "little", signed=True)
+
+
+def _inspect_ort(data: bytes, name: str) -> OnnxModelInfo:
+    """:func:`inspect_onnx` for onnxruntime's ORT format: the same checks, on the flatbuffer."""
+    fb = _Flatbuffer(data, [_MAX_PROTO_FIELDS])
+    info = OnnxModelInfo()
+    try:
+        model = fb.table(fb.root(), 1)
+        if model is None:
+            raise _ProtoError("no model in the session")
+        info.producer_name = _utf8(fb.string(model, 2), name, "producer_name")
+        info.doc_string = _utf8(fb.string(model, 6), name, "doc_string")
+        for entry in fb.tables(model, 9):
+            key = _utf8(fb.string(entry, 0), name, "a metadata key")
+            info.metadata[key] = _utf8(fb.string(entry, 1), name, f"metadata `{key}`")
+        graph = fb.table(model, 7)
+        if graph is None:
+            raise _ProtoError("no graph in the model")
+        for tensor in fb.tables(graph, 0):
+            _check_ort_tensor(fb, tensor, name)
+        for sparse in fb.tables(graph, 7):
+            for index in (0, 1):  # values, indices
+                part = fb.table(sparse, index)
+                if part is not None:
+                    _check_ort_tensor(fb, part, name)
+        for node in fb.tables(graph, 2):
+            op_type = _utf8(fb.string(node, 5), name, "an operator name")
+            _check_operator(op_type, _utf8(fb.string(node, 2), name, "a domain"), name)
+            for attribute in fb.tables(node, 10):
+                if fb.table(attribute, 7) is not None or fb.tables(attribute, 12):
+                    _refuse_subgraph(op_type, name)
+                value = fb.table(attribute, 6)
+                for each in ([value] if value is not None else []) + fb.tables(attribute, 11):
+                    _check_ort_tensor(fb, each, name)
+    except _ProtoError as err:
+        raise ModelFileError(
+            f"{name} is not a valid ONNX model (ORT format, malformed flatbuffer: {err}); "
+            f"{_EXPORT_HINT}"
+        ) from err
+    return info
+
+
+def _check_ort_tensor(fb: _Flatbuffer, tensor: int, name: str) -> None:
+    if fb.int64(tensor, 6, -1) >= 0:  # external_data_offset: the data lives in another file
+        _refuse_external_data(name)
 
 
 # ---------------------------------------------------------------- metadata

@@ -1030,6 +1030,7 @@ def test_an_export_killed_before_its_rename_leaves_the_old_onnx(tiny_pipeline, f
 
 import base64  # noqa: E402
 import json as _json  # noqa: E402
+import tempfile  # noqa: E402
 import zipfile  # noqa: E402
 import zlib  # noqa: E402
 from functools import lru_cache  # noqa: E402
@@ -1576,6 +1577,35 @@ def onnx_with_raw_metadata(path: Path, key: str, raw: bytes) -> Path:
     return write(path, data.replace(placeholder.encode(), raw))
 
 
+@lru_cache(maxsize=1)
+def good_ort_bytes() -> bytes:
+    """A good model converted to onnxruntime's ORT format by onnxruntime's own tool."""
+    with tempfile.TemporaryDirectory() as scratch:
+        source = onnx_file(Path(scratch) / "m.onnx")
+        subprocess.run(
+            [
+                sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort",
+                str(source), "--output_dir", scratch, "--optimization_style", "Fixed",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )  # fmt: skip
+        return (Path(scratch) / "m.ort").read_bytes()
+
+
+def patched_ort(path: Path, old: bytes, new: bytes) -> Path:
+    data = good_ort_bytes()
+    assert old in data, old
+    return write(path, data.replace(old, new))
+
+
+def onnx_with_bad_input_name(path: Path) -> Path:
+    """A good model whose input is named ``pixel\\xff`` (not UTF-8) wherever it appears."""
+    meta = {k: v for k, v in METADATA.items() if k != "input_name"}
+    return write(path, onnx_file(path, metadata=meta).read_bytes().replace(b"pixels", b"pixel\xff"))
+
+
 def nested(depth: int) -> str:
     return "[" * depth + "]" * depth
 
@@ -1707,6 +1737,39 @@ TRANSLATED: list[Translated] = [
         lambda d: ["info", onnx_with_raw_metadata(d / "m.onnx", "classes", b"[\xff]")],
         1,
         r"has metadata `classes` that is not UTF-8 text",
+    ),
+    Translated(
+        8,
+        "onnx-input-name-not-utf-8",
+        lambda d: OnnxDigitClassifier(onnx_with_bad_input_name(d / "m.onnx")),
+        ModelFileError,
+        r"has input or output names that are not UTF-8 text",
+    ),
+    Translated(
+        8,
+        "ort-format-metadata-not-utf-8",
+        lambda d: OnnxDigitClassifier(
+            patched_ort(d / "m.ort", b"\x03\x00\x00\x00mlp", b"\x03\x00\x00\x00\xff\xfe\xfd")
+        ),
+        ModelFileError,
+        r"has metadata `architecture` that is not UTF-8 text",
+    ),
+    # 4, in the ORT format: the same operator allow-list applies to .ort files
+    Translated(
+        4,
+        "ort-format-with-a-loop-operator",
+        lambda d: OnnxDigitClassifier(
+            patched_ort(d / "m.ort", b"\x06\x00\x00\x00ArgMax", b"\x04\x00\x00\x00Loop\x00\x00")
+        ),
+        ModelFileError,
+        r"m\.ort' uses operator 'Loop', which skdigits' exporters never emit",
+    ),
+    Translated(
+        4,
+        "ort-format-truncated",
+        lambda d: OnnxDigitClassifier(write(d / "m.ort", good_ort_bytes()[:2000])),
+        ModelFileError,
+        r"is not a valid ONNX model \(ORT format, malformed flatbuffer: ",
     ),
     # 9. saved pipelines: load_metadata, load_model and skdigits info
     Translated(
@@ -2071,6 +2134,19 @@ def test_fuzz_the_protobuf_reader_raises_only_model_file_errors(content):
     from skdigits.inference import inspect_onnx
 
     assert_one_line(outcome(inspect_onnx, content, "'m.onnx'"), ModelFileError)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_ort_format_files_raise_only_model_file_errors(data, tmp_path):
+    """Mutated ORT-format files through the flatbuffer reader and the predictor."""
+    from skdigits.inference import inspect_onnx
+
+    content = data.draw(mutated(good_ort_bytes()))
+    assert_one_line(outcome(inspect_onnx, content, "'m.ort'"), ModelFileError)
+    assert_one_line(
+        outcome(OnnxDigitClassifier, write(tmp_path / "m.ort", content)), ModelFileError
+    )
 
 
 @FUZZ
