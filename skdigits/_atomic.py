@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -16,16 +18,73 @@ def _current_umask() -> int:
     return mask
 
 
+#: A temporary (``.<name>.<random>.part``) older than this was left by a writer that
+#: was killed: no write of skdigits takes an hour. The next write beside it removes it.
+STALE_PART_SECONDS = 3600.0
+
+
+def remove_stale_parts(
+    path: str | os.PathLike[str], *, max_age: float = STALE_PART_SECONDS
+) -> None:
+    """Remove the temporaries of earlier writes to ``path`` that are older than ``max_age``.
+
+    SIGKILL leaves no chance to clean up, so a killed writer leaves its hidden
+    ``.<name>.<random>.part`` file (or folder) beside the destination; the next
+    write to the same destination removes those whose last change is over an hour
+    old. Younger ones may belong to a writer still running, and are kept.
+    """
+    path = Path(path)
+    cutoff = time.time() - max_age
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    prefix = f".{path.name}."
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".part")):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        except OSError:  # gone already, or not ours to remove: never fail a write for it
+            continue
+
+
+@contextlib.contextmanager
+def temporary_dir_beside(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A scratch folder beside ``path`` (``.<name>.<random>.part``), removed on exit.
+
+    Scratch files of a write live next to its destination, never in the system's
+    temporary folder: a writer that is killed leaves them where the next write to
+    the same destination finds and removes them (:func:`remove_stale_parts`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     The temporary file lives in the destination directory so the final
     :func:`os.replace` is a rename within one file system, which is atomic.
-    On any exception the temporary file is removed and ``path`` is untouched.
+    On any exception the temporary file is removed and ``path`` is untouched;
+    temporaries of earlier, killed writes to ``path`` over an hour old are removed
+    first (:func:`remove_stale_parts`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(path)
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=f"{suffix}.part", dir=path.parent
     )

@@ -77,7 +77,7 @@ _DECODE_ERRORS = (OSError, ValueError, EOFError, SyntaxError, struct.error)
 ImageSource = str | os.PathLike[str] | IO[bytes]
 
 
-def load_digit_image(path: ImageSource) -> np.ndarray:
+def load_digit_image(path: ImageSource, *, max_pixels: int | None = None) -> np.ndarray:
     """Read an image file of one handwritten digit as an MNIST-style 28×28 array.
 
     The digit may be dark on light (ink on paper) or light on dark (like MNIST),
@@ -91,6 +91,10 @@ def load_digit_image(path: ImageSource) -> np.ndarray:
         A PNG, JPEG, GIF, BMP, TIFF, WebP or PNM (PGM, PBM, PPM) file, or an open
         binary file (e.g. an upload) holding one. The file is closed before
         returning if this function opened it.
+    max_pixels : int, default=None
+        The largest image accepted, in pixels, checked from the header before any
+        pixel is decoded; ``None`` means :data:`MAX_IMAGE_PIXELS`. A service
+        decoding many uploads at once can lower it to bound its memory.
 
     Returns
     -------
@@ -120,7 +124,7 @@ def load_digit_image(path: ImageSource) -> np.ndarray:
             "wrap the contents of an image file in io.BytesIO(data)"
         )
     name = _source_name(path)
-    grey, alpha = _read_image(path, name)
+    grey, alpha = _read_image(path, name, max_pixels)
     return _mnistify(_composite(grey, alpha), name)
 
 
@@ -214,7 +218,9 @@ def preprocess_digit(image: Any) -> np.ndarray:
         _check_size(image.size, name)
         try:
             grey, alpha = _pil_to_grey(image, name)
-        except _DECODE_ERRORS as err:
+        except DataError:
+            raise
+        except Exception as err:  # a lazily loaded image decodes here: anything Pillow raises
             raise DataError(
                 f"image {name} could not be decoded ({_one_line(err)}); re-save it as PNG or JPEG"
             ) from err
@@ -227,15 +233,22 @@ def preprocess_digit(image: Any) -> np.ndarray:
 # ---------------------------------------------------------------- reading files
 
 
-def _read_image(source: ImageSource, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Decode ``source`` safely into greyscale and alpha, both float32."""
+def _read_image(
+    source: ImageSource, name: str, max_pixels: int | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode ``source`` safely into greyscale and alpha, both float32.
+
+    Every exception out of Pillow becomes a DataError naming the file: its decoders
+    raise ``TypeError``, ``KeyError``, ``IndexError`` and more for malformed TIFF
+    and GIF files, and none of them is a bug of the caller.
+    """
     pil = require("PIL.Image", feature="reading digit images")
     if isinstance(source, str | os.PathLike):
         _check_file(source, name)
     try:
         # A path is opened, and closed on leaving the block, by Pillow itself.
         with pil.open(source, formats=_FORMATS) as img:
-            _check_size(img.size, name)
+            _check_size(img.size, name, max_pixels)
             if getattr(img, "is_animated", False) and img.format != "MPO":
                 # An MPO is a phone JPEG with extra pictures (depth map, preview):
                 # the first is the photo. Anything else with frames is animation
@@ -265,10 +278,10 @@ def _read_image(source: ImageSource, name: str) -> tuple[np.ndarray, np.ndarray 
         raise DataError(
             f"image {name} cannot be read: permission denied; check the file's permissions"
         ) from err
-    except _DECODE_ERRORS as err:
+    except Exception as err:  # OSError, SyntaxError and whatever else Pillow raises
         raise DataError(
-            f"image {name} is truncated or damaged ({_one_line(err)}); "
-            "save or upload it again, as PNG or JPEG"
+            f"image {name} is truncated or damaged ({type(err).__name__}: "
+            f"{_one_line(err)[:200]}); save or upload it again, as PNG or JPEG"
         ) from err
 
 
@@ -285,26 +298,34 @@ def _check_file(path: str | os.PathLike[str], name: str) -> None:
             f"image {name} is a directory, not an image file; "
             "pass the image files inside it, e.g. dir/*.png"
         )
-    if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+    if not stat.S_ISREG(info.st_mode):  # /dev/zero, a FIFO: reading would never end
+        raise DataError(
+            f"image {name} is not a regular file (a device, pipe or socket); "
+            "pass an image file saved on disk"
+        )
+    if info.st_size == 0:
         raise DataError(f"image {name} is an empty file (0 bytes); save or upload it again")
 
 
-def _check_size(size: tuple[int, int], name: str) -> None:
+def _check_size(size: tuple[int, int], name: str, max_pixels: int | None = None) -> None:
     width, height = size
-    if width * height > MAX_IMAGE_PIXELS:
+    max_pixels = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    if width * height > max_pixels:
         raise DataError(
             f"image {name} is too large: {width}x{height} pixels, over the limit of "
-            f"{_limit_text()}; scale it down (a digit needs only a few hundred pixels a side)"
+            f"{_limit_text(max_pixels)}; scale it down (a digit needs only a few hundred "
+            "pixels a side)"
         )
     if width == 0 or height == 0:
         raise DataError(f"image {name} has no pixels ({width}x{height}); pass a real image")
 
 
-def _limit_text() -> str:
-    side = math.isqrt(MAX_IMAGE_PIXELS)
-    if side * side == MAX_IMAGE_PIXELS:
-        return f"{side}x{side} ({MAX_IMAGE_PIXELS} pixels)"
-    return f"{MAX_IMAGE_PIXELS} pixels"
+def _limit_text(limit: int | None = None) -> str:
+    limit = MAX_IMAGE_PIXELS if limit is None else limit
+    side = math.isqrt(limit)
+    if side * side == limit:
+        return f"{side}x{side} ({limit} pixels)"
+    return f"{limit} pixels"
 
 
 def _exif_upright(img: Any) -> Any:

@@ -16,15 +16,17 @@ JSON scalars, lists and dicts.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import zipfile
+import zlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_path
+from ._atomic import atomic_path, temporary_dir_beside
 from ._errors import ModelFileError
 from ._version import __version__
 
@@ -34,6 +36,42 @@ SUFFIX = ".skdigits"
 _MANIFEST = "manifest.json"
 _KERAS = "model.keras"
 _MAX_MANIFEST_BYTES = 10 * 1024 * 1024
+
+# Bounds checked before anything is extracted, decoded or built, so that a small
+# file cannot make skdigits allocate gigabytes. Each is far above what skdigits
+# writes: the tuned CNN's model.keras is a few MB, the reference MLP's 1 MB.
+#: The largest uncompressed size of one archive member (and of one member of the
+#: Keras archive inside), in bytes.
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
+#: The highest compression ratio allowed for a member over 1 MiB: weights are
+#: random floats and compress less than 2:1; a bomb of zeros compresses 1000:1.
+MAX_COMPRESSION_RATIO = 50
+_RATIO_FREE_BYTES = 1024 * 1024
+_MAX_MEMBERS = 64
+_MAX_KERAS_CONFIG_BYTES = 4 * 1024 * 1024
+#: Bounds on the manifest's values.
+MAX_HIDDEN_UNITS = 10_000
+MAX_CLASSES = 1_000
+_N_PIXELS = 784
+_MAX_HISTORY = 100_000
+# Parameters that name Python objects (a model function, callbacks): the safe
+# format stores none, so a manifest that sets one was not written by skdigits.
+_OBJECT_PARAMS = ("model", "build_fn", "callbacks")
+# Keras config keys holding layer sizes or shapes, bounded before Keras builds the model.
+_KERAS_SIZE_KEYS = frozenset(
+    {
+        "units",
+        "filters",
+        "batch_shape",
+        "batch_input_shape",
+        "shape",
+        "target_shape",
+        "input_dim",
+        "output_dim",
+        "kernel_size",
+    }
+)
+_MAX_KERAS_SIZE = 10_000_000
 
 
 def _json_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -112,8 +150,11 @@ def save_model(pipeline, path, *, metadata: dict[str, Any] | None = None) -> Pat
     manifest_bytes = json.dumps(manifest, indent=2, allow_nan=False).encode()
 
     path = Path(path)
-    with tempfile.TemporaryDirectory() as tmp:
-        keras_file = Path(tmp) / _KERAS
+    # The Keras file is written in a scratch folder beside the destination (never
+    # the system's temporary folder): a killed save leaves it where the next save
+    # to the same path removes it.
+    with temporary_dir_beside(path) as tmp:
+        keras_file = tmp / _KERAS
         clf.model_.save(keras_file)
         with atomic_path(path) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(_MANIFEST, manifest_bytes)
@@ -124,7 +165,9 @@ def save_model(pipeline, path, *, metadata: dict[str, Any] | None = None) -> Pat
 def load_metadata(path) -> dict[str, Any]:
     """Read a saved model's manifest (no TensorFlow needed)."""
     with _open_archive(path) as zf:
-        return _read_manifest(zf, path)
+        manifest = _read_manifest(zf, path)
+    _check_manifest(manifest, path)
+    return manifest
 
 
 def load_model(path):
@@ -139,6 +182,13 @@ def load_model(path):
     sklearn.pipeline.Pipeline
         The fitted pipeline, ready for ``predict``.
     """
+    # The whole file is bounded and validated before TensorFlow is even imported.
+    with _open_archive(path) as zf:
+        manifest = _read_manifest(zf, path)
+        keras_bytes = _read_member(zf, _KERAS, path)
+    spec = _check_manifest(manifest, path)
+    keras_config = _check_keras_archive(keras_bytes, path)
+
     from sklearn.pipeline import Pipeline
 
     from ._tf import import_keras
@@ -148,63 +198,59 @@ def load_model(path):
     keras = import_keras(feature="loading a saved model")
     step_classes = {"PixelScaler": PixelScaler, "DigitClassifier": DigitClassifier}
 
-    with _open_archive(path) as zf:
-        manifest = _read_manifest(zf, path)
+    steps = []
+    for step in spec["steps"]:
         try:
-            steps_spec = manifest["steps"]
-            names = [s["class"] for s in steps_spec]
-            if names != ["PixelScaler", "DigitClassifier"]:
-                raise ModelFileError(
-                    f"{path}: unexpected pipeline steps {names}; this version of skdigits "
-                    "loads PixelScaler then DigitClassifier"
-                )
-            classes = np.asarray(manifest["classes"], dtype=np.dtype(manifest["classes_dtype"]))
-            input_shape = tuple(int(d) for d in manifest["input_shape"])
-            input_dtype = np.dtype(manifest["input_dtype"])
-        except (KeyError, TypeError, ValueError) as err:
-            if isinstance(err, ModelFileError):
-                raise
+            params = _without_legacy_preset(step["params"])
+            steps.append((step["name"], step_classes[step["class"]](**params)))
+        except (TypeError, ValueError) as err:  # an unknown legacy preset is a ValueError
             raise ModelFileError(
-                f"{path}: the manifest is incomplete or malformed ({err!r}); "
-                "re-save the model with `skdigits train`"
+                f"{path}: step {step['class']} does not accept these parameters "
+                f"({_one_line(err)}); the file was written by an incompatible skdigits version"
             ) from err
-        if classes.dtype.kind not in "iub" and classes.dtype.kind not in "U":
-            raise ModelFileError(f"{path}: class labels of dtype {classes.dtype} are not allowed")
+    pipeline = Pipeline(steps)
+    scaler, clf = pipeline[0], pipeline[-1]
 
-        steps = []
-        for spec in steps_spec:
-            params = spec.get("params", {})
-            if not isinstance(params, dict):
-                raise ModelFileError(f"{path}: parameters of step {spec['name']!r} are not a dict")
-            params = _without_legacy_preset(params)
-            try:
-                steps.append((spec["name"], step_classes[spec["class"]](**params)))
-            except TypeError as err:
-                raise ModelFileError(
-                    f"{path}: step {spec['class']} does not accept these parameters ({err}); "
-                    "the file was written by an incompatible skdigits version"
-                ) from err
-        pipeline = Pipeline(steps)
-        scaler, clf = pipeline[0], pipeline[-1]
-
-        # Set up the fitted state (encoders, classes_, shapes) without training,
-        # then put the saved weights in place of the fresh model.
-        X_stub = np.zeros((len(classes), *input_shape), dtype=input_dtype)
+    # Set up the fitted state (encoders, classes_, shapes) without training,
+    # then put the saved weights in place of the fresh model. Every size this
+    # builds from was bounded above.
+    X_stub = np.zeros((len(spec["classes"]), *spec["input_shape"]), dtype=spec["input_dtype"])
+    try:
         scaler.fit(X_stub)
-        clf.initialize(X_stub, classes)
-        with tempfile.TemporaryDirectory() as tmp:
-            keras_file = Path(tmp) / _KERAS
-            try:
-                keras_file.write_bytes(zf.read(_KERAS))
-                clf.model_ = keras.saving.load_model(keras_file, safe_mode=True)
-            except KeyError as err:
-                raise ModelFileError(f"{path}: the archive has no {_KERAS}") from err
-            except Exception as err:  # Keras raises many types for a bad file
-                raise ModelFileError(
-                    f"{path}: the Keras model inside could not be loaded safely ({err}); "
-                    "re-save it with `skdigits train`"
-                ) from err
-        clf.history_ = defaultdict(list, manifest.get("history", {}))
+        clf.initialize(X_stub, spec["classes"])
+    except (TypeError, ValueError) as err:
+        raise ModelFileError(
+            f"{path}: the manifest's parameters do not build a network ({_one_line(err)}); "
+            "re-save the model with `skdigits train`"
+        ) from err
+    expected = int(clf.model_.count_params())
+    if keras_config["weights_bytes"] < 4 * expected:
+        raise ModelFileError(
+            f"{path}: the stored weights ({keras_config['weights_bytes']} bytes) are too few "
+            f"for the network the manifest describes ({expected} float32 values); "
+            "re-save the model with `skdigits train`"
+        )
+    # Loaded from a scratch folder: Keras' public loader reads only named files. Its
+    # contents were bounded above (at most MAX_MEMBER_BYTES); a load killed midway
+    # leaves a hidden .part folder that the next load removes once stale.
+    with temporary_dir_beside(Path(tempfile.gettempdir()) / "skdigits-load") as tmp:
+        keras_file = tmp / _KERAS
+        try:
+            keras_file.write_bytes(keras_bytes)
+            model = keras.saving.load_model(keras_file, safe_mode=True)
+        except Exception as err:  # Keras raises many types for a bad file
+            raise ModelFileError(
+                f"{path}: the Keras model inside could not be loaded safely "
+                f"({_one_line(err)}); re-save it with `skdigits train`"
+            ) from err
+    if int(model.count_params()) != expected:
+        raise ModelFileError(
+            f"{path}: the Keras model inside has {int(model.count_params())} weights but "
+            f"the manifest describes a network of {expected}; the file was altered or "
+            "assembled from two models: re-save it with `skdigits train`"
+        )
+    clf.model_ = model
+    clf.history_ = defaultdict(list, spec["history"])
     return pipeline
 
 
@@ -248,10 +294,7 @@ def _read_manifest(zf: zipfile.ZipFile, path) -> dict[str, Any]:
         ) from err
     if info.file_size > _MAX_MANIFEST_BYTES:
         raise ModelFileError(f"{path}: {_MANIFEST} is implausibly large ({info.file_size} bytes)")
-    try:
-        manifest = json.loads(zf.read(info))
-    except (ValueError, zipfile.BadZipFile, OSError) as err:
-        raise ModelFileError(f"{path}: {_MANIFEST} is corrupt ({err})") from err
+    manifest = _parse_json(_read_member(zf, _MANIFEST, path), f"{path}: {_MANIFEST}")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a skdigits model file (format is not {FORMAT!r})")
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -260,3 +303,232 @@ def _read_manifest(zf: zipfile.ZipFile, path) -> dict[str, Any]:
             f"reads version {FORMAT_VERSION}; upgrade skdigits or re-train"
         )
     return manifest
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _check_member(info: zipfile.ZipInfo, where: str) -> None:
+    """Refuse a member whose declared size or compression ratio is a bomb's.
+
+    zipfile never yields more than a member's declared size (it fails the CRC
+    check instead), so checking the declaration bounds what extraction can cost.
+    """
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise ModelFileError(
+            f"{where}: member {info.filename!r} unpacks to {info.file_size} bytes, over the "
+            f"limit of {MAX_MEMBER_BYTES}; this is not a model skdigits wrote"
+        )
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > _RATIO_FREE_BYTES and ratio > MAX_COMPRESSION_RATIO:
+        raise ModelFileError(
+            f"{where}: member {info.filename!r} is compressed {ratio:.0f}:1 "
+            f"({info.compress_size} bytes unpacking to {info.file_size}), over the limit of "
+            f"{MAX_COMPRESSION_RATIO}:1; this looks like a zip bomb, not a saved model"
+        )
+
+
+def _check_members(zf: zipfile.ZipFile, where: str) -> None:
+    members = zf.infolist()
+    if len(members) > _MAX_MEMBERS:
+        raise ModelFileError(
+            f"{where}: the archive has {len(members)} members, over the limit of "
+            f"{_MAX_MEMBERS}; this is not a model skdigits wrote"
+        )
+    for info in members:
+        _check_member(info, where)
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, path: Any) -> bytes:
+    """One member's bytes, after the archive's members passed :func:`_check_members`."""
+    _check_members(zf, str(path))
+    try:
+        return zf.read(name)
+    except KeyError as err:
+        raise ModelFileError(f"{path}: the archive has no {name}") from err
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as err:
+        raise ModelFileError(
+            f"{path}: {name} is corrupt ({_one_line(err)}); re-save the model with `skdigits train`"
+        ) from err
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _parse_json(data: bytes, where: str) -> Any:
+    try:
+        return json.loads(data, parse_constant=_refuse_constant)
+    # ValueError covers bad JSON, bad UTF-8 and integers of over 4300 digits;
+    # RecursionError a document nested thousands deep.
+    except (ValueError, RecursionError) as err:
+        raise ModelFileError(f"{where} is corrupt ({_one_line(err)[:200]})") from err
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
+    """Validate the manifest's structure and bound its values; return what load_model needs.
+
+    Runs before anything is built from the file: every size (hidden units,
+    classes, input shape, history) is bounded here, every type checked, so a
+    crafted manifest ends in one ModelFileError instead of a KeyError,
+    TypeError, MemoryError or a 31 GB tensor.
+    """
+
+    def bad(what: str) -> ModelFileError:
+        return ModelFileError(
+            f"{path}: the manifest's {what}; re-save the model with `skdigits train`"
+        )
+
+    steps = manifest.get("steps")
+    if not isinstance(steps, list) or len(steps) != 2:
+        raise bad(f"`steps` is {_describe(steps)}, expected a list of 2 steps")
+    out_steps: list[dict[str, Any]] = []
+    for step in steps:
+        if not isinstance(step, dict):
+            raise bad(f"step {_describe(step)} is not an object")
+        name, cls, params = step.get("name"), step.get("class"), step.get("params", {})
+        if not isinstance(name, str) or not name or len(name) > 100 or "__" in name:
+            raise bad(f"step name {_describe(name)} is not a short step name")
+        if not isinstance(cls, str):
+            raise bad(f"step class {_describe(cls)} is not a string")
+        if not isinstance(params, dict):
+            raise bad(f"parameters of step {name!r} are {_describe(params)}, not an object")
+        out_steps.append({"name": name, "class": cls, "params": params})
+    names = [s["class"] for s in out_steps]
+    if names != ["PixelScaler", "DigitClassifier"]:
+        raise ModelFileError(
+            f"{path}: unexpected pipeline steps {names}; this version of skdigits "
+            "loads PixelScaler then DigitClassifier"
+        )
+    if out_steps[0]["name"] == out_steps[1]["name"]:
+        raise bad(f"steps share the name {out_steps[0]['name']!r}")
+    params = out_steps[1]["params"]
+    for key, value in params.items():
+        if key.split("__", 1)[0] in _OBJECT_PARAMS and value is not None:
+            raise bad(
+                f"parameter `{key}` is {_describe(value)}: the safe format stores no "
+                "model functions or callbacks"
+            )
+    hidden = params.get("hidden_units", 100)
+    if not _is_int(hidden) or not 1 <= hidden <= MAX_HIDDEN_UNITS:
+        raise bad(f"`hidden_units` is {_describe(hidden)}, expected 1 to {MAX_HIDDEN_UNITS}")
+
+    classes = manifest.get("classes")
+    if not isinstance(classes, list) or not 1 <= len(classes) <= MAX_CLASSES:
+        raise bad(f"`classes` is {_describe(classes)}, expected a list of 1 to {MAX_CLASSES}")
+    ints = all(_is_int(c) and -(2**63) <= c < 2**63 for c in classes)
+    strings = all(isinstance(c, str) and len(c) <= 100 for c in classes)
+    if not (ints or strings) or len(set(classes)) != len(classes):
+        raise bad("`classes` are not distinct integers (or short strings)")
+    dtype = _dtype(manifest.get("classes_dtype"), "iubU", bad, "classes_dtype")
+    try:
+        class_array = np.asarray(classes, dtype=dtype)
+    except (OverflowError, TypeError, ValueError) as err:
+        raise bad(f"`classes` do not fit `classes_dtype` {dtype} ({_one_line(err)})") from err
+
+    shape = manifest.get("input_shape")
+    if (
+        not isinstance(shape, list)
+        or not 1 <= len(shape) <= 2
+        or not all(_is_int(d) and d >= 1 for d in shape)
+        or math.prod(shape) != _N_PIXELS
+    ):
+        raise bad(f"`input_shape` is {_describe(shape)}, expected [28, 28] or [784]")
+    input_dtype = _dtype(manifest.get("input_dtype"), "uif", bad, "input_dtype")
+    n_in = manifest.get("scaler_n_features_in", _N_PIXELS)
+    if n_in != _N_PIXELS or not _is_int(n_in):
+        raise bad(f"`scaler_n_features_in` is {_describe(n_in)}, expected 784")
+
+    history = manifest.get("history", {})
+    if not isinstance(history, dict) or len(history) > 64:
+        raise bad(f"`history` is {_describe(history)}, expected an object of lists")
+    for key, values in history.items():
+        if (
+            not isinstance(values, list)
+            or len(values) > _MAX_HISTORY
+            or not all(_is_number(v) for v in values)
+        ):
+            raise bad(f"`history` entry {key!r} is {_describe(values)}, not a list of numbers")
+    metadata = manifest.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise bad(f"`metadata` is {_describe(metadata)}, expected an object")
+    return {
+        "steps": out_steps,
+        "classes": class_array,
+        "input_shape": tuple(shape),
+        "input_dtype": input_dtype,
+        "history": history,
+    }
+
+
+def _dtype(text: Any, kinds: str, bad: Any, key: str) -> np.dtype:
+    try:
+        dtype = np.dtype(text) if isinstance(text, str) and len(text) <= 8 else None
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in kinds or dtype.itemsize > 400:
+        raise bad(f"`{key}` is {_describe(text)}, not an allowed dtype")
+    return dtype
+
+
+def _describe(value: Any) -> str:
+    """A value for a message: its repr, cut to one short line."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _check_keras_archive(data: bytes, path: Any) -> dict[str, Any]:
+    """Bound the Keras archive inside before Keras opens it: members and layer sizes."""
+    import io
+
+    where = f"{path}: {_KERAS}"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as inner:
+            _check_members(inner, where)
+            config_info = inner.getinfo("config.json")
+            if config_info.file_size > _MAX_KERAS_CONFIG_BYTES:
+                raise ModelFileError(
+                    f"{where}: config.json is implausibly large ({config_info.file_size} bytes)"
+                )
+            config = _parse_json(inner.read(config_info), f"{where}: config.json")
+            weights = [i.file_size for i in inner.infolist() if i.filename.endswith(".h5")]
+    except KeyError as err:
+        raise ModelFileError(
+            f"{where} has no config.json; re-save it with `skdigits train`"
+        ) from err
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as err:
+        raise ModelFileError(
+            f"{where} is not a valid Keras archive ({_one_line(err)}); re-save it with "
+            "`skdigits train`"
+        ) from err
+    _check_keras_sizes(config, where)
+    return {"weights_bytes": sum(weights)}
+
+
+def _check_keras_sizes(config: Any, where: str) -> None:
+    """Refuse a Keras config whose layer sizes or shapes would allocate gigabytes."""
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _KERAS_SIZE_KEYS:
+                    dims = value if isinstance(value, list) else [value]
+                    size = math.prod(d for d in dims if _is_int(d) and d > 0)
+                    if size > _MAX_KERAS_SIZE or any(_is_int(d) and d < 0 for d in dims):
+                        raise ModelFileError(
+                            f"{where}: config.json declares {key} {_describe(value)}, outside "
+                            "what skdigits builds; this is not a model skdigits wrote"
+                        )
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)

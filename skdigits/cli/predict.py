@@ -58,16 +58,10 @@ def add_pickle_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_array(path: Path) -> np.ndarray:
-    if path.suffix == ".npy":
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise DataError(
-                f"{path} is not a readable .npy array ({err}); save images with numpy.save"
-            ) from err
-    from ..datasets import load_idx
+    from ..datasets import load_idx, load_npy
 
-    return load_idx(path)
+    # Both read the header first and refuse sizes too large, and anything but a regular file.
+    return load_npy(path) if path.suffix == ".npy" else load_idx(path)
 
 
 def _read_inputs(paths: list[Path]) -> tuple[np.ndarray, list[tuple[str, int]]]:

@@ -22,6 +22,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def add_parser(sub) -> None:
     # The web stack is imported only when the command runs: other commands, and
     # installs without the `serve` extra, never pay for it.
@@ -56,6 +66,58 @@ def add_parser(sub) -> None:
         metavar="N",
         help="refuse JSON batches of more images with 413 (default: 256)",
     )
+    limits = p.add_argument_group(
+        "limits against slow or hostile clients (per worker process)",
+        "Each bounds what a client can hold: time, header bytes, connections, pixels.",
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=_positive_float,
+        metavar="S",
+        default=10.0,
+        help="close a connection whose request headers take longer (default: %(default)g s)",
+    )
+    limits.add_argument(
+        "--body-timeout",
+        type=_positive_float,
+        metavar="S",
+        default=30.0,
+        help="answer 408 and close when the body takes longer (default: %(default)g s)",
+    )
+    limits.add_argument(
+        "--keep-alive-timeout",
+        type=_positive_float,
+        metavar="S",
+        default=5.0,
+        help="close an idle keep-alive connection after S seconds (default: %(default)g s)",
+    )
+    limits.add_argument(
+        "--max-header-bytes",
+        type=_positive_int,
+        metavar="N",
+        default=64 * 1024,
+        help="answer 431 and close on a larger header block (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--limit-concurrency",
+        type=_positive_int,
+        metavar="N",
+        default=100,
+        help="answer 503 once N connections or requests are open (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-image-pixels",
+        type=_positive_int,
+        metavar="N",
+        help="refuse larger images before decoding (default: 16777216, 4096x4096)",
+    )
+    limits.add_argument(
+        "--decode-concurrency",
+        type=_positive_int,
+        metavar="N",
+        default=2,
+        help="images decoded at once; about 9 bytes per pixel each (default: %(default)s)",
+    )
     p.add_argument(
         "--access-log",
         action="store_true",
@@ -80,22 +142,32 @@ def run(args: argparse.Namespace) -> int:
             "serving needs uvicorn, which is not installed; "
             'install it with: pip install "skdigits[serve]"'
         ) from err
+    from ..serve._limits import HEADER_TIMEOUT_ENV, MAX_HEADER_BYTES_ENV, guarded_protocol
     from ..serve.app import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, create_app
 
     max_body_bytes = args.max_body_bytes or DEFAULT_MAX_BODY_BYTES
     max_batch = args.max_batch or DEFAULT_MAX_BATCH
+    app_limits = {
+        "max_body_bytes": max_body_bytes,
+        "max_batch": max_batch,
+        "body_timeout": args.body_timeout,
+        "max_image_pixels": args.max_image_pixels,
+        "decode_concurrency": args.decode_concurrency,
+    }
     # Load the model here, whatever the number of workers: a bad file is one line
     # on stderr and exit status 1, before any port is opened.
-    app = create_app(args.model, max_body_bytes=max_body_bytes, max_batch=max_batch)
-    if args.workers > 1:
-        # Worker processes build their own app: uvicorn imports the factory by name.
-        os.environ.update(
-            {
-                "SKDIGITS_SERVE_MODEL": str(args.model.resolve()),
-                "SKDIGITS_SERVE_MAX_BODY_BYTES": str(max_body_bytes),
-                "SKDIGITS_SERVE_MAX_BATCH": str(max_batch),
-            }
-        )
+    app = create_app(args.model, **app_limits)
+    # The connection guard reads its limits from the environment, as do worker
+    # processes building their own app (uvicorn imports the factory by name).
+    env = {
+        HEADER_TIMEOUT_ENV: str(args.header_timeout),
+        MAX_HEADER_BYTES_ENV: str(args.max_header_bytes),
+        "SKDIGITS_SERVE_MODEL": str(args.model.resolve()),
+    }
+    env.update(
+        {f"SKDIGITS_SERVE_{k.upper()}": str(v) for k, v in app_limits.items() if v is not None}
+    )
+    os.environ.update(env)
     uvicorn.run(
         app if args.workers == 1 else "skdigits.serve.app:create_app_from_env",
         factory=args.workers > 1,
@@ -105,5 +177,9 @@ def run(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         log_level=args.log_level,
         server_header=False,
+        http=guarded_protocol(),
+        timeout_keep_alive=args.keep_alive_timeout,
+        limit_concurrency=args.limit_concurrency,
+        h11_max_incomplete_event_size=args.max_header_bytes,
     )
     return 0

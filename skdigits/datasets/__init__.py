@@ -2,6 +2,7 @@
 
 from ._idx import load_idx, save_idx
 from ._mnist import MNIST_FILES, check_mnist_pair, fetch_mnist, get_data_home
+from ._npy import load_npy
 
 __all__ = [
     "MNIST_FILES",
@@ -9,5 +10,6 @@ __all__ = [
     "fetch_mnist",
     "get_data_home",
     "load_idx",
+    "load_npy",
     "save_idx",
 ]

@@ -10,9 +10,12 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import stat
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -36,6 +39,14 @@ _CODE_OF_DTYPE: dict[tuple[str, int], int] = {
 _KNOWN_CODES = ", ".join(f"0x{code:02X} ({dtype.name})" for code, dtype in _DTYPE_OF_CODE.items())
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_DIM = 2**32 - 1
+#: The most dimensions an IDX file may declare: numpy's limit for an array.
+MAX_IDX_DIMS = 64
+#: The largest body an IDX file may declare, in bytes (all of MNIST is 55 MB). The
+#: limit is checked from the header, before a byte of the body is read or
+#: decompressed, so a small gzip file cannot expand into gigabytes.
+MAX_IDX_BYTES = 2**31
+_CHUNK = 1 << 20
+_FIX = "the file is damaged or not an IDX file: download or copy it again"
 
 
 def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
@@ -58,9 +69,13 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Raises
     ------
     DataError
-        If the file is missing, is a directory, is a corrupt gzip stream, or is not
-        a well-formed IDX file (bad magic, unknown dtype code, incomplete header,
-        or a body whose length disagrees with the dimensions).
+        If the file is missing, is a directory or not a regular file, is a corrupt
+        gzip stream, or is not a well-formed IDX file (bad magic, unknown dtype
+        code, incomplete header, more than 64 dimensions, a declared body over
+        :data:`MAX_IDX_BYTES`, or a body whose length disagrees with the
+        dimensions). The header is read first and a gzip stream is decompressed
+        only as far as the header declares, so memory is bounded by the declared
+        size, never by the stream.
 
     Examples
     --------
@@ -72,16 +87,12 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
     array([5, 0, 4], dtype=uint8)
     """
     path = Path(path)
-    content = _read_file(path)
-    if content[:2] == _GZIP_MAGIC:
-        try:
-            content = gzip.decompress(content)
-        except (OSError, EOFError, zlib.error) as err:
-            raise DataError(
-                f"IDX file '{path}' starts like gzip but is not a valid gzip stream "
-                f"({_one_line(err)}); download or copy the file again"
-            ) from err
-    return _parse(content, path)
+    with _open_regular(path) as fh:
+        head = fh.read(2)
+        fh.seek(0)
+        if head == _GZIP_MAGIC:
+            return _read_gzip(fh, path)
+        return _read_raw(fh, path, os.fstat(fh.fileno()).st_size)
 
 
 def save_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:
@@ -133,63 +144,141 @@ def idx_encode(array: np.ndarray) -> tuple[bytes, np.ndarray]:
     return header, body
 
 
-def _read_file(path: Path) -> bytes:
-    if path.is_dir():
-        raise DataError(
-            f"IDX path '{path}' is a directory, not a file; pass the path of an IDX file "
-            "inside it, e.g. train-images-idx3-ubyte"
-        )
+def _open_regular(
+    path: Path,
+    what: str = "IDX file",
+    missing_hint: str = "check the path, or fetch the data with skdigits.datasets.fetch_mnist()",
+    example: str = "train-images-idx3-ubyte",
+) -> BinaryIO:
+    """``path`` opened for reading, refused unless it is a regular file.
+
+    A device (``/dev/zero``), a FIFO or a socket never ends: reading one whole would
+    hang or fill memory, so its type is checked (on the open file) before any byte
+    of it is read. ``what`` names the kind of file in messages.
+    """
+    folder = (
+        f"{what.split()[0]} path '{path}' is a directory, not a file; pass the path of "
+        f"{'an' if what[0] in 'AEIOU.' else 'a'} {what} inside it, e.g. {example}"
+    )
     try:
-        return path.read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
+        # it changes nothing for a regular file.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError as err:
-        raise DataError(
-            f"IDX file '{path}' does not exist; check the path, or fetch the data with "
-            "skdigits.datasets.fetch_mnist()"
-        ) from err
+        raise DataError(f"{what} '{path}' does not exist; {missing_hint}") from err
+    except IsADirectoryError as err:
+        raise DataError(folder) from err
     except OSError as err:
         raise DataError(
-            f"cannot read IDX file '{path}' ({_one_line(err)}); check its permissions"
+            f"cannot read {what} '{path}' ({_one_line(err)}); check its permissions"
         ) from err
-
-
-def _parse(content: bytes, path: Path) -> np.ndarray:
-    fix = "the file is damaged or not an IDX file: download or copy it again"
-    if len(content) < 4:
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise DataError(folder)
         raise DataError(
-            f"IDX file '{path}' has an incomplete header: {len(content)} bytes, "
-            f"the magic number alone needs 4; {fix}"
+            f"{what.split()[0]} path '{path}' is not a regular file (a device, pipe or "
+            f"socket); pass {'an' if what[0] in 'AEIOU.' else 'a'} {what} saved on disk"
         )
-    zero0, zero1, code, ndim = content[:4]
+    return open(fd, "rb")
+
+
+def _read_header(read: Callable[[int], bytes], path: Path) -> tuple[np.dtype, tuple[int, ...]]:
+    """Parse and check the magic and the dimensions, reading only the header's bytes."""
+    magic = read(4)
+    if len(magic) < 4:
+        raise DataError(
+            f"IDX file '{path}' has an incomplete header: {len(magic)} bytes, "
+            f"the magic number alone needs 4; {_FIX}"
+        )
+    zero0, zero1, code, ndim = magic
     if zero0 != 0 or zero1 != 0:
         raise DataError(
-            f"IDX file '{path}' has bad magic bytes 0x{content[:4].hex()} (an IDX file "
-            f"starts with two zero bytes); {fix}"
+            f"IDX file '{path}' has bad magic bytes 0x{magic.hex()} (an IDX file "
+            f"starts with two zero bytes); {_FIX}"
         )
     dtype = _DTYPE_OF_CODE.get(code)
     if dtype is None:
         raise DataError(
-            f"IDX file '{path}' has unknown dtype code 0x{code:02X} (known: {_KNOWN_CODES}); {fix}"
+            f"IDX file '{path}' has unknown dtype code 0x{code:02X} (known: {_KNOWN_CODES}); {_FIX}"
         )
     if ndim == 0:
-        raise DataError(f"IDX file '{path}' declares 0 dimensions (at least 1 needed); {fix}")
-    header_len = 4 + 4 * ndim
-    if len(content) < header_len:
+        raise DataError(f"IDX file '{path}' declares 0 dimensions (at least 1 needed); {_FIX}")
+    if ndim > MAX_IDX_DIMS:
+        raise DataError(
+            f"IDX file '{path}' declares {ndim} dimensions, more than the {MAX_IDX_DIMS} "
+            f"an array can have; {_FIX}"
+        )
+    dims = read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise DataError(
             f"IDX file '{path}' has an incomplete header: {ndim} dimensions need "
-            f"{header_len} header bytes, the file has {len(content)}; {fix}"
+            f"{4 + 4 * ndim} header bytes, the file has {4 + len(dims)}; {_FIX}"
         )
-    shape = struct.unpack_from(f">{ndim}I", content, 4)
-    expected = math.prod(shape) * dtype.itemsize
-    found = len(content) - header_len
-    if found != expected:
-        problem = "is truncated" if found < expected else "has trailing bytes"
+    shape = struct.unpack(f">{ndim}I", dims)
+    # Every dimension but the zero ones counts towards what an array can address:
+    # (2**32-1, 2**32-1, 0) is empty, yet numpy refuses its shape.
+    nonzero = math.prod(d for d in shape if d)
+    if nonzero * dtype.itemsize > MAX_IDX_BYTES:
         raise DataError(
-            f"IDX file '{path}' {problem}: shape {shape} of {dtype.name} needs "
-            f"{expected} data bytes, found {found}; {fix}"
+            f"IDX file '{path}' declares shape {shape} of {dtype.name}, "
+            f"{nonzero * dtype.itemsize} bytes, over the limit of {MAX_IDX_BYTES} "
+            f"(all of MNIST is 55 MB); {_FIX}"
         )
-    array = np.frombuffer(content, dtype=dtype, count=math.prod(shape), offset=header_len)
+    return dtype, shape
+
+
+def _read_raw(fh: BinaryIO, path: Path, size: int) -> np.ndarray:
+    dtype, shape = _read_header(fh.read, path)
+    expected = math.prod(shape) * dtype.itemsize
+    found = size - 4 - 4 * len(shape)
+    if found != expected:  # known from the file's size, before reading the body
+        raise _length_error(path, shape, dtype, expected, found)
+    return _to_array(fh.read(expected), dtype, shape, path)
+
+
+def _read_gzip(fh: BinaryIO, path: Path) -> np.ndarray:
+    """Decompress the header, then at most the body it declares plus one byte."""
+    stream = gzip.GzipFile(fileobj=fh, mode="rb")
+    try:
+        dtype, shape = _read_header(stream.read, path)
+        expected = math.prod(shape) * dtype.itemsize
+        body = bytearray()
+        while len(body) <= expected:  # one byte more than declared: trailing data
+            chunk = stream.read(min(_CHUNK, expected + 1 - len(body)))
+            if not chunk:
+                break
+            body += chunk
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(
+            f"IDX file '{path}' starts like gzip but is not a valid gzip stream "
+            f"({_one_line(err)}); download or copy the file again"
+        ) from err
+    if len(body) != expected:
+        found = len(body) if len(body) <= expected else f"more than {expected}"
+        raise _length_error(path, shape, dtype, expected, found)
+    return _to_array(bytes(body), dtype, shape, path)
+
+
+def _length_error(
+    path: Path, shape: tuple[int, ...], dtype: np.dtype, expected: int, found: int | str
+) -> DataError:
+    problem = (
+        "is truncated" if isinstance(found, int) and found < expected else "has trailing bytes"
+    )
+    return DataError(
+        f"IDX file '{path}' {problem}: shape {shape} of {dtype.name} needs "
+        f"{expected} data bytes, found {found}; {_FIX}"
+    )
+
+
+def _to_array(body: bytes, dtype: np.dtype, shape: tuple[int, ...], path: Path) -> np.ndarray:
+    if len(body) != math.prod(shape) * dtype.itemsize:  # the file changed while read
+        raise _length_error(path, shape, dtype, math.prod(shape) * dtype.itemsize, len(body))
+    array = np.frombuffer(body, dtype=dtype).reshape(shape)
     # Copy into native byte order: the result is writable and fast to compute with.
-    return array.reshape(shape).astype(dtype.newbyteorder("="))
+    return array.astype(dtype.newbyteorder("="))
 
 
 def _one_line(err: object) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._errors import ModelFileError
 from .._version import __version__
-from ..inference import METADATA_DECODERS
+from ..inference import METADATA_DECODERS, decode_metadata, inspect_onnx, read_model_bytes
 from ._gate import ExportError
 
 PRODUCER_NAME = "skdigits"
@@ -151,26 +151,20 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
             f"{path} does not exist or is not a file; pass the path of an .onnx model "
             "written by skdigits' export"
         )
+    name = str(path)
+    data = read_model_bytes(name, name)
+    info = inspect_onnx(data, name)  # operators, external data, UTF-8: before onnxruntime
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises its own types for a bad file
-        raise ModelFileError(f"{path} is not a valid ONNX model ({err})") from err
-    meta = session.get_modelmeta()
-    props = dict(meta.custom_metadata_map)
-    if "skdigits_version" not in props:
+        message = " ".join(str(err).split())[:300]
+        raise ModelFileError(f"{path} is not a valid ONNX model ({message})") from err
+    if "skdigits_version" not in info.metadata:
         raise ModelFileError(
             f"{path} is an ONNX model but was not exported by skdigits (it has no "
             "`skdigits_version` metadata); export one with skdigits.export.export_onnx"
         )
-    decoded: dict[str, Any] = {}
-    for key, value in props.items():
-        decoder = _DECODERS.get(key)
-        try:
-            decoded[key] = decoder(value) if decoder else value
-        except ValueError as err:  # json.JSONDecodeError is a ValueError
-            raise ModelFileError(
-                f"{path}: metadata `{key}` is malformed ({value!r}); re-export the model"
-            ) from err
-    decoded["producer_name"] = meta.producer_name
-    decoded["doc_string"] = meta.description
+    decoded = decode_metadata(info.metadata, name, strict=True)
+    decoded["producer_name"] = info.producer_name
+    decoded["doc_string"] = info.doc_string
     return decoded

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .._atomic import write_bytes_atomic
+from .._atomic import temporary_dir_beside, write_bytes_atomic
 from ._gate import ExportError, ParityReport, check_opset, check_parity, default_check_samples
 
 __all__ = ["OrtExport", "export_ort", "required_operators_path"]
@@ -98,17 +98,20 @@ def export_ort(
     model = to_onnx_model(pipeline, opset=opset, metadata=metadata)
     check_parity(model.SerializeToString(), pipeline, check_samples)  # the ONNX graph first
     set_metadata(model, {"model_format": "ort", "ort_optimization_style": OPTIMIZATION_STYLE})
-    ort_bytes, _ = _convert(model)
-    report = check_parity(ort_bytes, pipeline, check_samples)
-    # Record the gate's result in the file, convert again, and gate the final bytes.
-    set_metadata(
-        model,
-        {
-            "parity_max_abs_diff": repr(report.max_abs_diff),
-            "parity_n_samples": str(report.n_samples),
-        },
-    )
-    ort_bytes, config = _convert(model)
+    # The converter's scratch files live beside the destination (a killed export leaves
+    # a hidden .part folder there, removed by the next export once stale).
+    with temporary_dir_beside(path) as scratch:
+        ort_bytes, _ = _convert(model, scratch)
+        report = check_parity(ort_bytes, pipeline, check_samples)
+        # Record the gate's result in the file, convert again, and gate the final bytes.
+        set_metadata(
+            model,
+            {
+                "parity_max_abs_diff": repr(report.max_abs_diff),
+                "parity_n_samples": str(report.n_samples),
+            },
+        )
+        ort_bytes, config = _convert(model, scratch)
     report = check_parity(ort_bytes, pipeline, check_samples)
 
     config = config.replace("# - model.ort", f"# - {path.name}")
@@ -119,15 +122,19 @@ def export_ort(
     return OrtExport(path, config_path, report)
 
 
-def _convert(model: Any) -> tuple[bytes, str]:
-    """``model`` (an onnx.ModelProto) as ORT-format bytes and its required-operators list."""
+def _convert(model: Any, scratch_dir: Path | None = None) -> tuple[bytes, str]:
+    """``model`` (an onnx.ModelProto) as ORT-format bytes and its required-operators list.
+
+    The converter's files go in a fresh folder inside ``scratch_dir`` (None: the
+    system's temporary folder).
+    """
     import onnx
     from onnxruntime.tools.convert_onnx_models_to_ort import (
         OptimizationStyle,
         convert_onnx_models_to_ort,
     )
 
-    with tempfile.TemporaryDirectory(prefix="skdigits-ort-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="skdigits-ort-", dir=scratch_dir) as scratch:
         source = Path(scratch) / "model.onnx"
         onnx.save_model(model, source)
         out = Path(scratch) / "out"

@@ -18,6 +18,7 @@ of the fp32 model is unchanged. Imports onnx and onnxruntime only.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import write_bytes_atomic
+from .._atomic import temporary_dir_beside, write_bytes_atomic
 from ._gate import ExportError, as_check_images, check_opset, check_parity
 from ._metadata import INPUT_NAME, set_metadata
 
@@ -111,7 +112,13 @@ class _CalibrationImages:
         self._it = iter(self._batches)
 
 
-def quantize_int8(model: Any, *, method: str = "dynamic", calibration_images: Any = None) -> Any:
+def quantize_int8(
+    model: Any,
+    *,
+    method: str = "dynamic",
+    calibration_images: Any = None,
+    scratch_dir: str | Path | None = None,
+) -> Any:
     """Quantise an fp32 skdigits ONNX model to int8 with onnxruntime's tools.
 
     Parameters
@@ -121,6 +128,10 @@ def quantize_int8(model: Any, *, method: str = "dynamic", calibration_images: An
     method : {"dynamic", "static"}, default="dynamic"
     calibration_images : array-like of shape (n, 28, 28), default=None
         Raw training images (0–255) for ``method="static"``; a few hundred suffice.
+    scratch_dir : str or path-like, default=None
+        An existing folder for onnxruntime's input and output files; None uses a
+        temporary folder of the system's. :func:`export_int8_onnx` passes one
+        beside its destination, so a killed export leaves nothing elsewhere.
 
     Returns
     -------
@@ -135,8 +146,13 @@ def quantize_int8(model: Any, *, method: str = "dynamic", calibration_images: An
     if isinstance(model, bytes):
         model = onnx.load_from_string(model)
     props = {p.key: p.value for p in model.metadata_props}
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+    with contextlib.ExitStack() as stack:
+        tmp = (
+            Path(scratch_dir)
+            if scratch_dir is not None
+            else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        )
+        src, dst = tmp / "fp32.onnx", tmp / "int8.onnx"
         onnx.save(model, src)
         if method == "dynamic":
             quantize_dynamic(
@@ -290,7 +306,10 @@ def export_int8_onnx(
         check_samples = np.asarray(test_images)[:1000]
     check_parity(fp32.SerializeToString(), pipeline, check_samples)
 
-    int8 = quantize_int8(fp32, method=method, calibration_images=calibration_images)
+    with temporary_dir_beside(path) as scratch:
+        int8 = quantize_int8(
+            fp32, method=method, calibration_images=calibration_images, scratch_dir=scratch
+        )
     report = check_accuracy(
         fp32, int8, test_images, test_labels, method=method, max_accuracy_loss=max_accuracy_loss
     )

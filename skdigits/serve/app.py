@@ -25,6 +25,7 @@ arrives) and the web stack; never TensorFlow, Keras or scikit-learn.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 from importlib import resources
@@ -52,6 +53,8 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
     ) from err
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_DECODE_CONCURRENCY",
     "DEFAULT_MAX_BATCH",
     "DEFAULT_MAX_BODY_BYTES",
     "create_app",
@@ -63,12 +66,13 @@ __all__ = [
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 #: The most images one JSON request may hold.
 DEFAULT_MAX_BATCH = 256
-
-# Bodies up to this size (a single JSON image is ~2.7 KB) are parsed and predicted
-# in the event loop: that takes well under a millisecond, less than the hand-off
-# to a worker thread. Larger ones, and every image decode, run in a worker thread
-# so the loop keeps serving other requests.
-_INLINE_BODY_BYTES = 64 * 1024
+#: Seconds a client has to send the whole request body once its headers are in.
+DEFAULT_BODY_TIMEOUT = 30.0
+#: Images decoded at once per worker process. Decoding needs about 9 bytes per pixel
+#: (measured: 140 MB for a 4096x4096 PNG), so with the default 16-megapixel limit
+#: two at once bound decoding to about 300 MB however many uploads arrive; the
+#: others wait their turn.
+DEFAULT_DECODE_CONCURRENCY = 2
 _JSON_TYPES = ("application/json",)
 _IMAGE_TYPES = ("application/octet-stream", "")  # plus image/*: sniffed by Pillow
 _FORM_TYPE = "multipart/form-data"
@@ -85,6 +89,9 @@ def create_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_image_pixels: int | None = None,
+    decode_concurrency: int = DEFAULT_DECODE_CONCURRENCY,
 ) -> Starlette:
     """Build the ASGI application serving one ONNX model.
 
@@ -98,6 +105,16 @@ def create_app(
         Larger request bodies are refused with 413 before they are read whole.
     max_batch : int, default=256
         JSON requests holding more images are refused with 413.
+    body_timeout : float, default=30.0
+        Seconds to receive the whole body; a client that stalls longer is answered
+        408 and disconnected.
+    max_image_pixels : int, default=None
+        Larger images are refused with 422 from their header, before decoding;
+        ``None`` means :data:`skdigits.images.MAX_IMAGE_PIXELS` (16 megapixels).
+    decode_concurrency : int, default=2
+        Images decoded at once; further uploads wait. With ``max_image_pixels``
+        this bounds the memory decoding takes (about 9 bytes per pixel each),
+        whatever the number of clients.
 
     Returns
     -------
@@ -109,7 +126,7 @@ def create_app(
     ModelFileError
         If ``model_path`` is missing or not a valid skdigits ONNX model.
     ValueError
-        If ``max_body_bytes`` or ``max_batch`` is not a positive integer.
+        If a limit is not a positive number.
 
     Examples
     --------
@@ -117,10 +134,27 @@ def create_app(
     >>> app = create_app("mnist.onnx", max_batch=64)  # doctest: +SKIP
     >>> import uvicorn; uvicorn.run(app, port=8000)  # doctest: +SKIP
     """
-    for name, value in (("max_body_bytes", max_body_bytes), ("max_batch", max_batch)):
+    integers = {
+        "max_body_bytes": max_body_bytes,
+        "max_batch": max_batch,
+        "decode_concurrency": decode_concurrency,
+        "max_image_pixels": 1 if max_image_pixels is None else max_image_pixels,
+    }
+    for name, value in integers.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    service = _DigitService(OnnxDigitClassifier(model_path), max_body_bytes, max_batch)
+    if isinstance(body_timeout, bool) or not isinstance(body_timeout, int | float):
+        raise ValueError(f"`body_timeout` must be a positive number, got {body_timeout!r}")
+    if not body_timeout > 0:
+        raise ValueError(f"`body_timeout` must be a positive number, got {body_timeout!r}")
+    service = _DigitService(
+        OnnxDigitClassifier(model_path),
+        max_body_bytes,
+        max_batch,
+        body_timeout=float(body_timeout),
+        max_image_pixels=max_image_pixels,
+        decode_concurrency=decode_concurrency,
+    )
     routes = [
         Route("/", service.index, methods=["GET"]),
         Route("/predict", service.predict, methods=["POST"]),
@@ -145,17 +179,26 @@ def create_app(
 def create_app_from_env() -> Starlette:
     """:func:`create_app` configured by environment variables, for ASGI servers' factories.
 
-    ``SKDIGITS_SERVE_MODEL`` (required), ``SKDIGITS_SERVE_MAX_BODY_BYTES`` and
-    ``SKDIGITS_SERVE_MAX_BATCH``. Each uvicorn worker process calls it once:
+    ``SKDIGITS_SERVE_MODEL`` (required), ``SKDIGITS_SERVE_MAX_BODY_BYTES``,
+    ``SKDIGITS_SERVE_MAX_BATCH``, ``SKDIGITS_SERVE_BODY_TIMEOUT``,
+    ``SKDIGITS_SERVE_MAX_IMAGE_PIXELS`` and ``SKDIGITS_SERVE_DECODE_CONCURRENCY``.
+    Each uvicorn worker process calls it once:
     ``uvicorn --factory --workers 2 skdigits.serve.app:create_app_from_env``.
     """
     model = os.environ.get("SKDIGITS_SERVE_MODEL")
     if not model:
         raise DataError("set SKDIGITS_SERVE_MODEL to the .onnx file to serve")
+    env = os.environ.get
+    pixels = env("SKDIGITS_SERVE_MAX_IMAGE_PIXELS")
     return create_app(
         model,
-        max_body_bytes=int(os.environ.get("SKDIGITS_SERVE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
-        max_batch=int(os.environ.get("SKDIGITS_SERVE_MAX_BATCH", DEFAULT_MAX_BATCH)),
+        max_body_bytes=int(env("SKDIGITS_SERVE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+        max_batch=int(env("SKDIGITS_SERVE_MAX_BATCH", DEFAULT_MAX_BATCH)),
+        body_timeout=float(env("SKDIGITS_SERVE_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)),
+        max_image_pixels=int(pixels) if pixels else None,
+        decode_concurrency=int(
+            env("SKDIGITS_SERVE_DECODE_CONCURRENCY", DEFAULT_DECODE_CONCURRENCY)
+        ),
     )
 
 
@@ -206,10 +249,23 @@ class _RequestError(HTTPException):
 class _DigitService:
     """The route handlers, sharing one classifier and the limits."""
 
-    def __init__(self, classifier: OnnxDigitClassifier, max_body_bytes: int, max_batch: int):
+    def __init__(
+        self,
+        classifier: OnnxDigitClassifier,
+        max_body_bytes: int,
+        max_batch: int,
+        *,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        max_image_pixels: int | None = None,
+        decode_concurrency: int = DEFAULT_DECODE_CONCURRENCY,
+    ):
         self.classifier = classifier
         self.max_body_bytes = max_body_bytes
         self.max_batch = max_batch
+        self.body_timeout = body_timeout
+        self.max_image_pixels = max_image_pixels
+        # Bound on the pixels decoded at once; created here, bound to the loop on first use.
+        self._decoding = asyncio.Semaphore(decode_concurrency)
         self.classes = classifier.classes_.tolist()
         self._page = _read_static("index.html")
         self._metadata = orjson.dumps(classifier.metadata)
@@ -229,22 +285,33 @@ class _DigitService:
 
     async def predict(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        body = await self._read_body(request)
+        try:
+            body = await asyncio.wait_for(self._read_body(request), self.body_timeout)
+        except TimeoutError:
+            raise _RequestError(
+                408,
+                f"the request body did not arrive within {self.body_timeout:g} s; "
+                "send it at once, or raise --body-timeout",
+                headers={"connection": "close"},
+            ) from None
         if not body:
             raise _RequestError(
                 400,
                 "the request body is empty; send an image (Content-Type: image/png or "
                 f"image/jpeg, or a multipart field {_FORM_FIELD!r}) or JSON pixels",
             )
+        # Every model call runs in a worker thread, so the loop keeps answering
+        # (/healthz included) however slow the model; image decodes also wait for
+        # one of `decode_concurrency` slots, which bounds their memory.
         if content_type in _JSON_TYPES or content_type.endswith("+json"):
-            if len(body) <= _INLINE_BODY_BYTES:
-                return self._predict_json(body)
             return await run_in_threadpool(self._predict_json, body)
         if content_type.startswith("image/") or content_type in _IMAGE_TYPES:
-            return await run_in_threadpool(self._predict_image, body)
+            async with self._decoding:
+                return await run_in_threadpool(self._predict_image, body)
         if content_type == _FORM_TYPE:
             upload = await self._form_image(request, body)
-            return await run_in_threadpool(self._predict_image, upload)
+            async with self._decoding:
+                return await run_in_threadpool(self._predict_image, upload)
         raise _RequestError(
             415,
             f"unsupported Content-Type {content_type!r}; send image/png, image/jpeg, "
@@ -346,7 +413,7 @@ class _DigitService:
         from ..images import load_digit_image
 
         source = image if isinstance(image, io.BytesIO) else io.BytesIO(image)
-        pixels = load_digit_image(source)
+        pixels = load_digit_image(source, max_pixels=self.max_image_pixels)
         labels, proba = self.classifier.predict_with_proba(pixels)
         return _json({"labels": labels, "probabilities": proba, "classes": self.classes})
 
