@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
+	mkdir -p $(dir $(MODEL)) $(dir $(ONNX))
 	$(BIN)/skdigits train --random-state 2 --force -o $(MODEL)
 	$(BIN)/skdigits export $(MODEL) -o $(ONNX) --force
 	mnist=$$($(BIN)/python -c 'from skdigits.datasets import get_data_home as h; print(h() / "mnist")') && \

@@ -602,7 +602,7 @@ CASES: list[Case] = [
         "predict-missing-input",
         lambda e: ["predict", e.files["onnx"], e.tmp / "nothing.npy"],
         1,
-        r"input .*nothing\.npy does not exist",
+        r"input .*nothing\.npy' does not exist; check the path",
     ),
     Case(
         "cli",
@@ -617,7 +617,7 @@ CASES: list[Case] = [
         "predict-nan-npy",
         lambda e: ["predict", e.files["onnx"], e.files["nan_npy"]],
         1,
-        r"X contains NaN",
+        r"nan\.npy' contains NaN or infinite values",
     ),
     Case(
         "cli",
@@ -631,7 +631,7 @@ CASES: list[Case] = [
         "predict-text-as-image",
         lambda e: ["predict", e.files["onnx"], write(e.tmp / "x.jpg", b"not a jpeg")],
         1,
-        r"x\.jpg' is not a supported image",
+        r"x\.jpg' is named like a JPEG file but is a text file \(it starts 'not a jpeg'\)",
     ),
     Case(
         "cli",
@@ -748,14 +748,14 @@ CASES: list[Case] = [
         "usage-limit-not-a-number",
         lambda e: ["predict", e.files["onnx"], e.files["digits_npy"], "--limit", "all"],
         2,
-        r"argument --limit: invalid int value: 'all'",
+        r"argument --limit: expected a whole number, got 'all'",
     ),
     Case(
         "cli",
-        "predict-limit-zero",
+        "usage-limit-zero",
         lambda e: ["predict", e.files["onnx"], e.files["digits_npy"], "--limit", "0"],
-        1,
-        r"--limit must be at least 1",
+        2,
+        r"argument --limit: must be at least 1, got 0",
     ),
 ]
 
