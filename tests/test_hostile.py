@@ -952,7 +952,8 @@ sys.exit(main(sys.argv[1:-1]))
 
 
 def _run_and_kill(script: str, args: list[str], ready: Path, timeout: float) -> None:
-    env = {**os.environ, "SKDIGITS_DATA": os.environ.get("SKDIGITS_DATA", "/work/data")}
+    # The child finds MNIST where the parent did: $SKDIGITS_DATA if set, else the default.
+    env = dict(os.environ)
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(script), *args],
         stdout=subprocess.PIPE,
