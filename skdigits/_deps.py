@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from types import ModuleType
 
 from ._errors import MissingDependencyError
@@ -59,7 +60,11 @@ def as_missing_dependency(err: ImportError, *, feature: str) -> MissingDependenc
     None when the module that failed to import is not one of the optional
     dependencies (then the ImportError is a bug, and must be seen as one).
     """
-    top = (err.name or "").split(".")[0]
+    name = err.name
+    if name is None:  # raised by hand, not by the import system: read the message
+        found = re.match(r"No module named '([\w.]+)'", str(err))
+        name = found[1] if found else ""
+    top = name.split(".")[0]
     if isinstance(err, MissingDependencyError) or top not in _EXTRA_OF:
         return None
     return _missing(top, feature)

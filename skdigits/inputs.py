@@ -268,11 +268,14 @@ def _convert(
     kind = array.dtype.kind
     if kind not in "biuf":
         raise DataError(f"{name} holds {array.dtype} values; pixels must be numbers")
-    values = array.astype(np.float32)
-    if kind == "f" and not np.isfinite(values).all():
+    if kind == "f" and not np.isfinite(array).all():
         raise DataError(f"{name} contains NaN or infinite values; pixels must be finite")
-    low = float(values.min()) if values.size else 0.0
-    high = float(values.max()) if values.size else 0.0
+    if kind in "iu" or kind == "f":  # judged before float32 could overflow to infinity
+        low, high = float(array.min()), float(array.max())
+    else:
+        low, high = 0.0, float(array.any())
+    with np.errstate(over="ignore"):
+        values = array.astype(np.float32)
     if low < 0:
         raise DataError(
             f"{name} has negative values, down to {low:g}; pixels must be intensities "

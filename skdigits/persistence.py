@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_path
+from ._deps import require
 from ._errors import ModelFileError
 from ._version import __version__
 
@@ -139,7 +140,7 @@ def load_model(path):
     sklearn.pipeline.Pipeline
         The fitted pipeline, ready for ``predict``.
     """
-    from sklearn.pipeline import Pipeline
+    Pipeline = require("sklearn.pipeline", feature="loading a saved model").Pipeline
 
     from ._tf import import_keras
     from .classifier import DigitClassifier

@@ -3,7 +3,8 @@
 Every row of ``CASES`` feeds one bad input to one entry point and asserts the
 error type (or the CLI's exit status) AND the message, which must be one line
 naming the problem. CLI rows also check that stderr is exactly one
-``skdigits: error:`` line and carries no traceback.
+``skdigits: error:`` line (usage errors: argparse's usage and one error line),
+that it carries no traceback, and that the command wrote no file.
 
 Cases by entry point (``test_the_table_covers_every_entry_point`` keeps this
 honest; ``pytest -s`` prints the live count):
@@ -21,9 +22,13 @@ export             5  unfitted, not a pipeline, existing output, output a direct
 predictor         17  ONNX: not ONNX, truncated, empty, pickle, zip, foreign input shape,
                       foreign outputs, directory; arrays: NaN, strings, wrong shape, > 255;
                       images: not an image, empty, decompression bomb, animated, truncated
-cli               25  pickle refused (by suffix and by content) in predict/evaluate/info,
+cli               41  pickle refused (by suffix and by content) in predict/evaluate/info,
                       pickle of the wrong object, bad inputs and labels, existing,
-                      directory and unwritable outputs, foreign models, usage errors
+                      directory and unwritable outputs, foreign models, usage errors;
+                      inputs named for what they are (text, CSV, saved model, .npz,
+                      pickle, empty .npy), one bad file in a batch, --scale 1 on raw
+                      pixels, an output in a missing folder, --offline naming
+                      --mnist-dir, a busy port, argparse-validated numbers
 =============  =====  ===================================================================
 
 Beyond the table: a malicious pickle never runs (its marker file is never
@@ -736,6 +741,126 @@ CASES: list[Case] = [
         1,
         r"is an ONNX model; the report reads .* pass that file instead",
     ),
+    # --- cli, issue 15: inputs named for what they are, batches, conventions, usage
+    Case(
+        "cli",
+        "predict-one-bad-file-in-a-batch",
+        lambda e: ["predict", e.files["onnx"], e.files["digits_npy"], e.files["readme"]],
+        1,
+        r"README\.md' is a text file \(it starts '# My digits'\), not images; pass a \.npy",
+    ),
+    Case(
+        "cli",
+        "predict-csv-as-input",
+        lambda e: ["predict", e.files["onnx"], write(e.tmp / "x.csv", b"0,0,255\n0,255,0\n")],
+        1,
+        r"x\.csv' is a text \(CSV\?\) file, not images; convert it with numpy",
+    ),
+    Case(
+        "cli",
+        "predict-saved-model-as-input",
+        lambda e: ["predict", e.files["onnx"], e.files["model_zip"]],
+        1,
+        r"m\.skdigits' is a saved skdigits model \(\.skdigits\), not images; pass it as the "
+        r"first argument \(MODEL\)",
+    ),
+    Case(
+        "cli",
+        "predict-npz-as-input",
+        lambda e: ["predict", e.files["onnx"], e.files["npz"]],
+        1,
+        r"a\.npz' is a NumPy \.npz archive of 2 array\(s\), which is not read as input",
+    ),
+    Case(
+        "cli",
+        "predict-pickle-as-input",
+        lambda e: ["predict", e.files["onnx"], e.files["evil_pkl"]],
+        1,
+        r"evil\.pkl' is a Python pickle, which is never loaded as input \(unpickling runs code\)",
+    ),
+    Case(
+        "cli",
+        "predict-empty-npy",
+        lambda e: ["predict", e.files["onnx"], save_npy(e.tmp / "e.npy", np.zeros((0, 28, 28)))],
+        1,
+        r"e\.npy' holds no images \(shape \(0, 28, 28\)\); pass a file with at least one",
+    ),
+    Case(
+        "cli",
+        "predict-scale-1-on-raw-pixels",
+        lambda e: ["predict", e.files["onnx"], e.files["noise_npy"], "--scale", "1"],
+        1,
+        r"noise\.npy' has values up to 255, but --scale 1 says they lie in \[0, 1\]",
+    ),
+    Case(
+        "cli",
+        "predict-labels-are-text",
+        lambda e: [
+            "predict",
+            e.files["onnx"],
+            e.files["digits_npy"],
+            "--labels",
+            e.files["readme"],
+        ],
+        1,
+        r"labels .*README\.md is a text file; pass the labels as a \.npy array or an IDX file",
+    ),
+    Case(
+        "cli",
+        "train-output-in-a-missing-folder",
+        lambda e: ["train", "-o", e.tmp / "no_such_dir" / "m.skdigits"],
+        1,
+        r"directory .*no_such_dir does not exist; create it first \(mkdir -p",
+    ),
+    Case(
+        "cli",
+        "evaluate-offline-names-the-options",
+        lambda e: ["evaluate", e.files["onnx"], "--offline", "--data-home", e.tmp / "home"],
+        1,
+        r"--offline, so nothing was downloaded\..* or pass --mnist-dir DIR",
+    ),
+    Case(
+        "cli",
+        "serve-port-in-use",
+        lambda e: ["serve", e.files["onnx"], "--port", str(busy_port())],
+        1,
+        r"port \d+ on 127\.0\.0\.1 is already in use .*choose another with --port",
+    ),
+    Case(
+        "cli",
+        "usage-epochs-zero",
+        lambda e: ["train", "--epochs", "0"],
+        2,
+        r"argument --epochs: must be at least 1, got 0",
+    ),
+    Case(
+        "cli",
+        "usage-port-out-of-range",
+        lambda e: ["serve", e.files["onnx"], "--port", "99999"],
+        2,
+        r"argument --port: a port is 0-65535, got 99999",
+    ),
+    Case(
+        "cli",
+        "usage-limit-negative",
+        lambda e: ["predict", e.files["onnx"], e.files["digits_npy"], "--limit", "-1"],
+        2,
+        r"argument --limit: must be at least 1, got -1",
+    ),
+    Case(
+        "cli",
+        "usage-scale-unknown",
+        lambda e: ["predict", e.files["onnx"], e.files["digits_npy"], "--scale", "0-1"],
+        2,
+        r"argument --scale: invalid choice: '0-1'",
+    ),
+    Case(
+        "cli",
+        "usage-validation-split-one",
+        lambda e: ["train", "--validation-split", "1"],
+        2,
+        r"argument --validation-split: must be at least 0 and below 1, got 1",
+    ),
     Case(
         "cli",
         "usage-predict-without-inputs",
@@ -760,6 +885,20 @@ CASES: list[Case] = [
 ]
 
 
+_BUSY: list[Any] = []  # listening sockets, kept open for the module's lifetime
+
+
+def busy_port() -> int:
+    """A port on 127.0.0.1 that another program (this test) is listening on."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    _BUSY.append(listener)
+    return listener.getsockname()[1]
+
+
 def load_image(path: Path) -> Any:
     from skdigits.images import load_digit_image
 
@@ -769,6 +908,10 @@ def load_image(path: Path) -> Any:
 def save_npy(path: Path, array: np.ndarray) -> Path:
     np.save(path, array)
     return path
+
+
+def _files_under(folder: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def counts() -> dict[str, int]:
@@ -797,7 +940,16 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "digits_npy": save_npy(d / "digits.npy", np.zeros((3, 28, 28), np.uint8)),
         "object_npy": d / "object.npy",
         "nan_npy": save_npy(d / "nan.npy", np.full((2, 28, 28), np.nan)),
+        "noise_npy": save_npy(d / "noise.npy", NOISE),
+        "readme": write(d / "README.md", b"# My digits\n\nSee the .npy files.\n"),
+        "model_zip": d / "m.skdigits",
+        "npz": d / "a.npz",
     }
+    import zipfile
+
+    with zipfile.ZipFile(out["model_zip"], "w") as archive:
+        archive.writestr("manifest.json", "{}")
+    np.savez(out["npz"], images=X10, labels=Y10)
     np.save(out["object_npy"], np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     joblib.dump({"not": "a model"}, d / "dict.joblib")
     out["dict_joblib"] = d / "dict.joblib"
@@ -819,6 +971,7 @@ def test_hostile_input_is_refused_with_a_clear_message(case, files, tmp_path, mo
     env = Env(tmp_path, monkeypatch, files)
     if case.entry == "cli":
         argv = [str(a) for a in case.act(env)]
+        before = _files_under(tmp_path)
         if case.error == 2:
             with pytest.raises(SystemExit) as exc:
                 main(argv)
@@ -834,6 +987,7 @@ def test_hostile_input_is_refused_with_a_clear_message(case, files, tmp_path, mo
             assert "Traceback" not in err
             assert re.search(case.message, err), err
         assert not files["marker"].exists(), "a pickle was loaded: its code ran"
+        assert _files_under(tmp_path) == before, "a refused command wrote a file"
         return
 
     with warnings.catch_warnings():
@@ -1006,3 +1160,82 @@ def test_an_export_killed_before_its_rename_leaves_the_old_onnx(tiny_pipeline, f
     assert temp.stat().st_size > 0  # the new model was written, just never renamed
     assert dest.read_bytes() == old
     OnnxDigitClassifier(dest)  # still the old, loadable model
+
+
+# ---------------------------------------------------------------- issue 15: beyond the table
+
+
+def test_debug_is_accepted_after_the_command_too(files, tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        main(["predict", str(tmp_path / "missing.onnx"), str(files["digits_npy"]), "--debug"])
+
+
+MISSING_TRAIN_EXTRA = """
+import skdigits
+from skdigits import MissingDependencyError
+for name in ("make_pipeline", "PixelScaler", "load_model", "default_param_grid"):
+    try:
+        found = getattr(skdigits, name)
+        if name == "load_model":
+            found("model.skdigits")
+    except MissingDependencyError as err:
+        print(name, "|", err)
+from skdigits.cli.main import main
+sys.exit(main(["search", "--subset", "100", "-o", sys.argv[1]]))
+"""
+
+
+def test_a_missing_train_extra_is_one_line_everywhere(run_blocked, tmp_path):
+    proc = run_blocked(MISSING_TRAIN_EXTRA, {"sklearn", "scipy"}, tmp_path / "best.skdigits")
+    assert proc.returncode == 1, proc.stderr
+    lines = dict(line.split(" | ") for line in proc.stdout.splitlines())
+    assert set(lines) == {"make_pipeline", "PixelScaler", "load_model", "default_param_grid"}
+    for message in lines.values():
+        assert message.endswith('install it with: pip install "skdigits[train]"'), message
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("skdigits: error: `skdigits search` needs scikit-learn")
+    assert not (tmp_path / "best.skdigits").exists()
+
+
+def test_measured_metadata_keeps_its_number_type(tmp_path, capsys):
+    import json
+
+    meta = {
+        "classes": "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]",
+        "test_accuracy": "0.97",
+        "train_accuracy": "0.99",
+        "validation_accuracy": "null",
+        "fit_seconds": "12.5",
+    }
+    path = build_model(tmp_path / "m.onnx", metadata=meta)
+    decoded = OnnxDigitClassifier(path).metadata
+    assert decoded["train_accuracy"] == 0.99
+    assert decoded["fit_seconds"] == 12.5
+    assert decoded["validation_accuracy"] is None
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert isinstance(info["train_accuracy"], float)
+    assert isinstance(info["fit_seconds"], float)
+
+
+def test_evaluate_says_on_stderr_where_it_downloads_mnist(files, tmp_path, monkeypatch, capsys):
+    from skdigits.datasets import get_data_home
+
+    cache = get_data_home() / "mnist"
+    if not (cache / "t10k-images-idx3-ubyte").exists():
+        pytest.skip("MNIST is not in the default data home")
+    # A "download" source that serves the real files from the cache.
+    monkeypatch.setattr(
+        _mnist,
+        "DOWNLOAD_SOURCES",
+        (_mnist.Source("the test's mirror", _mnist._local_dir_candidates(cache)),),
+    )
+    argv = ["evaluate", str(files["onnx"]), "--data-home", str(tmp_path / "home")]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "skdigits: downloading MNIST (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) " in err
+    assert "from the test's mirror into" in err
+    assert "skdigits: got t10k-labels-idx1-ubyte from the test's mirror" in err
+    assert main(argv) == 0  # now from the cache: nothing to say
+    assert capsys.readouterr().err == ""

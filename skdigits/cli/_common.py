@@ -25,7 +25,7 @@ class HelpFormatter(argparse.HelpFormatter):
     """Wraps the description; keeps the epilog's lines (examples) as written."""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        if text.startswith("examples:"):
+        if "examples:\n" in text:
             return "".join(indent + line for line in text.splitlines(keepends=True))
         paragraphs = [" ".join(p.split()) for p in text.split("\n\n")]
         return "\n\n".join(
@@ -179,12 +179,33 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def load_mnist(args: argparse.Namespace, subset: str):
-    from ..datasets import fetch_mnist
+    """MNIST for a command: downloads said on stderr, errors in the command line's words."""
+    from .._errors import FetchError
+    from ..datasets import _mnist, fetch_mnist
 
-    return fetch_mnist(
-        data_home=args.data_home,
-        local_dir=args.mnist_dir,
-        subset=subset,
-        download_if_missing=not args.offline,
-        return_X_y=True,
-    )
+    log = logging.getLogger("skdigits.datasets")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("skdigits: %(message)s"))
+    quiet = getattr(args, "quiet", False)
+    if not quiet:
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    try:
+        return fetch_mnist(
+            data_home=args.data_home,
+            local_dir=args.mnist_dir,
+            subset=subset,
+            download_if_missing=not args.offline,
+            return_X_y=True,
+        )
+    except FetchError as err:
+        message = (
+            str(err)
+            .replace(_mnist.OFFLINE_REASON, "--offline, so nothing was downloaded")
+            .replace(
+                _mnist.LOCAL_DIR_HINT, "pass --mnist-dir DIR (a folder holding them, raw or .gz)"
+            )
+        )
+        raise FetchError(message) from err
+    finally:
+        log.removeHandler(handler)

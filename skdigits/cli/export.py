@@ -6,11 +6,26 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import add_data_options, check_output_path, load_mnist, quiet_tensorflow
+from ._common import (
+    add_command,
+    add_common_options,
+    add_data_options,
+    check_output_path,
+    load_mnist,
+    positive_int,
+    quiet_tensorflow,
+)
+
+_EXAMPLES = [
+    "skdigits export model.skdigits                 # writes model.onnx beside it",
+    "skdigits export model.skdigits -o deploy/digits.onnx --force",
+    "skdigits export model.skdigits -o model-int8.onnx --quantize int8",
+]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "export",
         help="export a saved pipeline to ONNX (parity-checked)",
         description=(
@@ -19,14 +34,18 @@ def add_parser(sub) -> None:
             "The file is written only if onnxruntime reproduces the pipeline's labels "
             "exactly and its probabilities within 1e-5 on MNIST test images."
         ),
+        examples=_EXAMPLES,
     )
     p.add_argument("model", type=Path, help="a .skdigits file written by `skdigits train`")
-    p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
+    add_common_options(
+        p,
+        output="the .onnx file to write (default: MODEL with the suffix .onnx)",
+        force="overwrite --output if it exists",
+    )
     p.add_argument("--opset", type=int, default=17, help="ONNX opset, 13-18 (default: 17)")
-    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     p.add_argument(
         "--check-images",
-        type=int,
+        type=positive_int,
         default=1000,
         metavar="N",
         help="MNIST test images used by the parity check (default: %(default)s)",
@@ -59,11 +78,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._errors import SkdigitsError
-
+    if args.output is None:
+        args.output = args.model.with_suffix(".onnx")
     check_output_path(args.output, force=args.force)
-    if args.check_images < 1:
-        raise SkdigitsError("--check-images must be at least 1")
     from ..persistence import load_metadata
 
     saved = load_metadata(args.model)  # fails fast, before TensorFlow loads, on a bad file
