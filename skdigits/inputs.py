@@ -22,9 +22,11 @@ plus Pillow (through :mod:`skdigits.images`) when it decodes an image.
 
 from __future__ import annotations
 
+import gzip
 import os
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,6 +199,8 @@ def read_input(
     if kind == "npy":
         array = _load_npy(Path(path), name)
     elif kind in ("IDX", "gzip"):
+        if kind == "gzip":
+            _check_gzipped_idx(Path(path), name)
         from .datasets import load_idx
 
         array = load_idx(path)
@@ -365,6 +369,21 @@ def _read_head(path: Path, name: str) -> bytes:
         raise DataError(
             f"input {name} cannot be read ({_one_line(err)}); check its permissions"
         ) from err
+
+
+def _check_gzipped_idx(path: Path, name: str) -> None:
+    """Name what a gzip file holds when it is not IDX (only its first bytes are inflated)."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            inner = sniff_format(stream.read(_HEAD_BYTES))
+    except (OSError, EOFError, zlib.error):
+        return  # load_idx names a damaged stream
+    if inner not in ("IDX", "empty"):
+        what = f"{inner} file" if inner != "unknown" else "file that is not IDX"
+        raise DataError(
+            f"input {name} holds a gzip-compressed {what}, not IDX images; decompress it "
+            f"(gunzip) and pass what it holds, or {_READ_HINT}"
+        )
 
 
 def _load_npy(path: Path, name: str) -> np.ndarray:

@@ -22,10 +22,10 @@ export             5  unfitted, not a pipeline, existing output, output a direct
 predictor         17  ONNX: not ONNX, truncated, empty, pickle, zip, foreign input shape,
                       foreign outputs, directory; arrays: NaN, strings, wrong shape, > 255;
                       images: not an image, empty, decompression bomb, animated, truncated
-cli               41  pickle refused (by suffix and by content) in predict/evaluate/info,
+cli               42  pickle refused (by suffix and by content) in predict/evaluate/info,
                       pickle of the wrong object, bad inputs and labels, existing,
                       directory and unwritable outputs, foreign models, usage errors;
-                      inputs named for what they are (text, CSV, saved model, .npz,
+                      inputs named for what they are (text, CSV, saved model, .npz, gzip,
                       pickle, empty .npy), one bad file in a batch, --scale 1 on raw
                       pixels, an output in a missing folder, --offline naming
                       --mnist-dir, a busy port, argparse-validated numbers
@@ -95,6 +95,10 @@ def png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def png_bytes() -> bytes:
+    return png(Image.new("L", (28, 28), 0))
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -751,6 +755,13 @@ CASES: list[Case] = [
     ),
     Case(
         "cli",
+        "predict-gzipped-png-as-input",
+        lambda e: ["predict", e.files["onnx"], write(e.tmp / "x.gz", gzip.compress(png_bytes()))],
+        1,
+        r"x\.gz' holds a gzip-compressed PNG file, not IDX images; decompress it \(gunzip\)",
+    ),
+    Case(
+        "cli",
         "predict-csv-as-input",
         lambda e: ["predict", e.files["onnx"], write(e.tmp / "x.csv", b"0,0,255\n0,255,0\n")],
         1,
@@ -1213,6 +1224,14 @@ def test_measured_metadata_keeps_its_number_type(tmp_path, capsys):
     assert decoded["train_accuracy"] == 0.99
     assert decoded["fit_seconds"] == 12.5
     assert decoded["validation_accuracy"] is None
+    from starlette.testclient import TestClient
+
+    from skdigits.serve import create_app
+
+    with TestClient(create_app(path)) as client:
+        served = client.get("/metadata").json()
+    assert served["train_accuracy"] == 0.99
+    assert served["fit_seconds"] == 12.5
     assert main(["info", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert isinstance(info["train_accuracy"], float)
