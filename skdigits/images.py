@@ -176,8 +176,9 @@ def preprocess_digit(image: Any) -> np.ndarray:
        pixels are dark and onto black if they are light.
     2. Scale to 0-255 by the data type's range (uint16 by 65535, float in [0, 1]
        by 255).
-    3. Polarity: if the median of the border is brighter than mid-grey, the digit
-       is dark on light and the image is inverted.
+    3. Polarity: if the median of the border (of the whole picture, in one 64
+       pixels a side or more, whose edges vignetting and shadows darken) is
+       brighter than mid-grey, the digit is dark on light and the image is inverted.
     4. Background: in a picture 64 pixels a side or more (a photo), the lighting
        (a morphological opening wider than a pen stroke: gradients, vignetting,
        shadows) and ruled lines are subtracted first. Then the median plus three

@@ -181,9 +181,10 @@ def read_input(
     --------
     >>> import numpy as np, tempfile, os
     >>> from skdigits.inputs import read_input
-    >>> path = os.path.join(tempfile.mkdtemp(), "digits")  # no extension needed
-    >>> np.save(path + ".npy", np.zeros((2, 28, 28), np.uint8))
-    >>> read_input(path + ".npy").images.shape
+    >>> path = os.path.join(tempfile.mkdtemp(), "digits")  # no extension: read by content
+    >>> with open(path, "wb") as file:
+    ...     np.save(file, np.zeros((2, 28, 28), np.uint8))
+    >>> read_input(path).images.shape
     (2, 28, 28)
     """
     _check_choice("scale", scale, SCALE_CHOICES)
@@ -283,14 +284,14 @@ def _convert(
     if low < 0:
         raise DataError(
             f"{name} has negative values, down to {low:g}; pixels must be intensities "
-            "0-255 (or 0-1 with --scale 1)"
+            "0-255 (or 0-1 with scale '1', --scale 1)"
         )
     unit = kind == "b" or (kind == "f" and high <= 1.0)
     if scale == "1" or (scale == "auto" and unit and high > 0):
         if high > 1.0:
             raise DataError(
-                f"{name} has values up to {high:g}, but --scale 1 says they lie in [0, 1]; "
-                "pass --scale 255 for raw intensities"
+                f"{name} has values up to {high:g}, but scale '1' (--scale 1) says they lie "
+                "in [0, 1]; pass scale '255' (--scale 255) for raw intensities"
             )
         values *= np.float32(255.0)
         if scale == "auto":

@@ -19,12 +19,14 @@ datasets          15  IDX: bad magic, dtype code, truncated, trailing bytes, hea
 estimators        12  predict before fit, NaN, inf, negative, > 255, strings, objects,
                       zero samples, 1-D input, X/y length mismatch, wrong feature count
 export             5  unfitted, not a pipeline, existing output, output a directory, opset
-predictor         17  ONNX: not ONNX, truncated, empty, pickle, zip, foreign input shape,
+predictor         19  ONNX: not ONNX, truncated, empty, pickle, zip, foreign input shape,
                       foreign outputs, directory; arrays: NaN, strings, wrong shape, > 255;
-                      images: not an image, empty, decompression bomb, animated, truncated
-cli               42  pickle refused (by suffix and by content) in predict/evaluate/info,
+                      images: not an image, empty, decompression bomb, animated, truncated,
+                      a blank page under a lighting gradient; an array said to be [0, 1]
+cli               43  pickle refused (by suffix and by content) in predict/evaluate/info,
                       pickle of the wrong object, bad inputs and labels, existing,
-                      directory and unwritable outputs, foreign models, usage errors;
+                      directory and unwritable outputs (export's default too), foreign models,
+                      usage errors;
                       inputs named for what they are (text, CSV, saved model, .npz, gzip,
                       pickle, empty .npy), one bad file in a batch, --scale 1 on raw
                       pixels, an output in a missing folder, --offline naming
@@ -71,6 +73,7 @@ from skdigits import DataError, FetchError, ModelFileError  # noqa: E402
 from skdigits.cli.main import main  # noqa: E402
 from skdigits.datasets import _mnist, fetch_mnist, load_idx  # noqa: E402
 from skdigits.inference import OnnxDigitClassifier  # noqa: E402
+from skdigits.inputs import to_mnist_convention  # noqa: E402
 
 ENTRY_POINTS = ("datasets", "estimators", "export", "predictor", "cli")
 
@@ -95,6 +98,13 @@ def png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def lit_blank_page() -> Image.Image:
+    """A blank page whose light falls from 105 % to 70 % across it, with sensor noise."""
+    xs = np.mgrid[0:300, 0:400][1]
+    noise = np.random.default_rng(0).normal(0, 3, xs.shape)
+    return Image.fromarray(np.clip(235 * (1.05 - 0.35 * xs / 400) + noise, 0, 255).astype(np.uint8))
 
 
 def png_bytes() -> bytes:
@@ -569,6 +579,21 @@ CASES: list[Case] = [
         DataError,
         r"truncated or damaged",
     ),
+    Case(
+        "predictor",
+        "image-blank-page-under-a-lighting-gradient",
+        lambda e: load_image(write(e.tmp / "page.png", png(lit_blank_page()))),
+        DataError,
+        r"page\.png' is blank: no digit found \(the strongest mark stands [0-9] of 255 above "
+        r"the background and its noise, and a digit needs 24\)",
+    ),
+    Case(
+        "predictor",
+        "array-said-to-be-0-1-but-raw",
+        lambda e: to_mnist_convention(NOISE, scale="1"),
+        DataError,
+        r"X has values up to 255, but scale '1' \(--scale 1\) says they lie in \[0, 1\]",
+    ),
     # --- cli: argv built from the shared files; {name} is replaced by e.files[name]
     Case(
         "cli",
@@ -801,7 +826,7 @@ CASES: list[Case] = [
         "predict-scale-1-on-raw-pixels",
         lambda e: ["predict", e.files["onnx"], e.files["noise_npy"], "--scale", "1"],
         1,
-        r"noise\.npy' has values up to 255, but --scale 1 says they lie in \[0, 1\]",
+        r"noise\.npy' has values up to 255, but scale '1' \(--scale 1\) says they lie in \[0, 1\]",
     ),
     Case(
         "cli",
@@ -814,7 +839,14 @@ CASES: list[Case] = [
             e.files["readme"],
         ],
         1,
-        r"labels .*README\.md is a text file; pass the labels as a \.npy array or an IDX file",
+        r"labels .*README\.md is not a \.npy array or an IDX file \(its content: text\)",
+    ),
+    Case(
+        "cli",
+        "export-default-output-exists",
+        lambda e: ["export", write(e.tmp / "in.onnx", b"old").with_suffix(".skdigits")],
+        1,
+        r"output .*in\.onnx already exists; pass --force to overwrite it",
     ),
     Case(
         "cli",

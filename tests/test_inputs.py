@@ -103,7 +103,7 @@ def test_explicit_conventions_are_obeyed(digits):
     np.testing.assert_array_equal(to_mnist_convention(x, invert="yes"), 255 - x)
     dim = np.full((1, 28, 28), 0.5, np.float32)  # [0, 1]-looking, but said to be raw
     np.testing.assert_array_equal(to_mnist_convention(dim, scale="255", invert="no"), dim)
-    with pytest.raises(DataError, match=r"values up to 255, but --scale 1 says"):
+    with pytest.raises(DataError, match=r"values up to 255, but scale '1' \(--scale 1\) says"):
         to_mnist_convention(x, scale="1")
     with pytest.raises(DataError, match=r"`scale` must be one of 'auto', '255', '1'"):
         to_mnist_convention(x, scale="0-1")

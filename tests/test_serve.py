@@ -170,7 +170,7 @@ def test_json_pixels_in_other_conventions_get_the_same_labels(client, test_image
     assert client.post("/predict", json={**inverted, "invert": "no"}).json()["labels"] != expected
     r = client.post("/predict", json={"pixels": X.tolist(), "scale": "1"})
     assert r.status_code == 422
-    assert "--scale 1 says they lie in [0, 1]" in r.json()["error"]
+    assert "scale '1' (--scale 1) says they lie in [0, 1]" in r.json()["error"]
     r = client.post("/predict", json={"pixels": X.tolist(), "invert": "maybe"})
     assert r.status_code == 422
     assert r.json()["error"].startswith('"invert" must be one of')

@@ -112,7 +112,8 @@ def _load_labels(path: Path) -> np.ndarray:
 
         return load_idx(path)
     raise DataError(
-        f"labels {path} is a {kind} file; pass the labels as a .npy array or an IDX file"
+        f"labels {path} is not a .npy array or an IDX file (its content: {kind}); pass "
+        "the labels as a .npy array or an IDX file"
     )
 
 
