@@ -141,18 +141,20 @@ def test_predict_reads_every_good_file_and_reports_each_bad_one(model, batch, ca
     assert "bad.jpg' is named like a JPEG file but is a text file" in err
 
     assert main([*argv, "--json"]) == 1
-    doc = json.loads(capsys.readouterr().out)
-    assert [Path(r["input"]).name for r in doc["predictions"]] == ["a.png", "b.png"]
-    assert [Path(e["input"]).name for e in doc["errors"]] == ["bad.jpg"]
-    assert "is a text file" in doc["errors"][0]["error"]
+    rows = json.loads(capsys.readouterr().out)["predictions"]  # in the order given
+    assert [Path(r["input"]).name for r in rows] == ["a.png", "bad.jpg", "b.png"]
+    assert "error" not in rows[0]
+    assert rows[1]["label"] is None
+    assert "is a text file" in rows[1]["error"]
 
     assert main([*argv, "--csv"]) == 1
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert [Path(r["input"]).name for r in rows] == ["a.png", "b.png", "bad.jpg"]
+    assert [Path(r["input"]).name for r in rows] == ["a.png", "bad.jpg", "b.png"]
     assert rows[0]["error"] == ""
     assert rows[0]["label"] != ""
-    assert rows[2]["label"] == ""
-    assert "is a text file" in rows[2]["error"]
+    assert rows[1]["label"] == ""
+    assert rows[1]["p_0"] == ""
+    assert "is a text file" in rows[1]["error"]
 
 
 def test_predict_converts_a_0_1_array_and_says_so(model, digits, tmp_path, capsys):

@@ -275,6 +275,52 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", UserWarning)
         labels, proba = predictor.predict_with_proba(X)
     classes = [c.item() if hasattr(c, "item") else c for c in predictor.classes_]
+    predicted = _prediction_rows(names, labels, proba, truth)
+    for r in failed:
+        print(f"skdigits: error: {r.error}", file=sys.stderr)
+    # Every input in the order given: its predictions, or one row saying why it has none.
+    rows: list[dict[str, Any]] = []
+    taken = 0
+    for r in results:
+        if r.images is None:
+            rows.append(
+                {
+                    "input": r.source,
+                    "index": None,
+                    "label": None,
+                    "probability": None,
+                    "error": r.error,
+                }
+            )
+        else:  # predicted rows follow the readable inputs in order (--limit cuts the tail)
+            rows.extend(predicted[taken : taken + len(r.images)])
+            taken += len(r.images)
+
+    if args.json:
+        doc: dict[str, Any] = {"model": str(args.model), "classes": classes, "predictions": rows}
+        if truth is not None:
+            doc["accuracy"] = float(np.mean(labels == truth))
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+    elif args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        head = ["input", "index", "label", "probability"] + (["true"] if truth is not None else [])
+        writer.writerow([*head, *(f"p_{c}" for c in classes), "error"])
+        for row in rows:
+            cells = ["" if row.get(h) is None else row[h] for h in head]
+            probabilities = row.get("probabilities", [""] * len(classes))
+            writer.writerow([*cells, *probabilities, row.get("error", "")])
+    elif predicted:
+        _print_table(predicted, truth is not None)
+        if truth is not None:
+            correct = int(np.sum(labels == truth))
+            print(f"\n{correct}/{len(predicted)} correct ({correct / len(predicted):.2%})")
+    return 1 if failed else 0
+
+
+def _prediction_rows(
+    names: list[tuple[str, int]], labels: np.ndarray, proba: np.ndarray, truth: np.ndarray | None
+) -> list[dict[str, Any]]:
     rows = []
     for i, ((source, index), label) in enumerate(zip(names, labels, strict=True)):
         row: dict[str, Any] = {
@@ -287,36 +333,7 @@ def run(args: argparse.Namespace) -> int:
             row["true"] = truth[i].item()
         row["probabilities"] = [round(float(p), 6) for p in proba[i]]
         rows.append(row)
-    errors = [{"input": r.source, "error": r.error} for r in failed]
-    for r in failed:
-        print(f"skdigits: error: {r.error}", file=sys.stderr)
-
-    if args.json:
-        doc: dict[str, Any] = {
-            "model": str(args.model),
-            "classes": classes,
-            "predictions": rows,
-            "errors": errors,
-        }
-        if truth is not None:
-            doc["accuracy"] = float(np.mean(labels == truth))
-        json.dump(doc, sys.stdout, indent=2)
-        print()
-    elif args.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        head = ["input", "index", "label", "probability"] + (["true"] if truth is not None else [])
-        writer.writerow([*head, *(f"p_{c}" for c in classes), "error"])
-        for row in rows:
-            writer.writerow([row[h] for h in head] + row["probabilities"] + [""])
-        blank = [""] * (len(head) - 1 + len(classes))
-        for e in errors:
-            writer.writerow([e["input"], *blank, e["error"]])
-    elif rows:
-        _print_table(rows, truth is not None)
-        if truth is not None:
-            correct = int(np.sum(labels == truth))
-            print(f"\n{correct}/{len(rows)} correct ({correct / len(rows):.2%})")
-    return 1 if failed else 0
+    return rows
 
 
 def _print_table(rows: list[dict[str, Any]], with_truth: bool) -> None:
