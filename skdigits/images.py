@@ -176,9 +176,10 @@ def preprocess_digit(image: Any) -> np.ndarray:
        pixels are dark and onto black if they are light.
     2. Scale to 0-255 by the data type's range (uint16 by 65535, float in [0, 1]
        by 255).
-    3. Polarity: if the median of the border (of the whole picture, in one 64
-       pixels a side or more, whose edges vignetting and shadows darken) is
-       brighter than mid-grey, the digit is dark on light and the image is inverted.
+    3. Polarity: if the median of the border (or, in a picture 64 pixels a side
+       or more, whose edges vignetting and shadows may darken, that of the whole
+       picture) is brighter than mid-grey, the digit is dark on light and the
+       image is inverted.
     4. Background: in a picture 64 pixels a side or more (a photo), the lighting
        (a morphological opening wider than a pen stroke: gradients, vignetting,
        shadows) and ruled lines are subtracted first. Then the median plus three
@@ -544,9 +545,9 @@ def _flatten_background(grey: np.ndarray) -> np.ndarray:
         dtype=np.float32,
     )
     window = (min(small.shape) // _OPENING_FRACTION) | 1
-    # Paper covers most of a photo: if most of it is brighter than mid-grey, the ink
-    # is dark. (The frame alone misleads: vignetting and shadows darken the edges.)
-    if float(np.median(small)) > 127.5:
+    # Dark ink on light paper if the frame is light (a tight crop of a bold digit),
+    # or if most of the page is: vignetting and shadows can darken the frame alone.
+    if float(np.median(_border(small))) > 127.5 or float(np.median(small)) > 127.5:
         grey = np.float32(255.0) - grey
         small = np.float32(255.0) - small
     # What stands above the paper over less than a window (the strokes) is dropped.

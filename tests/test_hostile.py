@@ -36,7 +36,11 @@ cli               43  pickle refused (by suffix and by content) in predict/evalu
 Beyond the table: a malicious pickle never runs (its marker file is never
 created), ``--allow-pickle`` loads a real joblib pipeline, ``--debug`` shows the
 traceback, and writers killed with SIGKILL mid-write leave the old file intact
-(see ``test_a_writer_killed_mid_write_leaves_the_old_file``).
+(see ``test_a_writer_killed_mid_write_leaves_the_old_file``). From issue 15:
+``--debug`` after the command, a missing ``train`` extra (Python and CLI) in one
+line, measured metadata typed as numbers (ONNX, ``info --json``, ``GET
+/metadata``), downloads said on stderr, and a closed pipe ending ``predict``
+quietly (status 141).
 """
 
 from __future__ import annotations
@@ -1290,3 +1294,28 @@ def test_evaluate_says_on_stderr_where_it_downloads_mnist(files, tmp_path, monke
     assert "skdigits: got t10k-labels-idx1-ubyte from the test's mirror" in err
     assert main(argv) == 0  # now from the cache: nothing to say
     assert capsys.readouterr().err == ""
+
+
+def test_a_closed_pipe_ends_predict_quietly(files, tmp_path):
+    np.save(tmp_path / "many.npy", np.zeros((3000, 28, 28), np.uint8))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "skdigits",
+            "predict",
+            str(files["onnx"]),
+            str(tmp_path / "many.npy"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.readline()  # `| head -1`
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err  # 128 + SIGPIPE, as a shell reports
+    assert "Traceback" not in err, err
+    assert "BrokenPipe" not in err, err
