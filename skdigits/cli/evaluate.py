@@ -28,7 +28,9 @@ def add_parser(sub) -> None:
         ),
         examples=_EXAMPLES,
     )
-    p.add_argument("model", type=Path, help="an .onnx file or a .skdigits pipeline")
+    p.add_argument(
+        "model", type=Path, metavar="MODEL", help="an .onnx file or a .skdigits pipeline"
+    )
     add_common_options(p, json="print the results as JSON")
     add_data_options(p)
     add_pickle_option(p)

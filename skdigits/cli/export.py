@@ -36,7 +36,9 @@ def add_parser(sub) -> None:
         ),
         examples=_EXAMPLES,
     )
-    p.add_argument("model", type=Path, help="a .skdigits file written by `skdigits train`")
+    p.add_argument(
+        "model", type=Path, metavar="MODEL", help="a .skdigits file written by `skdigits train`"
+    )
     add_common_options(
         p,
         output="the .onnx file to write (default: MODEL with the suffix .onnx)",

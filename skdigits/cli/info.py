@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
         ),
         examples=_EXAMPLES,
     )
-    p.add_argument("model", type=Path, help="an .onnx file or a .skdigits file")
+    p.add_argument("model", type=Path, metavar="MODEL", help="an .onnx file or a .skdigits file")
     add_common_options(p, json="print the metadata as JSON")
     p.set_defaults(run=run)
 

@@ -40,7 +40,9 @@ def add_parser(sub) -> None:
         ),
         examples=_EXAMPLES,
     )
-    p.add_argument("model", type=Path, help="an .onnx file (fast) or a .skdigits pipeline")
+    p.add_argument(
+        "model", type=Path, metavar="MODEL", help="an .onnx file (fast) or a .skdigits pipeline"
+    )
     p.add_argument(
         "inputs",
         type=Path,

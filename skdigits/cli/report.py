@@ -29,7 +29,9 @@ def add_parser(sub) -> None:
         ),
         examples=_EXAMPLES,
     )
-    p.add_argument("model", type=Path, help="a .skdigits pipeline written by `skdigits train`")
+    p.add_argument(
+        "model", type=Path, metavar="MODEL", help="a .skdigits pipeline written by `skdigits train`"
+    )
     add_common_options(
         p,
         output="directory to write into (default: the model's path without its suffix, plus "

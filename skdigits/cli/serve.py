@@ -34,7 +34,9 @@ def add_parser(sub) -> None:
         ),
         examples=_EXAMPLES,
     )
-    p.add_argument("model", type=Path, help="an .onnx file written by `skdigits export`")
+    p.add_argument(
+        "model", type=Path, metavar="MODEL", help="an .onnx file written by `skdigits export`"
+    )
     p.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
