@@ -155,7 +155,15 @@ def read_inputs(paths: Any, *, scale: str = "auto", invert: str = "auto") -> lis
     -------
     list of InputImages
         One per path, in order: images or an error.
+
+    Raises
+    ------
+    DataError
+        If ``scale`` or ``invert`` is not one of its choices (a file's own
+        problems are reported in its result, not raised).
     """
+    _check_choice("scale", scale, SCALE_CHOICES)
+    _check_choice("invert", invert, INVERT_CHOICES)
     results = []
     for path in paths:
         try:
@@ -169,6 +177,20 @@ def read_input(
     path: str | os.PathLike[str], *, scale: str = "auto", invert: str = "auto"
 ) -> InputImages:
     """Read one input file into MNIST-convention images.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npy`` array, an IDX file (raw or gzip) or an image file; the format
+        is read from the file's first bytes.
+    scale, invert : str, default="auto"
+        See :func:`to_mnist_convention` (arrays only).
+
+    Returns
+    -------
+    InputImages
+        With ``images`` of shape (n, 28, 28) and the ``notes`` of any ``auto``
+        conversion.
 
     Raises
     ------
