@@ -10,6 +10,7 @@ its preparation cost.
 
     python benchmarks/bench_photos.py --model models/mnist.onnx   # an exported model
     python benchmarks/bench_photos.py                  # trains a quick reference net first
+    python benchmarks/bench_photos.py --preset seed --train-subset 60000   # the seed model
 """
 
 from __future__ import annotations
@@ -34,11 +35,16 @@ def _model(args: argparse.Namespace, X: np.ndarray, y: np.ndarray):
     from skdigits import make_pipeline
 
     start = time.perf_counter()
-    pipe = make_pipeline(epochs=args.epochs, random_state=0, verbose=0)
+    if args.preset is not None:  # the preset decides the epochs
+        pipe = make_pipeline(preset=args.preset, random_state=0, verbose=0)
+        recipe = f"preset={args.preset!r}"
+    else:
+        pipe = make_pipeline(epochs=args.epochs, random_state=0, verbose=0)
+        recipe = f"the reference net for {args.epochs} epochs"
     pipe.fit(X[: args.train_subset], y[: args.train_subset])
     what = (
-        f"the reference net trained here on {args.train_subset} MNIST images for "
-        f"{args.epochs} epochs ({time.perf_counter() - start:.0f} s)"
+        f"{recipe}, trained here on {min(args.train_subset, len(X))} MNIST images "
+        f"({time.perf_counter() - start:.0f} s)"
     )
 
     class _Pipe:
@@ -55,6 +61,11 @@ def main() -> None:
     parser.add_argument("--per-condition", type=int, default=30)
     parser.add_argument("--train-subset", type=int, default=10000)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument(
+        "--preset",
+        choices=("seed", "tuned"),
+        help="train this named recipe instead (with --train-subset 60000: the real one)",
+    )
     args = parser.parse_args()
 
     from skdigits.datasets import fetch_mnist
