@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from ._errors import DataError
+from .images import _one_line
+from .images import _source_name as _quoted
 
 __all__ = [
     "INVERT_CHOICES",
@@ -506,11 +508,3 @@ def _is_text(head: bytes) -> bool:
 def _start_of(head: bytes) -> str:
     text = head.decode("utf-8", "replace").splitlines()[0][:30] if head.strip() else ""
     return repr(text)
-
-
-def _quoted(path: str) -> str:
-    return f"'{path}'" if path.isprintable() else repr(path)
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
