@@ -66,18 +66,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _broken_pipe()
-    except ImportError as err:
+    except SkdigitsError as err:  # MissingDependencyError included: it is one
+        if args.debug:
+            raise
+        print(f"skdigits: error: {err}", file=sys.stderr)
+        return 1
+    except ImportError as err:  # an optional module imported without require()
         from .._deps import as_missing_dependency
 
         missing = as_missing_dependency(err, feature=f"`skdigits {args.command}`")
         if missing is None or args.debug:
             raise
         print(f"skdigits: error: {missing}", file=sys.stderr)
-        return 1
-    except SkdigitsError as err:
-        if args.debug:
-            raise
-        print(f"skdigits: error: {err}", file=sys.stderr)
         return 1
 
 
