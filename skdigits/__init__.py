@@ -22,9 +22,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .classifier import DigitClassifier
     from .datasets import fetch_mnist, load_idx
     from .evaluation import evaluate_predictions
+    from .export import export_onnx
     from .persistence import load_model, save_model
     from .pipeline import make_pipeline
     from .preprocessing import PixelScaler
+    from .presets import preset_params
     from .search import default_param_grid
 
 _LAZY = {
@@ -35,6 +37,8 @@ _LAZY = {
     "fetch_mnist": "skdigits.datasets",
     "load_idx": "skdigits.datasets",
     "evaluate_predictions": "skdigits.evaluation",
+    "export_onnx": "skdigits.export",
+    "preset_params": "skdigits.presets",
     "save_model": "skdigits.persistence",
     "load_model": "skdigits.persistence",
 }
@@ -50,10 +54,12 @@ __all__ = [
     "__version__",
     "default_param_grid",
     "evaluate_predictions",
+    "export_onnx",
     "fetch_mnist",
     "load_idx",
     "load_model",
     "make_pipeline",
+    "preset_params",
     "save_model",
 ]
 

@@ -83,41 +83,61 @@ def import_keras(*, feature: str = "training") -> ModuleType:
 
 
 @contextlib.contextmanager
-def seeded(seed: int | None) -> Iterator[None]:
-    """Make TensorFlow/Keras deterministic under ``seed``, then restore every global.
+def framework_random_state() -> Iterator[None]:
+    """Save TensorFlow's and Keras' global seeds and TensorFlow's op determinism; restore them.
 
-    SciKeras' own context manager sets ``TF_DETERMINISTIC_OPS`` *before* asking
-    TensorFlow whether op determinism was already on; TensorFlow reads that
-    variable, answers yes, and determinism is never switched off again, so the
-    next unseeded fit fails ("Random ops require a seed"). This version saves
-    and restores the Python, NumPy, TensorFlow and Keras seeds and the
-    determinism flag, and does not touch the environment.
+    The one place skdigits reaches past the public APIs, because they cannot
+    undo what they set: Keras' ``set_random_seed`` has no getter for the seed
+    it replaces, TensorFlow has none for its global seed, and
+    ``enable_op_determinism`` has no public ``disable`` nor a way to ask whether
+    it was on. ``tests/test_tf.py`` fails, naming each call, if a release moves one.
     """
-    if seed is None:
-        yield
-        return
-    import tensorflow as tf
     from keras.src.backend.common import global_state
     from keras.src.random import seed_generator
     from keras.src.utils import rng_utils
     from tensorflow.python.eager import context
     from tensorflow.python.framework import config
 
-    py_state = random.getstate()
-    np_state = np.random.get_state()  # noqa: NPY002 - the legacy global is what Keras seeds
     tf_seed = context.global_seed()
     keras_seed = global_state.get_global_attribute(rng_utils.GLOBAL_RANDOM_SEED)
     keras_gen = global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR)
     was_deterministic = config.is_op_determinism_enabled()
     try:
-        rng_utils.set_random_seed(int(seed))
-        config.enable_op_determinism()
         yield
     finally:
         if not was_deterministic:
             config.disable_op_determinism()
-        random.setstate(py_state)
-        np.random.set_state(np_state)  # noqa: NPY002
+        import tensorflow as tf
+
         tf.random.set_seed(tf_seed)
         global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, keras_seed)
         global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, keras_gen)
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Make TensorFlow/Keras deterministic under ``seed``, then restore every global.
+
+    Inside, ``keras.utils.set_random_seed(seed)`` has seeded Python, NumPy,
+    TensorFlow and Keras, and TensorFlow's op determinism is on; afterwards
+    every one of them is as it was, so a later unseeded fit is unaffected.
+    (SciKeras' own seeding sets ``TF_DETERMINISTIC_OPS`` before asking whether
+    determinism was on, and so never switches it off; inside this context it
+    finds determinism on already and leaves the switching to this one.)
+    """
+    if seed is None:
+        yield
+        return
+    import tensorflow as tf
+
+    keras = import_keras()
+    py_state = random.getstate()
+    np_state = np.random.get_state()  # noqa: NPY002 - the legacy global is what Keras seeds
+    try:
+        with framework_random_state():
+            keras.utils.set_random_seed(int(seed))
+            tf.config.experimental.enable_op_determinism()
+            yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)  # noqa: NPY002

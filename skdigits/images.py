@@ -176,13 +176,14 @@ def preprocess_digit(image: Any) -> np.ndarray:
        pixels are dark and onto black if they are light.
     2. Scale to 0-255 by the data type's range (uint16 by 65535, float in [0, 1]
        by 255).
-    3. Polarity: if the median of the border (or, in a picture 64 pixels a side
-       or more, whose edges vignetting and shadows may darken, that of the whole
+    3. Polarity: if the median of the border (or, in a photo as step 4 defines
+       it, whose edges vignetting and shadows may darken, that of the whole
        picture) is brighter than mid-grey, the digit is dark on light and the
        image is inverted.
-    4. Background: in a picture 64 pixels a side or more (a photo), the lighting
-       (a morphological opening wider than a pen stroke: gradients, vignetting,
-       shadows) and ruled lines are subtracted first. Then the median plus three
+    4. Background: in a picture 64 pixels a side or more whose frame is lit
+       unevenly or whose paper is ruled (a photo), the lighting (a morphological
+       opening wider than a pen stroke: gradients, vignetting, shadows) and
+       ruled lines are subtracted first. Then the median plus three
        robust standard deviations of the background (paper texture, sensor
        noise; of the frame in smaller pictures) is subtracted and negative values
        clipped; the ink is stretched so its peak is 255, and pixels under 5 are
@@ -473,7 +474,7 @@ def _border(image: np.ndarray) -> np.ndarray:
 
 def _mnistify(grey: np.ndarray, name: str) -> np.ndarray:
     """Greyscale 0-255 of any size → MNIST's 28×28 white-on-black format."""
-    photo = min(grey.shape) >= _FLATTEN_MIN_SIDE
+    photo = min(grey.shape) >= _FLATTEN_MIN_SIDE and _lit_unevenly_or_ruled(grey)
     if photo:
         # A photo: lighting is rarely even and paper may be ruled. Estimate both and
         # take them away, then judge the noise on the whole (flat) page.
@@ -523,6 +524,40 @@ def _mnistify(grey: np.ndarray, name: str) -> np.ndarray:
     left = min(max(math.floor(_CENTRE - cx + 0.5), 0), _SIZE - patch_w)
     canvas[top : top + patch_h, left : left + patch_w] = patch
     return canvas
+
+
+def _lit_unevenly_or_ruled(grey: np.ndarray) -> bool:
+    """Whether a picture needs its lighting or ruled lines taken away.
+
+    Uneven light shows in the frame: its middle half spans more than half the
+    contrast a digit needs (paper texture and sensor noise span far less, and a
+    stroke touching the edge is a small part of the frame). Ruled paper shows as
+    three or more separate rows (or columns) that stand out at both ends of the
+    page. Anything else (a drawing, a scan, an evenly lit photo) takes the plain
+    route, the one the browser's port of these steps follows exactly.
+    """
+    border = _border(grey)
+    low, high = np.percentile(border, [25, 75])
+    if high - low > _MIN_CONTRAST / 2:
+        return True
+    paper = float(np.median(border))
+    height, width = grey.shape
+    strip = max(1, min(height, width) // 12)
+    for lines in (
+        np.minimum(
+            np.abs(np.median(grey[:, :strip], axis=1) - paper),
+            np.abs(np.median(grey[:, -strip:], axis=1) - paper),
+        ),
+        np.minimum(
+            np.abs(np.median(grey[:strip], axis=0) - paper),
+            np.abs(np.median(grey[-strip:], axis=0) - paper),
+        ),
+    ):
+        standing = lines > _MIN_CONTRAST / 2
+        runs = int(standing[0]) + int(np.count_nonzero(standing[1:] & ~standing[:-1]))
+        if runs >= 3:
+            return True
+    return False
 
 
 def _flatten_background(grey: np.ndarray) -> np.ndarray:

@@ -177,6 +177,7 @@ def load_model(path):
             params = spec.get("params", {})
             if not isinstance(params, dict):
                 raise ModelFileError(f"{path}: parameters of step {spec['name']!r} are not a dict")
+            params = _without_legacy_preset(params)
             try:
                 steps.append((spec["name"], step_classes[spec["class"]](**params)))
             except TypeError as err:
@@ -206,6 +207,21 @@ def load_model(path):
                 ) from err
         clf.history_ = defaultdict(list, manifest.get("history", {}))
     return pipeline
+
+
+def _without_legacy_preset(params: dict[str, Any]) -> dict[str, Any]:
+    """Files from skdigits 0.1 stored ``preset``, which then replaced parameters at fit time.
+
+    Spelling the preset out gives the parameters that model was trained with.
+    """
+    if "preset" not in params:
+        return params
+    from .presets import preset_params
+
+    rest = {k: v for k, v in params.items() if k != "preset"}
+    if params["preset"] is None:
+        return rest
+    return {**rest, **preset_params(params["preset"], rest.get("architecture"))}
 
 
 def _open_archive(path) -> zipfile.ZipFile:

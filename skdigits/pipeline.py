@@ -6,25 +6,26 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from .classifier import PRESETS, DigitClassifier
+from .classifier import DigitClassifier
 from .preprocessing import PixelScaler
+from .presets import PRESETS, preset_params
 
-__all__ = ["PRESETS", "make_pipeline"]
+__all__ = ["PRESETS", "make_pipeline", "preset_params"]
 
 
-def make_pipeline(**params: Any) -> Pipeline:
+def make_pipeline(preset: str | None = None, **params: Any) -> Pipeline:
     """Return ``Pipeline([("scale", PixelScaler()), ("clf", DigitClassifier(**params))])``.
 
     Parameters
     ----------
+    preset : {"seed", "tuned"} or None, default=None
+        A named recipe (:data:`PRESETS`): its parameters are the starting point and
+        every parameter in ``params`` replaces the preset's value. The result holds
+        ordinary parameters only, so ``get_params()`` says exactly what is trained.
     **params
         Parameters of :class:`DigitClassifier` (``hidden_units``, ``epochs``,
         ``batch_size``, ``optimizer__learning_rate``, ``random_state`` ...).
-        In a search they are addressed as ``clf__<name>``. Named recipes:
-        ``preset="seed"`` (the original recipe) and ``preset="tuned"`` (the
-        searched one, with shift augmentation and label smoothing), for
-        ``architecture="mlp"`` or ``"cnn"``; the settings each preset fixes are
-        in :data:`PRESETS` and are applied at fit time.
+        In a search they are addressed as ``clf__<name>``.
 
     Returns
     -------
@@ -37,8 +38,10 @@ def make_pipeline(**params: Any) -> Pipeline:
     >>> pipe = make_pipeline(epochs=2, random_state=0)
     >>> [name for name, _ in pipe.steps]
     ['scale', 'clf']
-    >>> cnn = make_pipeline(preset="tuned", architecture="cnn")
-    >>> sorted(PRESETS)
-    ['seed', 'tuned']
+    >>> tuned = make_pipeline(preset="tuned", epochs=3)
+    >>> tuned.get_params()["clf__epochs"], tuned.get_params()["clf__batch_size"]
+    (3, 256)
     """
+    if preset is not None:
+        params = {**preset_params(preset, params.get("architecture")), **params}
     return Pipeline([("scale", PixelScaler()), ("clf", DigitClassifier(**params))])

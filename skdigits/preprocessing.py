@@ -117,15 +117,20 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return (X / np.float32(MAX_PIXEL)).astype(np.float32, copy=False)
 
     def _validate(self, X, *, reset: bool) -> np.ndarray:
+        # Feature names come from the input as given (a DataFrame's columns);
+        # the pixel count from the flattened rows, so images and rows both work.
+        validate_data(self, X, reset=reset, skip_check_array=True, ensure_2d=False)
         rows = _as_pixel_rows(X)
         check_pixel_range(rows)
-        return validate_data(
-            self,
-            rows,
-            reset=reset,
-            dtype=[np.float32, np.float64],
-            ensure_all_finite=True,
-        ).astype(np.float32, copy=False)
+        rows = check_array(rows, dtype=[np.float32, np.float64], ensure_all_finite=True)
+        if reset:
+            self.n_features_in_ = rows.shape[1]
+        elif rows.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {rows.shape[1]} features, but PixelScaler is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return rows.astype(np.float32, copy=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -10,8 +10,8 @@ around them:
 - :func:`parse_value`, :func:`parse_param` and :func:`load_grid_toml`, which turn
   ``name=v1,v2`` strings and TOML files into typed grids, and
   :func:`build_param_grid` and :func:`check_param_grid`, which combine and check them;
-- :class:`ProgressGridSearchCV`, a ``GridSearchCV`` that reports fits done, elapsed
-  time and the best score so far, and :class:`SearchProgress`, a compact display;
+- :class:`SearchProgress`, a scikit-learn fit callback (``search.set_callbacks``)
+  that prints a line for every finished fit;
 - :func:`dask_backend`, which runs any joblib-parallel search on a Dask cluster;
 - :func:`format_results` and :func:`write_results_csv` for ``cv_results_``.
 
@@ -29,19 +29,18 @@ import csv
 import io
 import json
 import logging
-import math
 import numbers
 import re
 import sys
-import time
 import tomllib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import Any
 
 import numpy as np
-from sklearn.base import clone, is_classifier
-from sklearn.model_selection import GridSearchCV, ParameterGrid, check_cv
+from sklearn.base import clone
+from sklearn.model_selection import ParameterGrid
 
 from ._atomic import write_bytes_atomic
 from ._errors import MissingDependencyError, SkdigitsError
@@ -282,8 +281,6 @@ def check_param_grid(estimator: Any, param_grid: Mapping[str, Sequence[Any]]) ->
 
 # --- progress ------------------------------------------------------------------------------
 
-ProgressCallback = Callable[[int, int, float | None, dict[str, Any] | None], None]
-
 
 def short_params(params: Mapping[str, Any]) -> str:
     """``{"clf__hidden_units": 100}`` → ``"hidden_units=100"``, for people to read."""
@@ -312,154 +309,59 @@ def _format_elapsed(seconds: float) -> str:
 
 
 class SearchProgress:
-    """A one-line progress display: fits done / total, elapsed time, best score so far.
+    """A scikit-learn fit callback that prints one line for every finished fit of a search.
 
-    Call it as ``progress(done, total, best_score, best_params)``; on a terminal the
-    line is rewritten in place, elsewhere one line is printed per update.
+    Register it with ``search.set_callbacks(SearchProgress())`` on a ``GridSearchCV``
+    (scikit-learn >= 1.9's callback API; ``sklearn.callback.ProgressBar`` is the
+    rich, in-place alternative). scikit-learn calls it in the process that ran the
+    fit, a joblib or Dask worker too, so each line is written to that process's
+    standard output, which local workers share with the main process.
 
-    Parameters
-    ----------
-    stream : file object, default=sys.stdout
-    score_name : str, default="score"
-        How the score is called in the display, e.g. ``"accuracy"``.
-    """
-
-    def __init__(self, stream: IO[str] | None = None, *, score_name: str = "score") -> None:
-        self.stream = stream if stream is not None else sys.stdout
-        self.score_name = score_name
-        self._start: float | None = None
-        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def __call__(
-        self,
-        done: int,
-        total: int,
-        best_score: float | None,
-        best_params: Mapping[str, Any] | None,
-    ) -> None:
-        if self._start is None:
-            self._start = time.perf_counter()
-        elapsed = _format_elapsed(time.perf_counter() - self._start)
-        width = len(str(total))
-        line = f"[{done:>{width}}/{total} fits] {elapsed} elapsed"
-        if best_score is not None and best_params is not None:
-            line += f", best {self.score_name} {best_score:.4f} ({short_params(best_params)})"
-        if self._tty:
-            end = "\n" if done >= total else ""
-            self.stream.write(f"\r\x1b[2K{line}{end}")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
-class ProgressGridSearchCV(GridSearchCV):
-    """``GridSearchCV`` that reports its progress while it runs.
-
-    Identical to :class:`~sklearn.model_selection.GridSearchCV` (same candidates
-    in the same order, same ``cv_results_``, ``best_params_`` and refit) except
-    that, when ``progress`` is given, candidates are evaluated in rounds through
-    ``GridSearchCV``'s own ``evaluate_candidates`` hook and ``progress(done,
-    total, best_score, best_params)`` is called after each round. A round holds
-    the fewest candidates whose fits fill whole multiples of ``n_jobs`` workers,
-    so workers idle only while the slowest fit of a round finishes.
+    Each line names the fit, its parameters and fold, and the time since the search
+    began: ``[fit 3/4] learning_rate=0.01, fold 1/2 done, 0:12 elapsed``. The
+    callback API tells a callback nothing of scores, so the best score is reported
+    once the search has finished (by :func:`format_results`).
 
     Parameters
     ----------
-    estimator, param_grid, scoring, n_jobs, refit, cv, verbose, pre_dispatch, \
-error_score, return_train_score
-        As for :class:`~sklearn.model_selection.GridSearchCV`. Every round splits
-        the data again, so a shuffling ``cv`` needs an integer ``random_state``.
-    progress : callable or None, default=None
-        ``progress(done, total, best_score, best_params)``, e.g. a
-        :class:`SearchProgress`; ``best_*`` are None until a score exists.
-        None searches exactly as ``GridSearchCV`` does, all candidates at once.
+    stream : {"stdout", "stderr"}, default="stdout"
+        Named rather than given as a file object: a worker writes to its own.
     """
 
-    _parameter_constraints: ClassVar[dict] = {
-        **GridSearchCV._parameter_constraints,
-        "progress": [callable, None],
-    }
+    def __init__(self, stream: str = "stdout") -> None:
+        self.stream = stream
 
-    def __init__(
-        self,
-        estimator: Any,
-        param_grid: Any,
-        *,
-        scoring: Any = None,
-        n_jobs: int | None = None,
-        refit: Any = True,
-        cv: Any = None,
-        verbose: int = 0,
-        pre_dispatch: Any = "2*n_jobs",
-        error_score: Any = np.nan,
-        return_train_score: bool = False,
-        progress: ProgressCallback | None = None,
-    ) -> None:
-        super().__init__(
-            estimator,
-            param_grid,
-            scoring=scoring,
-            n_jobs=n_jobs,
-            refit=refit,
-            cv=cv,
-            verbose=verbose,
-            pre_dispatch=pre_dispatch,
-            error_score=error_score,
-            return_train_score=return_train_score,
-        )
-        self.progress = progress
+    def _write(self, line: str) -> None:
+        print(line, file=sys.stderr if self.stream == "stderr" else sys.stdout, flush=True)
 
-    def __getstate__(self) -> dict[str, Any]:
-        # scikit-learn >= 1.9 sends the search object itself to the workers with every
-        # fit; the display hook (often holding a stream) stays in this process.
-        state = dict(super().__getstate__())
-        state["progress"] = None
-        return state
+    def setup(self, estimator: Any, context: Any) -> None:
+        """Nothing to prepare: every line carries its own count and time."""
 
-    def fit(self, X: Any, y: Any = None, **params: Any) -> ProgressGridSearchCV:
-        """Run the search with all sets of parameters, then refit the best; see ``GridSearchCV``."""
-        if self.progress is not None:
-            cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-            shuffle = getattr(cv, "shuffle", False)
-            if shuffle and not isinstance(getattr(cv, "random_state", None), numbers.Integral):
-                raise ValueError(
-                    f"`cv`={cv!r} shuffles without an integer random_state, so the rounds of "
-                    "a search with `progress` would see different folds; give it an integer "
-                    "random_state"
-                )
-            self._progress_n_splits = cv.get_n_splits(X, y, params.get("groups"))
-        return super().fit(X, y, **params)
+    def teardown(self, estimator: Any, context: Any) -> None:
+        """Nothing to close."""
 
-    def _run_search(self, evaluate_candidates: Any, callback_ctx: Any = None) -> None:
-        if self.progress is None:
-            # scikit-learn >= 1.9 passes a callback context; older versions do not.
-            kwargs = {} if callback_ctx is None else {"callback_ctx": callback_ctx}
-            super()._run_search(evaluate_candidates, **kwargs)
+    def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
+        """Print nothing when a fit starts; its end says what it was."""
+
+    def on_fit_task_end(self, estimator: Any, context: Any) -> None:
+        """Print the line of a finished cross-validation fit or of the final refit."""
+        root = context
+        while root.parent is not None:
+            root = root.parent
+        elapsed = _format_elapsed((datetime.now(UTC) - root.init_time).total_seconds())
+        if context.task_name == "refit-with-best-params":
+            self._write(f"refitted the best candidate, {elapsed} elapsed")
+        if context.task_name != "candidate-split-evaluation":
             return
-        from joblib import effective_n_jobs
-
-        candidates = list(ParameterGrid(self.param_grid))
-        n_splits = self._progress_n_splits
-        n_jobs = max(1, effective_n_jobs(self.n_jobs))
-        per_round = max(1, n_jobs // math.gcd(n_jobs, n_splits))
-        total = len(candidates) * n_splits
-        key = self._refit_score_key()
-        self.progress(0, total, None, None)
-        for start in range(0, len(candidates), per_round):
-            results = evaluate_candidates(candidates[start : start + per_round])
-            best_score, best_params = None, None
-            if key is not None and key in results:
-                means = np.asarray(results[key], dtype=float)
-                if np.isfinite(means).any():
-                    best = int(np.nanargmax(np.where(np.isfinite(means), means, np.nan)))
-                    best_score, best_params = float(means[best]), results["params"][best]
-            done = min(start + per_round, len(candidates)) * n_splits
-            self.progress(done, total, best_score, best_params)
-
-    def _refit_score_key(self) -> str | None:
-        if callable(self.scoring) or isinstance(self.scoring, str | None):
-            return "mean_test_score"
-        return f"mean_test_{self.refit}" if isinstance(self.refit, str) else None
+        total = context.parent.max_subtasks if context.parent is not None else None
+        line = f"[fit {context.task_id + 1}/{total or '?'}]"
+        n_splits = getattr(estimator, "n_splits_", None)
+        grid = getattr(estimator, "param_grid", None)
+        if n_splits and grid is not None:
+            candidate, split = divmod(context.task_id, n_splits)
+            params = ParameterGrid(grid)[candidate]
+            line += f" {short_params(params)}, fold {split + 1}/{n_splits}"
+        self._write(f"{line} done, {elapsed} elapsed")
 
 
 # --- results -------------------------------------------------------------------------------

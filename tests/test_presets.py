@@ -6,9 +6,9 @@ import numpy as np
 import onnx
 import pytest
 from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
 
 from skdigits import DigitClassifier, load_model, make_pipeline, save_model
-from skdigits.classifier import PRESETS
 from skdigits.export import export_onnx, read_metadata, to_onnx_model
 from skdigits.export.quantize import (
     AccuracyGateError,
@@ -17,6 +17,7 @@ from skdigits.export.quantize import (
     onnx_accuracy,
     quantize_int8,
 )
+from skdigits.presets import PRESETS, preset_params
 
 #: ONNX operators that would mean augmentation leaked into the inference graph.
 RANDOM_OPS = {"RandomUniform", "RandomUniformLike", "RandomNormal", "RandomNormalLike"}
@@ -31,30 +32,59 @@ def cnn_pipeline(small_mnist):
     return make_pipeline(**params).fit(X[:2000], y[:2000])
 
 
-def test_presets_resolve_at_fit_time_and_leave_parameters_untouched(small_mnist):
-    clf = DigitClassifier(preset="tuned", batch_size=32)
-    before = clf.get_params()
-    assert clf.training_settings()["batch_size"] == PRESETS["tuned"]["mlp"]["batch_size"]
-    X, y, _, _ = small_mnist
-    make_pipeline(preset="tuned", random_state=0).fit(X[:1000], y[:1000])
-    clone(clf)  # sklearn's clone checks that __init__ stored every parameter as given
-    assert clf.get_params() == before
-    assert DigitClassifier().training_settings()["architecture"] == "mlp"  # reference stays
+def test_a_preset_expands_into_ordinary_parameters_and_explicit_ones_win():
+    pipe = make_pipeline(preset="tuned", batch_size=32, epochs=3)
+    params = pipe.get_params()
+    assert (params["clf__batch_size"], params["clf__epochs"]) == (32, 3)  # explicit wins
+    assert params["clf__lr_schedule"] == "cosine"  # the rest is the preset's
+    tuned_rate = PRESETS["tuned"]["mlp"]["optimizer__learning_rate"]
+    assert params["clf__optimizer__learning_rate"] == tuned_rate
+    assert "clf__preset" not in params  # not a parameter: nothing resolves behind get_params
+    assert clone(pipe).get_params()["clf__epochs"] == 3
+    assert make_pipeline(preset="tuned", architecture="cnn").get_params()["clf__batch_size"] == 128
+    assert preset_params("tuned") == {"architecture": "mlp", **PRESETS["tuned"]["mlp"]}
 
 
 def test_seed_preset_is_the_original_recipe():
-    settings = DigitClassifier(preset="seed").training_settings()
-    assert settings["output_activation"] == "sigmoid"
-    assert (settings["batch_size"], settings["epochs"]) == (32, 10)
-    assert settings["optimizer__learning_rate"] == 0.001
-    assert settings["lr_schedule"] == "constant"
-    assert not settings["early_stopping"]
+    params = preset_params("seed")
+    assert params["output_activation"] == "sigmoid"
+    assert (params["batch_size"], params["epochs"]) == (32, 10)
+    assert params["optimizer__learning_rate"] == 0.001
+    assert params["lr_schedule"] == "constant"
+    assert not params["early_stopping"]
+
+
+@pytest.mark.parametrize(
+    ("args", "match"), [(("nonexistent",), "`preset`"), (("seed", "rnn"), "`architecture`")]
+)
+def test_unknown_presets_are_refused_naming_the_parameter(args, match):
+    with pytest.raises(ValueError, match=match):
+        preset_params(*args)
+
+
+def test_what_is_set_after_a_preset_is_what_trains(small_mnist):
+    """set_params and a grid over any parameter change what is trained, preset or not."""
+    X, y, _, _ = small_mnist
+    X, y = X[:400], y[:400]
+    pipe = make_pipeline(preset="tuned", random_state=0).set_params(clf__epochs=2)
+    assert len(pipe.fit(X, y)[-1].history_["loss"]) == 2
+
+    def epochs_trained(estimator, X, y):
+        return len(estimator[-1].history_["loss"])
+
+    search = GridSearchCV(
+        make_pipeline(preset="tuned", random_state=0),
+        {"clf__epochs": [1, 3]},
+        cv=2,
+        scoring=epochs_trained,
+        refit=False,
+    ).fit(X, y)
+    assert search.cv_results_["mean_test_score"].tolist() == [1.0, 3.0]
 
 
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"preset": "fast"}, "`preset`"),
         ({"architecture": "rnn"}, "`architecture`"),
         ({"augment": -1.0}, "`augment`"),
         ({"augment": "yes"}, "`augment`"),
@@ -182,16 +212,18 @@ def test_accuracy_gate_refuses_a_model_that_loses_too_much(fitted_pipeline, smal
 
 
 def test_exported_metadata_names_what_fit_used(tmp_path, small_mnist):
-    """A preset overrides parameters at fit time; the ONNX metadata must say so."""
+    """The metadata's hyper-parameters are the parameters: a preset's, then explicit ones."""
     from skdigits.export import export_onnx, read_metadata
 
     X, y, X_test, _ = small_mnist
     pipe = make_pipeline(preset="seed", epochs=1, random_state=0).fit(X[:300], y[:300])
+    assert len(pipe[-1].history_["loss"]) == 1
     path = export_onnx(pipe, tmp_path / "seed.onnx", check_samples=X_test[:50])
     meta = read_metadata(path)
     assert meta["output_activation"] == "sigmoid"  # the seed recipe's, not the default
     assert meta["architecture"] == "mlp"
-    assert meta["training_settings"]["epochs"] == 10
+    assert meta["hyperparameters"]["epochs"] == 1
+    assert "training_settings" not in meta
 
 
 def test_label_smoothing_trains_on_soft_targets_and_saves(small_mnist, tmp_path):

@@ -1,4 +1,8 @@
-"""``skdigits export``: a saved pipeline → one ONNX file, checked against the pipeline."""
+"""``skdigits export``: a saved pipeline → one ONNX file, checked against the pipeline.
+
+``--format ort`` writes onnxruntime's ORT format instead (gated on the ``.ort`` file),
+and ``--web DIR`` a static site that runs the model in the browser.
+"""
 
 from __future__ import annotations
 
@@ -32,17 +36,38 @@ def add_parser(sub) -> None:
             "Convert a pipeline saved by `skdigits train` into one ONNX file that takes raw "
             "pixels (N x 28 x 28 float32, 0-255) and outputs `label` and `probabilities`. "
             "The file is written only if onnxruntime reproduces the pipeline's labels "
-            "exactly and its probabilities within 1e-5 on MNIST test images."
+            "exactly and its probabilities within 1e-5 on MNIST test images. --format ort "
+            "writes onnxruntime's mobile format instead (the check runs on the .ort file); "
+            "--web DIR writes a static site that runs the model in the browser."
         ),
         examples=_EXAMPLES,
     )
     p.add_argument(
-        "model", type=Path, metavar="MODEL", help="a .skdigits file written by `skdigits train`"
+        "model",
+        type=Path,
+        metavar="MODEL",
+        help="a .skdigits file written by `skdigits train` (with --web also an exported .onnx)",
     )
+    where = p.add_mutually_exclusive_group()
     add_common_options(
-        p,
-        output="the .onnx file to write (default: MODEL with the suffix .onnx)",
-        force="overwrite --output if it exists",
+        where,
+        output="the .onnx (or .ort) file to write (default: MODEL with the suffix .onnx, or "
+        ".ort with --format ort)",
+    )
+    add_common_options(p, force="overwrite --output if it exists")
+    where.add_argument(
+        "--web",
+        type=Path,
+        metavar="DIR",
+        help="write a folder that runs the model in the browser (drawing page, model.onnx, "
+        "onnxruntime-web); serve it with any static file server",
+    )
+    p.add_argument(
+        "--format",
+        choices=("onnx", "ort"),
+        default="onnx",
+        help="onnx, or ort: onnxruntime's format for mobile and minimal builds, parity-checked "
+        "on the .ort file, with OUTPUT's required_operators.config beside it (default: onnx)",
     )
     p.add_argument("--opset", type=int, default=17, help="ONNX opset, 13-18 (default: 17)")
     p.add_argument(
@@ -51,6 +76,13 @@ def add_parser(sub) -> None:
         default=1000,
         metavar="N",
         help="MNIST test images used by the parity check (default: %(default)s)",
+    )
+    p.add_argument(
+        "--ort-web-dir",
+        type=Path,
+        metavar="DIR",
+        help="with --web: a folder holding onnxruntime-web (its dist files, the unpacked "
+        "package or its .tgz) instead of fetching it with npm or from the npm registry",
     )
     q = p.add_argument_group("int8 quantisation")
     q.add_argument(
@@ -80,9 +112,18 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.output is None:
-        args.output = args.model.with_suffix(".onnx")
-    check_output_path(args.output, force=args.force)
+    from .._errors import SkdigitsError
+
+    if args.web is not None and (args.quantize is not None or args.format != "onnx"):
+        raise SkdigitsError("--web writes an fp32 ONNX site: drop --quantize and --format")
+    if args.format == "ort" and args.quantize is not None:
+        raise SkdigitsError("--format ort exports the fp32 model: drop --quantize")
+    if args.web is not None and args.model.suffix != ".skdigits":
+        return _run_web(args, args.model)
+    if args.web is None and args.output is None:
+        args.output = args.model.with_suffix(f".{args.format}")
+    if args.output is not None:
+        check_output_path(args.output, force=args.force)
     from ..persistence import load_metadata
 
     saved = load_metadata(args.model)  # fails fast, before TensorFlow loads, on a bad file
@@ -97,6 +138,10 @@ def run(args: argparse.Namespace) -> int:
     extra = {k: v for k, v in metrics.items() if v is not None}
     if args.quantize is not None:
         return _run_int8(args, pipeline, extra, X_test)
+    if args.format == "ort":
+        return _run_ort(args, pipeline, extra, X_test)
+    if args.web is not None:
+        return _run_web_from_pipeline(args, pipeline, extra, X_test)
     export_onnx(
         pipeline,
         args.output,
@@ -150,4 +195,56 @@ def _run_int8(args: argparse.Namespace, pipeline, extra: dict, X_test) -> int:
             "convolutions are slow on many CPUs); keep the fp32 model unless size matters",
             file=sys.stderr,
         )
+    return 0
+
+
+def _gated(args: argparse.Namespace, extra: dict, X_test) -> dict:
+    """The export's graph settings and the parity gate's images, from the command line."""
+    return {"opset": args.opset, "metadata": extra, "check_samples": X_test[: args.check_images]}
+
+
+def _run_ort(args: argparse.Namespace, pipeline, extra: dict, X_test) -> int:
+    from ..export import export_ort
+
+    result = export_ort(pipeline, args.output, force=args.force, **_gated(args, extra, X_test))
+    print(
+        f"exported {args.model} to {result.path} (ORT format, opset {args.opset}); parity of "
+        f"the .ort file on {result.parity.n_samples} MNIST test images: labels identical, "
+        f"max |Δp| = {result.parity.max_abs_diff:.2e}\n"
+        f"operators for a minimal onnxruntime build: {result.required_operators}"
+    )
+    return 0
+
+
+def _run_web_from_pipeline(args: argparse.Namespace, pipeline, extra: dict, X_test) -> int:
+    import tempfile
+
+    from ..export import export_onnx, read_metadata
+
+    with tempfile.TemporaryDirectory(prefix="skdigits-web-") as scratch:
+        model = export_onnx(pipeline, Path(scratch) / "model.onnx", **_gated(args, extra, X_test))
+        meta = read_metadata(model)
+        print(
+            f"parity of the site's model.onnx on {meta.get('parity_n_samples')} MNIST test "
+            f"images: labels identical, max |Δp| = {meta.get('parity_max_abs_diff', 0.0):.2e}"
+        )
+        return _run_web(args, model)
+
+
+def _run_web(args: argparse.Namespace, model: Path) -> int:
+    from ..export import export_web
+
+    out = export_web(
+        model,
+        args.web,
+        ort_web_dir=args.ort_web_dir,
+        data_home=args.data_home,
+        download_if_missing=not args.offline,
+        force=args.force,
+    )
+    print(
+        f"wrote the in-browser site for {args.model} to {out}/; serve it with any static "
+        f"file server, e.g. python -m http.server -d {out} 8000, and open "
+        "http://127.0.0.1:8000/"
+    )
     return 0

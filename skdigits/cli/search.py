@@ -185,12 +185,11 @@ def run(args: argparse.Namespace) -> int:
     X_test, y_test = load_mnist(args, "test")
 
     quiet_tensorflow()
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     from ..persistence import save_model
     from ..pipeline import make_pipeline
     from ..search import (
-        ProgressGridSearchCV,
         SearchProgress,
         check_param_grid,
         dask_backend,
@@ -204,8 +203,7 @@ def run(args: argparse.Namespace) -> int:
     n_candidates = check_param_grid(pipeline, param_grid)
     cv = StratifiedKFold(n_splits=args.cv, shuffle=True, random_state=args.random_state)
     n_jobs = args.n_jobs if args.n_jobs is not None else (-1 if args.backend == "dask" else 1)
-    progress = None if args.quiet else SearchProgress(sys.stdout, score_name=args.scoring)
-    search = ProgressGridSearchCV(
+    search = GridSearchCV(
         pipeline,
         param_grid,
         scoring=args.scoring,
@@ -213,8 +211,9 @@ def run(args: argparse.Namespace) -> int:
         n_jobs=n_jobs,
         refit=True,
         error_score="raise",
-        progress=progress,
     )
+    if not args.quiet:
+        search.set_callbacks(SearchProgress())  # scikit-learn's callback API
 
     if not args.quiet:
         where = (

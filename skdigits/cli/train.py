@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..presets import PRESETS
 from ._common import (
     add_command,
     add_common_options,
@@ -44,48 +45,41 @@ def add_parser(sub) -> None:
         output_default=Path("model.skdigits"),
         force="overwrite --output (and an earlier --report) if it exists",
     )
-    p.add_argument("--epochs", type=positive_int, default=10, help="default: %(default)s")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="default: %(default)s")
-    p.add_argument("--hidden-units", type=positive_int, default=100, help="default: %(default)s")
+    # Training options default to None: "the preset's value, else the classifier's".
+    p.add_argument("--epochs", type=positive_int, help="default: 10, or the preset's")
+    p.add_argument("--batch-size", type=positive_int, help="default: 32, or the preset's")
+    p.add_argument("--hidden-units", type=positive_int, help="default: 100")
     p.add_argument(
-        "--learning-rate",
-        type=float,
-        default=0.001,
-        help="Adam's learning rate (default: %(default)s)",
+        "--learning-rate", type=float, help="Adam's learning rate (default: 0.001, or the preset's)"
     )
     p.add_argument(
         "--output-activation",
         choices=("softmax", "sigmoid"),
-        default="softmax",
-        help="'sigmoid' reproduces the original recipe exactly (default: %(default)s)",
+        help="'sigmoid' reproduces the original recipe exactly (default: softmax, or the preset's)",
     )
     p.add_argument(
         "--validation-split",
         type=fraction,
-        default=0.2,
-        help="the fraction held out, from 0 to below 1 (default: %(default)s)",
+        help="the fraction held out, from 0 to below 1 (default: 0.2)",
     )
     p.add_argument(
         "--preset",
-        choices=("seed", "tuned"),
+        choices=tuple(PRESETS),
         default=None,
-        help="named training settings that replace --epochs, --batch-size, --learning-rate, "
-        "--output-activation, --augment, --augment-with and --label-smoothing: 'seed' the "
-        "original recipe, 'tuned' the searched one for the chosen --architecture (see "
-        "README, 'Accuracy')",
+        help="a named recipe to start from: 'seed' the original one, 'tuned' the searched "
+        "one for the chosen --architecture (see README, 'Accuracy'); any option given "
+        "explicitly replaces the preset's value",
     )
     p.add_argument(
         "--architecture",
         choices=("mlp", "cnn"),
-        default="mlp",
-        help="the reference net or the convolutional net (default: %(default)s)",
+        help="the reference net or the convolutional net (default: mlp)",
     )
     p.add_argument(
         "--augment",
         type=float,
         nargs="?",
         const=1.0,
-        default=None,
         metavar="STRENGTH",
         help="random shifts, rotations and zoom while training only; STRENGTH 1.0 (the "
         "value without one) means up to 10%% / 10 degrees / 10%%",
@@ -102,9 +96,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--label-smoothing",
         type=float,
-        default=0.0,
         metavar="EPS",
-        help="train towards 1-EPS for the true class instead of 1 (default: %(default)s)",
+        help="train towards 1-EPS for the true class instead of 1 (default: 0, or the preset's)",
     )
     p.add_argument("--random-state", type=int, default=None, help="seed for a repeatable run")
     p.add_argument(
@@ -148,27 +141,27 @@ def run(args: argparse.Namespace) -> int:
     from ..training import fit_and_evaluate
 
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
-    params = dict(
+    given = dict(
         hidden_units=args.hidden_units,
         output_activation=args.output_activation,
         optimizer__learning_rate=args.learning_rate,
         batch_size=args.batch_size,
         epochs=args.epochs,
         validation_split=args.validation_split,
-        random_state=args.random_state,
-        preset=args.preset,
         architecture=args.architecture,
         augment=args.augment,
         label_smoothing=args.label_smoothing,
+        augmentations=None if args.augment_with is None else "+".join(args.augment_with),
     )
-    if args.augment_with is not None:
-        params["augmentations"] = "+".join(args.augment_with)
+    params = {name: value for name, value in given.items() if value is not None}
     # Progress only while fitting: prediction stays silent.
-    pipeline = make_pipeline(verbose=0, fit__verbose=verbose, **params)
+    pipeline = make_pipeline(
+        args.preset, random_state=args.random_state, verbose=0, fit__verbose=verbose, **params
+    )
     if not args.quiet:
         print(
             f"training on {len(X_train)} MNIST images "
-            f"({args.validation_split:.0%} held out for validation), "
+            f"({pipeline[-1].validation_split:.0%} held out for validation), "
             f"testing on {len(X_test)}",
             flush=True,
         )

