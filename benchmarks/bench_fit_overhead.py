@@ -7,7 +7,9 @@ preprocessing done by hand. Runs alternate so that machine load affects both
 alike; the printed ratio is pipeline time ÷ raw Keras time (target ≤ 1.05).
 Two comparisons, like for like: unseeded, and seeded (``random_state`` on the
 pipeline; ``keras.utils.set_random_seed`` plus TensorFlow's op determinism in raw
-Keras, which is what ``random_state`` switches on).
+Keras, which is what ``random_state`` switches on). Both run the same
+``steps_per_execution`` (the classifier's default), so the ratio is the wrapper's
+cost alone; ``bench_fit_speed.py`` compares against Keras' own defaults.
 
     python benchmarks/bench_fit_overhead.py [--images 60000] [--epochs 2] [--repeats 3]
 """
@@ -26,18 +28,21 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=60_000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps-per-execution", type=int, default=None)
     args = parser.parse_args()
 
     from skdigits._tf import import_keras
 
     keras = import_keras()
-    from skdigits import fetch_mnist, make_pipeline
+    from skdigits import DigitClassifier, fetch_mnist, make_pipeline
+
+    spe = args.steps_per_execution or DigitClassifier().steps_per_execution
 
     X, y = fetch_mnist(subset="train", return_X_y=True)
     X, y = X[: args.images], y[: args.images]
 
     def fit_pipeline(seed: int | None) -> float:
-        pipe = make_pipeline(epochs=args.epochs, random_state=seed)
+        pipe = make_pipeline(epochs=args.epochs, random_state=seed, steps_per_execution=spe)
         start = time.perf_counter()
         pipe.fit(X, y)
         return time.perf_counter() - start
@@ -68,12 +73,13 @@ def main() -> None:
             optimizer=keras.optimizers.Adam(learning_rate=0.001),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
+            steps_per_execution=spe,
         )
         model.fit(Xs, y, epochs=args.epochs, batch_size=32, validation_split=0.2, verbose=0)
         return time.perf_counter() - start
 
     fit_keras(None)  # warm-up: first TensorFlow use pays one-off start-up costs
-    print(f"images={len(X)} epochs={args.epochs} repeats={args.repeats}")
+    print(f"images={len(X)} epochs={args.epochs} repeats={args.repeats} steps_per_execution={spe}")
     for seeded in (False, True):
         pipeline_times, keras_times = [], []
         for rep in range(args.repeats):

@@ -82,6 +82,19 @@ def import_keras(*, feature: str = "training") -> ModuleType:
     return keras
 
 
+def seed_from(random_state: object) -> int | None:
+    """An integer seed from ``random_state`` (an int, a ``RandomState`` or None).
+
+    A ``RandomState`` gives one draw from a copy of it: the caller's is untouched,
+    and the same state always gives the same seed.
+    """
+    if isinstance(random_state, np.random.RandomState):
+        draw = np.random.RandomState()
+        draw.set_state(random_state.get_state())
+        return int(draw.randint(2**31 - 1))
+    return None if random_state is None else int(random_state)  # type: ignore[call-overload]
+
+
 @contextlib.contextmanager
 def framework_random_state() -> Iterator[None]:
     """Save TensorFlow's and Keras' global seeds and TensorFlow's op determinism; restore them.

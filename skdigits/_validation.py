@@ -53,11 +53,30 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "early_stopping": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
     "patience": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "steps_per_execution": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "label_smoothing": (
         lambda v: _is_number(v) and 0.0 <= v < 1.0,
         "a number in [0, 1) (e.g. 0.1)",
     ),
 }
+
+
+def check_params(estimator: Any) -> None:
+    """Check a DigitClassifier's parameters against the table, then the rules between them."""
+    for name, (is_valid, expected) in PARAMETER_CONSTRAINTS.items():
+        value = getattr(estimator, name)
+        if not is_valid(value):
+            raise ValueError(f"`{name}` must be {expected}, got {value!r}")
+    if estimator.early_stopping and not estimator.validation_split > 0.0:
+        raise ValueError(
+            "`early_stopping` watches the validation accuracy, but `validation_split` "
+            "is 0; set validation_split (e.g. 0.2) or early_stopping=False"
+        )
+    if estimator.label_smoothing > 0.0 and estimator.loss != "sparse_categorical_crossentropy":
+        raise ValueError(
+            f"`label_smoothing` works with the default loss only, got loss={estimator.loss!r}; "
+            "set label_smoothing=0 or pass a smoothing loss yourself"
+        )
 
 
 def check_labels(y: Any, *, min_classes: int = 2) -> np.ndarray:

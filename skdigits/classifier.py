@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._tf import import_keras, seeded
+from ._tf import import_keras, seed_from, seeded
 
 keras = import_keras(feature="DigitClassifier")
 
@@ -17,9 +17,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E40
 
 from ._deps import require  # noqa: E402
 from ._validation import (  # noqa: E402
-    PARAMETER_CONSTRAINTS,
     check_known_labels,
     check_labels,
+    check_params,
 )
 from .networks import LearningRateSchedule, augmentation_kinds, build_cnn, build_mlp  # noqa: E402
 
@@ -85,6 +85,10 @@ class DigitClassifier(KerasClassifier):
     class_weight : dict, "balanced" or None, default=None
     verbose : int, default=0
         Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
+    steps_per_execution : int, default=128
+        Batches Keras runs in one call of its compiled training step: the same
+        arithmetic in the same order, without Python's per-batch overhead. Batch
+        callbacks (and so a ``lr_schedule``) then act once per execution.
     model, build_fn, validation_batch_size, callbacks, shuffle, run_eagerly
         SciKeras' parameters, with SciKeras' defaults.
     **kwargs
@@ -136,6 +140,7 @@ class DigitClassifier(KerasClassifier):
         callbacks: Any = None,
         shuffle: bool = True,
         run_eagerly: bool = False,
+        steps_per_execution: int = 128,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -167,26 +172,9 @@ class DigitClassifier(KerasClassifier):
         self.augment = augment
         self.augmentations = augmentations
         self.label_smoothing = label_smoothing
+        self.steps_per_execution = steps_per_execution
 
     __repr__ = BaseEstimator.__repr__  # scikit-learn's: only what differs from the defaults
-
-    # --- checks -----------------------------------------------------------------------
-
-    def _check_params(self) -> None:
-        for name, (is_valid, expected) in PARAMETER_CONSTRAINTS.items():
-            value = getattr(self, name)
-            if not is_valid(value):
-                raise ValueError(f"`{name}` must be {expected}, got {value!r}")
-        if self.early_stopping and not self.validation_split > 0.0:
-            raise ValueError(
-                "`early_stopping` watches the validation accuracy, but `validation_split` "
-                "is 0; set validation_split (e.g. 0.2) or early_stopping=False"
-            )
-        if self.label_smoothing > 0.0 and self.loss != "sparse_categorical_crossentropy":
-            raise ValueError(
-                f"`label_smoothing` works with the default loss only, got loss={self.loss!r}; "
-                "set label_smoothing=0 or pass a smoothing loss yourself"
-            )
 
     def _validate_data(self, X=None, y=None, reset: bool = False, y_numeric: bool = False):
         if X is not None:
@@ -227,6 +215,7 @@ class DigitClassifier(KerasClassifier):
 
     def _get_compile_kwargs(self) -> dict[str, Any]:
         kwargs = super()._get_compile_kwargs()
+        kwargs["steps_per_execution"] = int(self.steps_per_execution)
         if kwargs.get("metrics") is None:
             kwargs["metrics"] = ["accuracy"]
         if self.label_smoothing > 0.0:
@@ -257,13 +246,6 @@ class DigitClassifier(KerasClassifier):
         own: list[Any] = self._fit_callbacks  # type: ignore[has-type]
         self._fit_callbacks = [*own, *self._training_callbacks()]
 
-    def _seed(self) -> int | None:
-        if isinstance(self.random_state, np.random.RandomState):
-            draw = np.random.RandomState()  # a copy: the caller's stays untouched
-            draw.set_state(self.random_state.get_state())
-            return int(draw.randint(2**31 - 1))
-        return None if self.random_state is None else int(self.random_state)
-
     # --- scikit-learn API ---------------------------------------------------------------
 
     def fit(self, X, y, sample_weight=None, **kwargs):
@@ -281,14 +263,14 @@ class DigitClassifier(KerasClassifier):
         -------
         self : DigitClassifier
         """
-        self._check_params()
+        check_params(self)
         y = check_labels(y)
         classes: np.ndarray | None = None
         if self.warm_start and self.initialized_:
             classes = self.classes_  # type: ignore[has-type]
         if classes is not None:
             check_known_labels(y, classes, "the first fit (warm_start keeps its classes)")
-        with seeded(self._seed()):
+        with seeded(seed_from(self.random_state)):
             super().fit(X, y, sample_weight=sample_weight, **kwargs)
         if classes is not None:
             self.classes_ = classes  # SciKeras resets it, and sets it again only when fresh
@@ -305,7 +287,7 @@ class DigitClassifier(KerasClassifier):
         -------
         self : DigitClassifier
         """
-        self._check_params()
+        check_params(self)
         y = check_labels(y, min_classes=1)
         if not self.initialized_:
             if classes is None:
@@ -322,7 +304,7 @@ class DigitClassifier(KerasClassifier):
         else:
             classes = self.classes_
         check_known_labels(y, classes, "`classes`")
-        with seeded(self._seed()):
+        with seeded(seed_from(self.random_state)):
             super().partial_fit(X, y, classes=classes, sample_weight=sample_weight, **kwargs)
         return self
 

@@ -206,7 +206,7 @@ class LearningRateSchedule(keras.callbacks.Callback):  # type: ignore[name-defin
     def __init__(self, base: float, kind: str) -> None:
         super().__init__()
         self.base, self.kind = float(base), kind
-        self.step, self.total_steps = 0, 1
+        self.epoch, self.total_steps = 0, 1
 
     def rate(self, step: int) -> float:
         progress = min(step / self.total_steps, 1.0)
@@ -217,9 +217,16 @@ class LearningRateSchedule(keras.callbacks.Callback):  # type: ignore[name-defin
         return self.base
 
     def on_train_begin(self, logs: Any = None) -> None:
-        self.step = 0
-        self.total_steps = max(int(self.params["steps"] or 1) * int(self.params["epochs"]), 1)
+        self.epoch, self.total_steps = (
+            0,
+            max(int(self.params["steps"] or 1) * int(self.params["epochs"]), 1),
+        )
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.epoch = epoch
 
     def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-        self.model.optimizer.learning_rate.assign(self.rate(self.step))
-        self.step += 1
+        # `batch` counts batches, also when Keras runs several per call
+        # (steps_per_execution): the rate then steps once per call.
+        step = self.epoch * int(self.params["steps"] or 1) + batch
+        self.model.optimizer.learning_rate.assign(self.rate(step))

@@ -156,12 +156,36 @@ def test_grid_search_over_the_pipeline(small_mnist):
         ({"output_activation": "tanh"}, "`output_activation` must be one of"),
         ({"hidden_units": 0}, "`hidden_units` must be a positive integer"),
         ({"validation_split": 1.5}, "`validation_split` must be in"),
+        ({"steps_per_execution": 0}, "`steps_per_execution` must be a positive integer"),
+        ({"epochs": 2.5}, "`epochs` must be a positive integer"),
     ],
 )
-def test_bad_parameters_are_named(small_mnist, params, message):
-    X, y, _, _ = small_mnist
+def test_bad_parameters_are_named(params, message):
+    rng = np.random.default_rng(0)  # refused before any training: random data will do
     with pytest.raises(ValueError, match=message):
-        DigitClassifier(**params).fit(X[:20].reshape(20, -1) / 255.0, y[:20])
+        DigitClassifier(**params).fit(rng.random((20, 784)), np.arange(20) % 10)
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid"])
+def test_steps_per_execution_trains_the_same_weights_faster(small_mnist, activation):
+    """Several batches a call: same arithmetic, same order, so seeded weights are equal."""
+    X, y, X_test, _ = small_mnist
+    fits = {
+        spe: make_pipeline(
+            output_activation=activation, epochs=1, random_state=0, steps_per_execution=spe
+        ).fit(X[:1200], y[:1200])
+        for spe in (1, 128)
+    }
+    assert fits[128][-1].model_.steps_per_execution == 128  # the parameter reached Keras
+    for a, b in zip(
+        fits[1][-1].model_.get_weights(), fits[128][-1].model_.get_weights(), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    # Prediction runs the same weights in another loop: equal to the last bit or two.
+    np.testing.assert_allclose(
+        fits[1].predict_proba(X_test), fits[128].predict_proba(X_test), rtol=0, atol=1e-6
+    )
+    assert DigitClassifier().steps_per_execution == 128
 
 
 def test_single_class_and_continuous_targets_are_refused():
