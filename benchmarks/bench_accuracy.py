@@ -5,7 +5,7 @@ out for validation (the Keras nets hold it out themselves; scikit-learn's
 MLPClassifier is fitted on the same first 48,000 images) and is tested on the
 10,000 test images. Prints one Markdown table, then the int8 comparison.
 
-    SKDIGITS_DATA=/work/data python benchmarks/bench_accuracy.py
+    python benchmarks/bench_accuracy.py   # MNIST from the default data home ($SKDIGITS_DATA)
     python benchmarks/bench_accuracy.py --seeds 0 --subset 6000   # a quick smoke run
 
 Fit times depend on the machine's load; the script prints the load average

@@ -68,7 +68,16 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'skdigits' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    try:
+        imported = importlib.import_module(module)
+    except ImportError as err:
+        from ._deps import as_missing_dependency
+
+        missing = as_missing_dependency(err, feature=f"skdigits.{name}")
+        if missing is None:
+            raise
+        raise missing from err
+    value = getattr(imported, name)
     globals()[name] = value
     return value
 

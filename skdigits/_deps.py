@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from types import ModuleType
 
 from ._errors import MissingDependencyError
@@ -18,9 +19,23 @@ _EXTRA_OF = {
     "skl2onnx": "train",
     "PIL": "images",
     "matplotlib": "plot",
+    "scipy": "train",
+    "joblib": "train",
+    "distributed": "search",
+    "dask": "search",
+    "starlette": "serve",
+    "uvicorn": "serve",
+    "orjson": "serve",
+    "multipart": "serve",
+    "python_multipart": "serve",
 }
 
-_PIP_NAME = {"sklearn": "scikit-learn", "PIL": "pillow"}
+_PIP_NAME = {
+    "sklearn": "scikit-learn",
+    "PIL": "pillow",
+    "multipart": "python-multipart",
+    "python_multipart": "python-multipart",
+}
 
 
 def require(module: str, *, feature: str) -> ModuleType:
@@ -36,10 +51,29 @@ def require(module: str, *, feature: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        top = module.split(".")[0]
-        extra = _EXTRA_OF.get(top, "train")
-        name = _PIP_NAME.get(top, top)
-        raise MissingDependencyError(
-            f"{feature} needs {name}, which is not installed; "
-            f'install it with: pip install "skdigits[{extra}]"'
-        ) from err
+        raise _missing(module.split(".")[0], feature) from err
+
+
+def as_missing_dependency(err: ImportError, *, feature: str) -> MissingDependencyError | None:
+    """The :class:`MissingDependencyError` an ImportError of an optional module means.
+
+    None when the module that failed to import is not one of the optional
+    dependencies (then the ImportError is a bug, and must be seen as one).
+    """
+    name = err.name
+    if name is None:  # raised by hand, not by the import system: read the message
+        found = re.match(r"No module named '([\w.]+)'", str(err))
+        name = found[1] if found else ""
+    top = name.split(".")[0]
+    if isinstance(err, MissingDependencyError) or top not in _EXTRA_OF:
+        return None
+    return _missing(top, feature)
+
+
+def _missing(top: str, feature: str) -> MissingDependencyError:
+    extra = _EXTRA_OF.get(top, "train")
+    name = _PIP_NAME.get(top, top)
+    return MissingDependencyError(
+        f"{feature} needs {name}, which is not installed; "
+        f'install it with: pip install "skdigits[{extra}]"'
+    )

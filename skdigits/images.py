@@ -68,6 +68,16 @@ _NOISE_SIGMAS = 3.0
 # ink and would inflate the box, so the bar is higher.
 _INK_THRESHOLD = 5.0
 _INK_THRESHOLD_LARGE = 32.0
+# Pictures at least this many pixels a side are treated as photos: their lighting
+# and ruled lines are estimated and removed before looking for ink. The lighting is
+# estimated on a copy shrunk to about _FLATTEN_SIDE pixels a side, with a window of
+# 1/_OPENING_FRACTION of that: wider than a pen stroke, narrower than a shadow.
+_FLATTEN_MIN_SIDE = 64
+# In a photo, the digit's box is that of the pixels at least half as bright as the
+# strongest ink (on 0-255 after stretching), plus a margin.
+_PHOTO_BOX_LEVEL = 128.0
+_FLATTEN_SIDE = 96
+_OPENING_FRACTION = 3
 
 # ITU-R 601-2 luma, the weights Pillow's convert("L") uses.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -170,11 +180,17 @@ def preprocess_digit(image: Any) -> np.ndarray:
        pixels are dark and onto black if they are light.
     2. Scale to 0-255 by the data type's range (uint16 by 65535, float in [0, 1]
        by 255).
-    3. Polarity: if the median of the border is brighter than mid-grey, the digit
-       is dark on light and the image is inverted.
-    4. Background: the border's median plus three robust standard deviations
-       (paper texture, sensor noise) is subtracted and negative values clipped;
-       the ink is then stretched so its peak is 255, and pixels under 5 are
+    3. Polarity: if the median of the border (or, in a photo as step 4 defines
+       it, whose edges vignetting and shadows may darken, that of the whole
+       picture) is brighter than mid-grey, the digit is dark on light and the
+       image is inverted.
+    4. Background: in a picture 64 pixels a side or more whose frame is lit
+       unevenly or whose paper is ruled (a photo), the lighting (a morphological
+       opening wider than a pen stroke: gradients, vignetting, shadows) and
+       ruled lines are subtracted first. Then the median plus three
+       robust standard deviations of the background (paper texture, sensor
+       noise; of the frame in smaller pictures) is subtracted and negative values
+       clipped; the ink is stretched so its peak is 255, and pixels under 5 are
        cleared (under 32 if the digit is 40 pixels or more: JPEG ringing).
     5. Crop to the bounding box of the ink and scale it, keeping the aspect
        ratio, so its longer side is 20 pixels (box averaging when shrinking,
@@ -479,22 +495,35 @@ def _border(image: np.ndarray) -> np.ndarray:
 
 def _mnistify(grey: np.ndarray, name: str) -> np.ndarray:
     """Greyscale 0-255 of any size → MNIST's 28×28 white-on-black format."""
-    border = _border(grey)
-    if float(np.median(border)) > 127.5:  # dark ink on light paper
-        grey = np.float32(255.0) - grey
-        border = np.float32(255.0) - border
-    background = float(np.median(border))
-    sigma = 1.4826 * float(np.median(np.abs(border - background)))
+    photo = min(grey.shape) >= _FLATTEN_MIN_SIDE and _lit_unevenly_or_ruled(grey)
+    if photo:
+        # A photo: lighting is rarely even and paper may be ruled. Estimate both and
+        # take them away, then judge the noise on the whole (flat) page.
+        grey = _flatten_background(grey)
+        sample = _sample(grey)
+    else:  # MNIST-sized: the frame is the background
+        border = _border(grey)
+        if float(np.median(border)) > 127.5:  # dark ink on light paper
+            grey = np.float32(255.0) - grey
+            border = np.float32(255.0) - border
+        sample = border
+    background = float(np.median(sample))
+    sigma = 1.4826 * float(np.median(np.abs(sample - background)))
     ink = grey - np.float32(background + _NOISE_SIGMAS * sigma)
     np.maximum(ink, 0.0, out=ink)
     peak = float(ink.max())
-    if peak < max(_MIN_CONTRAST, _NOISE_SIGMAS * sigma):
+    needed = max(_MIN_CONTRAST, _NOISE_SIGMAS * sigma)
+    if peak < needed:
         raise DataError(
-            f"image {name} is blank: no digit found (the brightest mark stands "
-            f"{peak:.0f} of 255 above the background); pass an image of a digit with "
-            "clear contrast against its background"
+            f"image {name} is blank: no digit found (the strongest mark stands {peak:.0f} "
+            f"of 255 above the background and its noise, and a digit needs {needed:.0f}); "
+            "pass an image of a digit with clear contrast against its background"
         )
     ink *= np.float32(255.0 / peak)
+    if photo:
+        # Leftovers of the lighting (a shadow's tip, a page edge) are fainter than
+        # the ink: the box is found from the strong ink, plus a margin for its rim.
+        ink = _crop_around(ink, ink >= _PHOTO_BOX_LEVEL, max(2, min(ink.shape) // 100))
     ink[ink < _INK_THRESHOLD] = 0.0
     crop = _crop_to_ink(ink)
     if max(crop.shape) >= 2 * _BOX:
@@ -516,6 +545,127 @@ def _mnistify(grey: np.ndarray, name: str) -> np.ndarray:
     left = min(max(math.floor(_CENTRE - cx + 0.5), 0), _SIZE - patch_w)
     canvas[top : top + patch_h, left : left + patch_w] = patch
     return canvas
+
+
+def _lit_unevenly_or_ruled(grey: np.ndarray) -> bool:
+    """Whether a picture needs its lighting or ruled lines taken away.
+
+    Uneven light shows in the frame: its middle half spans more than half the
+    contrast a digit needs (paper texture and sensor noise span far less, and a
+    stroke touching the edge is a small part of the frame). Ruled paper shows as
+    three or more separate rows (or columns) that stand out at both ends of the
+    page. Anything else (a drawing, a scan, an evenly lit photo) takes the plain
+    route, the one the browser's port of these steps follows exactly.
+    """
+    border = _border(grey)
+    low, high = np.percentile(border, [25, 75])
+    if high - low > _MIN_CONTRAST / 2:
+        return True
+    paper = float(np.median(border))
+    height, width = grey.shape
+    strip = max(1, min(height, width) // 12)
+    for lines in (
+        np.minimum(
+            np.abs(np.median(grey[:, :strip], axis=1) - paper),
+            np.abs(np.median(grey[:, -strip:], axis=1) - paper),
+        ),
+        np.minimum(
+            np.abs(np.median(grey[:strip], axis=0) - paper),
+            np.abs(np.median(grey[-strip:], axis=0) - paper),
+        ),
+    ):
+        standing = lines > _MIN_CONTRAST / 2
+        runs = int(standing[0]) + int(np.count_nonzero(standing[1:] & ~standing[:-1]))
+        if runs >= 3:
+            return True
+    return False
+
+
+def _flatten_background(grey: np.ndarray) -> np.ndarray:
+    """``grey`` made ink-bright, minus its lighting and ruled lines (noise stays two-sided).
+
+    The lighting is a morphological opening (a minimum, then a maximum filter)
+    wider than any pen stroke, on a copy shrunk to about 96 pixels a side: it
+    keeps gradients, vignetting and the edges of shadows and drops the strokes.
+    A ruled line (or the line of a grid) is a row or column that stands above the
+    paper at both ends of the page: its level there is subtracted along it.
+    """
+    pil = require("PIL.Image", feature="preprocessing digit images")
+    height, width = grey.shape
+    factor = max(1, min(height, width) // _FLATTEN_SIDE)
+    small_size = (max(1, width // factor), max(1, height // factor))
+    small = np.asarray(
+        pil.fromarray(np.ascontiguousarray(grey, dtype=np.float32)).resize(
+            small_size, resample=pil.Resampling.BOX
+        ),
+        dtype=np.float32,
+    )
+    window = (min(small.shape) // _OPENING_FRACTION) | 1
+    # Dark ink on light paper if the frame is light (a tight crop of a bold digit),
+    # or if most of the page is: vignetting and shadows can darken the frame alone.
+    if float(np.median(_border(small))) > 127.5 or float(np.median(small)) > 127.5:
+        grey = np.float32(255.0) - grey
+        small = np.float32(255.0) - small
+    # What stands above the paper over less than a window (the strokes) is dropped.
+    opened = _max_filter(_min_filter(small, window), window)
+    lighting = _mean_filter(opened, window // 2 | 1)
+    full = np.asarray(
+        pil.fromarray(lighting).resize((width, height), resample=pil.Resampling.BILINEAR),
+        dtype=np.float32,
+    )
+    flat = grey - full
+    strip = max(1, min(height, width) // 12)
+    rows = np.minimum(
+        np.median(flat[:, :strip], axis=1), np.median(flat[:, -strip:], axis=1)
+    ).astype(np.float32)
+    flat -= rows[:, np.newaxis]
+    cols = np.minimum(np.median(flat[:strip], axis=0), np.median(flat[-strip:], axis=0)).astype(
+        np.float32
+    )
+    flat -= cols[np.newaxis, :]
+    return flat
+
+
+def _sample(image: np.ndarray, most: int = 1 << 20) -> np.ndarray:
+    """About ``most`` pixels of ``image`` on a regular grid (all of a small image)."""
+    step = max(1, math.isqrt(image.size // most))
+    return image[::step, ::step].ravel()
+
+
+def _min_filter(image: np.ndarray, size: int) -> np.ndarray:
+    return _rank_filter(image, size, np.min)
+
+
+def _max_filter(image: np.ndarray, size: int) -> np.ndarray:
+    return _rank_filter(image, size, np.max)
+
+
+def _mean_filter(image: np.ndarray, size: int) -> np.ndarray:
+    return _rank_filter(image, size, np.mean)
+
+
+def _rank_filter(image: np.ndarray, size: int, reduce: Any) -> np.ndarray:
+    """A separable ``size`` × ``size`` filter (min, max or mean), edges repeated."""
+    if size <= 1:
+        return image
+    half = size // 2
+    out = image
+    for axis in (0, 1):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (half, half)
+        windows = np.lib.stride_tricks.sliding_window_view(
+            np.pad(out, pad, mode="edge"), size, axis=axis
+        )
+        out = reduce(windows, axis=-1).astype(np.float32)
+    return out
+
+
+def _crop_around(image: np.ndarray, mask: np.ndarray, margin: int) -> np.ndarray:
+    """``image`` cropped to the bounding box of ``mask`` (not empty) plus ``margin``."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    top, left = max(rows[0] - margin, 0), max(cols[0] - margin, 0)
+    return image[top : rows[-1] + margin + 1, left : cols[-1] + margin + 1]
 
 
 def _crop_to_ink(ink: np.ndarray) -> np.ndarray:

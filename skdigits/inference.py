@@ -54,17 +54,36 @@ _RANGE_HINT = (
 _LARGE_BATCH = 64
 # Protobuf cannot hold more; an ONNX file this big is not one of ours.
 _MAX_MODEL_BYTES = 2**31 - 1
+
+
 # How metadata values are decoded, here and by skdigits.export.read_metadata. Any
 # other value, or one that does not decode, stays the string it is; only `classes`
 # must decode.
+def _number(value: str) -> float | None:
+    """A measured figure: a float, or None when it was not measured."""
+    return None if value in ("unknown", "null", "None", "") else float(value)
+
+
 METADATA_DECODERS: dict[str, Callable[[str], Any]] = {
     "classes": json.loads,
     "hyperparameters": json.loads,
     "training_settings": json.loads,
     "opset": int,
-    "test_accuracy": lambda value: None if value == "unknown" else float(value),
     "parity_max_abs_diff": float,
     "parity_n_samples": int,
+    # Figures measured at training and export keep their type: numbers, not text.
+    **dict.fromkeys(
+        (
+            "test_accuracy",
+            "train_accuracy",
+            "validation_accuracy",
+            "fit_seconds",
+            "fp32_test_accuracy",
+            "int8_test_accuracy",
+            "int8_speedup_measured",
+        ),
+        _number,
+    ),
 }
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 
@@ -141,9 +160,10 @@ class OnnxDigitClassifier:
         The model's ``metadata_props``, decoded as
         :func:`skdigits.export.read_metadata` does: ``classes`` and
         ``hyperparameters`` from JSON, ``opset`` and ``parity_n_samples`` as
-        int, ``test_accuracy`` as float (None when "unknown") and
-        ``parity_max_abs_diff`` as float; other values, and informational ones
-        that do not decode, as strings.
+        int, ``parity_max_abs_diff`` as float, the measured figures
+        (``test_accuracy``, ``train_accuracy``, ``validation_accuracy``,
+        ``fit_seconds`` and the int8 ones) as float, or None when not measured;
+        other values, and informational ones that do not decode, as strings.
     n_features_in_ : int
         784, the pixels of one image.
     path : str

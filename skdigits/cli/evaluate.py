@@ -6,21 +6,32 @@ import argparse
 import json
 from pathlib import Path
 
-from ._common import add_data_options, load_mnist
+from ._common import add_command, add_common_options, add_data_options, load_mnist
 from .predict import add_pickle_option
+
+_EXAMPLES = [
+    "skdigits evaluate model.onnx",
+    "skdigits evaluate model.skdigits --json",
+    "skdigits evaluate model.onnx --mnist-dir ~/mnist --offline   # no download",
+]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "evaluate",
         help="score an ONNX or .skdigits model on the MNIST test set",
         description=(
             "Predict MNIST's 10,000 test images and print the accuracy, the confusion "
-            "matrix and the most-confused pairs. An ONNX model runs on onnxruntime alone."
+            "matrix and the most-confused pairs. An ONNX model runs on onnxruntime alone. "
+            "MNIST is downloaded into the cache the first time (said on stderr)."
         ),
+        examples=_EXAMPLES,
     )
-    p.add_argument("model", type=Path, help="an .onnx file or a .skdigits pipeline")
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument(
+        "model", type=Path, metavar="MODEL", help="an .onnx file or a .skdigits pipeline"
+    )
+    add_common_options(p, json="print the results as JSON")
     add_data_options(p)
     add_pickle_option(p)
     p.set_defaults(run=run)

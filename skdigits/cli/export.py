@@ -10,11 +10,26 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import add_data_options, check_output_path, load_mnist, quiet_tensorflow
+from ._common import (
+    add_command,
+    add_common_options,
+    add_data_options,
+    check_output_path,
+    load_mnist,
+    positive_int,
+    quiet_tensorflow,
+)
+
+_EXAMPLES = [
+    "skdigits export model.skdigits                 # writes model.onnx beside it",
+    "skdigits export model.skdigits -o deploy/digits.onnx --force",
+    "skdigits export model.skdigits -o model-int8.onnx --quantize int8",
+]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "export",
         help="export a saved pipeline to ONNX (parity-checked)",
         description=(
@@ -25,14 +40,21 @@ def add_parser(sub) -> None:
             "writes onnxruntime's mobile format instead (the check runs on the .ort file); "
             "--web DIR writes a static site that runs the model in the browser."
         ),
+        examples=_EXAMPLES,
     )
     p.add_argument(
         "model",
         type=Path,
+        metavar="MODEL",
         help="a .skdigits file written by `skdigits train` (with --web also an exported .onnx)",
     )
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("-o", "--output", type=Path, help="the .onnx (or .ort) file to write")
+    where = p.add_mutually_exclusive_group()
+    add_common_options(
+        where,
+        output="the .onnx (or .ort) file to write (default: MODEL with the suffix .onnx, or "
+        ".ort with --format ort)",
+    )
+    add_common_options(p, force="overwrite --output if it exists")
     where.add_argument(
         "--web",
         type=Path,
@@ -48,10 +70,9 @@ def add_parser(sub) -> None:
         "on the .ort file, with OUTPUT's required_operators.config beside it (default: onnx)",
     )
     p.add_argument("--opset", type=int, default=17, help="ONNX opset, 13-18 (default: 17)")
-    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     p.add_argument(
         "--check-images",
-        type=int,
+        type=positive_int,
         default=1000,
         metavar="N",
         help="MNIST test images used by the parity check (default: %(default)s)",
@@ -99,10 +120,10 @@ def run(args: argparse.Namespace) -> int:
         raise SkdigitsError("--format ort exports the fp32 model: drop --quantize")
     if args.web is not None and args.model.suffix != ".skdigits":
         return _run_web(args, args.model)
+    if args.web is None and args.output is None:
+        args.output = args.model.with_suffix(f".{args.format}")
     if args.output is not None:
         check_output_path(args.output, force=args.force)
-    if args.check_images < 1:
-        raise SkdigitsError("--check-images must be at least 1")
     from ..persistence import load_metadata
 
     saved = load_metadata(args.model)  # fails fast, before TensorFlow loads, on a bad file

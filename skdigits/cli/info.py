@@ -6,15 +6,27 @@ import argparse
 import json
 from pathlib import Path
 
+from ._common import add_command, add_common_options
+
+_EXAMPLES = [
+    "skdigits info model.onnx",
+    "skdigits info model.skdigits --json",
+]
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "info",
         help="print the metadata of an ONNX or .skdigits model file",
-        description="Print what a deployer needs to know about a model file.",
+        description=(
+            "Print what a deployer needs to know about a model file: classes, accuracy "
+            "measured at training, hyper-parameters, versions. TensorFlow is never loaded."
+        ),
+        examples=_EXAMPLES,
     )
-    p.add_argument("model", type=Path, help="an .onnx file or a .skdigits file")
-    p.add_argument("--json", action="store_true", help="print the metadata as JSON")
+    p.add_argument("model", type=Path, metavar="MODEL", help="an .onnx file or a .skdigits file")
+    add_common_options(p, json="print the metadata as JSON")
     p.set_defaults(run=run)
 
 

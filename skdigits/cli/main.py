@@ -15,18 +15,29 @@ from collections.abc import Sequence
 from .._errors import SkdigitsError
 from .._version import __version__
 
+_EXAMPLES = [
+    "skdigits train -o model.skdigits && skdigits export model.skdigits",
+    "skdigits predict model.onnx seven.png digits.npy",
+    "skdigits predict --help     # each command's options and examples",
+]
+
 
 def build_parser() -> argparse.ArgumentParser:
+    from ._common import HelpFormatter
+
     parser = argparse.ArgumentParser(
         prog="skdigits",
         description="Train, evaluate and deploy a handwritten-digit (MNIST) classifier.",
+        epilog="examples:\n" + "".join(f"  {line}\n" for line in _EXAMPLES),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"skdigits {__version__}")
+    debug = os.environ.get("SKDIGITS_DEBUG", "") not in ("", "0")
     parser.add_argument(
         "--debug",
         action="store_true",
-        default=os.environ.get("SKDIGITS_DEBUG", "") not in ("", "0"),
-        help="show full tracebacks for errors (also: SKDIGITS_DEBUG=1)",
+        default=debug,
+        help="show full tracebacks for errors (also: SKDIGITS_DEBUG=1; may follow the command)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -34,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     for command in (train, search, export, predict, evaluate, info, serve, report):
         command.add_parser(sub)
+    for command_parser in sub.choices.values():
+        # Accepted after the command too; SUPPRESS keeps the top-level value if absent.
+        command_parser.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
 
 
@@ -42,15 +58,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's exit
+        return status
     except KeyboardInterrupt:
         print("skdigits: interrupted", file=sys.stderr)
         return 130
-    except SkdigitsError as err:
+    except BrokenPipeError:
+        return _broken_pipe()
+    except SkdigitsError as err:  # MissingDependencyError included: it is one
         if args.debug:
             raise
         print(f"skdigits: error: {err}", file=sys.stderr)
         return 1
+    except ImportError as err:  # an optional module imported without require()
+        from .._deps import as_missing_dependency
+
+        missing = as_missing_dependency(err, feature=f"`skdigits {args.command}`")
+        if missing is None or args.debug:
+            raise
+        print(f"skdigits: error: {missing}", file=sys.stderr)
+        return 1
+
+
+def _broken_pipe() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, as Unix tools do.
+
+    Python would report the broken pipe again when it flushes stdout at exit, so
+    stdout is pointed at /dev/null first. The status is 128 + SIGPIPE, what a shell
+    reports for a tool killed by the signal.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
+    return 128 + 13
 
 
 if __name__ == "__main__":  # pragma: no cover

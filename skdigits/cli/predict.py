@@ -10,38 +10,75 @@ import argparse
 import csv
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._errors import DataError, SkdigitsError
+from ..inputs import INVERT_CHOICES, SCALE_CHOICES
+from ._common import add_command, add_common_options, note, positive_int
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".pgm"}
+_EXAMPLES = [
+    "skdigits predict model.onnx seven.png three.jpg     # image files, any size",
+    "skdigits predict model.onnx digits.npy --scale 1 --json   # a [0, 1] array",
+    "skdigits predict model.onnx t10k-images-idx3-ubyte --labels t10k-labels-idx1-ubyte --limit 20",
+]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "predict",
         help="predict digits in .npy arrays, IDX files or images",
         description=(
-            "Predict the digit in each input. INPUT is a .npy array ((28, 28), (N, 28, 28) "
-            "or (N, 784) raw pixels 0-255), an IDX image file (raw or gzip, as MNIST ships), "
-            "or image files (PNG, JPEG, ...), which are prepared as MNIST was: greyscale, "
-            "inverted if dark on light, cropped, fitted into 20x20 and centred in 28x28."
+            "Predict the digit in each input. The format of each INPUT is read from its "
+            "content, not its name. Every readable input is predicted; each unreadable one "
+            "is reported on stderr (and as a row with an `error` field in --json/--csv), "
+            "and the exit status is then 1."
         ),
+        examples=_EXAMPLES,
     )
-    p.add_argument("model", type=Path, help="an .onnx file (fast) or a .skdigits pipeline")
-    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT")
+    p.add_argument(
+        "model", type=Path, metavar="MODEL", help="an .onnx file (fast) or a .skdigits pipeline"
+    )
+    p.add_argument(
+        "inputs",
+        type=Path,
+        nargs="+",
+        metavar="INPUT",
+        help="a .npy array ((28, 28), (N, 28, 28) or (N, 784) pixels), an IDX image file "
+        "(raw or gzip, as MNIST ships), or an image file (PNG, JPEG, GIF, BMP, TIFF, WebP, "
+        "PNM), which is prepared as MNIST was: greyscale, white on black, cropped, fitted "
+        "into 20x20 and centred in 28x28",
+    )
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_common_options(fmt, json="one JSON document on stdout")
     fmt.add_argument("--csv", action="store_true", help="CSV on stdout")
     p.add_argument(
         "--labels",
         type=Path,
         help="true labels (.npy or IDX) for a single array INPUT: adds a column and accuracy",
     )
-    p.add_argument("--limit", type=int, metavar="N", help="use only the first N images")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="use only the first N images")
+    conv = p.add_argument_group("array conventions (.npy and IDX inputs)")
+    conv.add_argument(
+        "--scale",
+        choices=SCALE_CHOICES,
+        default="auto",
+        help="'255': raw intensities 0-255 (MNIST's); '1': values in [0, 1], multiplied "
+        "by 255; 'auto': float values all within [0, 1] are multiplied by 255, with a note "
+        "on stderr (default: %(default)s)",
+    )
+    conv.add_argument(
+        "--invert",
+        choices=INVERT_CHOICES,
+        default="auto",
+        help="'auto': an image whose border is mostly bright (dark digit on light) is "
+        "inverted to white on black, with a note on stderr; 'yes': every image; 'no': none "
+        "(default: %(default)s)",
+    )
     add_pickle_option(p)
     p.set_defaults(run=run)
 
@@ -57,44 +94,26 @@ def add_pickle_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load_array(path: Path) -> np.ndarray:
-    from ..datasets import load_idx, load_npy
+def _load_labels(path: Path) -> np.ndarray:
+    from ..inputs import sniff_format
 
-    # Both read the header first and refuse sizes too large, and anything but a regular file.
-    return load_npy(path) if path.suffix == ".npy" else load_idx(path)
+    try:
+        with open(path, "rb") as fh:
+            kind = sniff_format(fh.read(64))
+    except OSError as err:
+        raise DataError(f"labels {path} cannot be read ({err.strerror or err})") from err
+    if kind == "npy":
+        from ..datasets import load_npy
 
+        return load_npy(path)
+    if kind in ("IDX", "gzip"):
+        from ..datasets import load_idx
 
-def _read_inputs(paths: list[Path]) -> tuple[np.ndarray, list[tuple[str, int]]]:
-    """All inputs as one (N, 28, 28) or (N, 784) array, with (source, index) per row."""
-    arrays, names = [], []
-    for path in paths:
-        if not path.exists():
-            raise DataError(f"input {path} does not exist")
-        if path.is_dir():
-            raise DataError(f"input {path} is a directory; pass files")
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            from ..images import load_digit_image
-
-            arrays.append(load_digit_image(path)[np.newaxis])
-            names.append((str(path), 0))
-            continue
-        arr = _load_array(path)
-        if arr.shape in {(28, 28), (784,)}:
-            arr = arr[np.newaxis]
-        if arr.ndim not in (2, 3) or arr.shape[1:] not in {(28, 28), (784,)}:
-            raise DataError(
-                f"{path} holds an array of shape {arr.shape}; expected (28, 28), "
-                "(N, 28, 28) or (N, 784) raw pixels"
-            )
-        arrays.append(arr.reshape(len(arr), 28, 28))
-        names.extend((str(path), i) for i in range(len(arr)))
-    dtypes = {a.dtype for a in arrays}
-    X = (
-        np.concatenate(arrays)
-        if len(dtypes) == 1
-        else np.concatenate([a.astype(np.float32) for a in arrays])
+        return load_idx(path)
+    raise DataError(
+        f"labels {path} is not a .npy array or an IDX file (its content: {kind}); pass "
+        "the labels as a .npy array or an IDX file"
     )
-    return X, names
 
 
 class _PipelinePredictor:
@@ -218,15 +237,28 @@ def _check_labels(truth: np.ndarray, path: Path, classes: Any) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise SkdigitsError("--limit must be at least 1")
+    from ..inputs import read_inputs
+
     predictor = load_predictor(args.model, allow_pickle=args.allow_pickle)
-    X, names = _read_inputs(args.inputs)
+    if args.labels is not None and len(args.inputs) != 1:
+        raise SkdigitsError("--labels needs exactly one INPUT array to line up with")
+    results = read_inputs(args.inputs, scale=args.scale, invert=args.invert)
+    failed = [r for r in results if r.error is not None]
+    if args.labels is not None and failed:
+        raise DataError(failed[0].error or "")
+    for r in results:
+        for text in r.notes:
+            note(f"note: {r.source}: {text}")
+    stacks = [(r.source, r.images) for r in results if r.images is not None]
+    names = [(source, i) for source, images in stacks for i in range(len(images))]
+    X = (
+        np.concatenate([images for _, images in stacks])
+        if stacks
+        else np.zeros((0, 28, 28), np.float32)
+    )
     truth = None
     if args.labels is not None:
-        if len(args.inputs) != 1:
-            raise SkdigitsError("--labels needs exactly one INPUT array to line up with")
-        truth = _load_array(args.labels).ravel()
+        truth = _load_labels(args.labels).ravel()
         if len(truth) != len(X):
             raise DataError(
                 f"{args.labels} has {len(truth)} labels but {args.inputs[0]} has {len(X)} "
@@ -237,8 +269,57 @@ def run(args: argparse.Namespace) -> int:
         X, names = X[: args.limit], names[: args.limit]
         truth = truth[: args.limit] if truth is not None else None
 
-    labels, proba = predictor.predict_with_proba(X)
+    with warnings.catch_warnings():
+        # The conventions were settled by --scale/--invert: no second guess from the model.
+        warnings.simplefilter("ignore", UserWarning)
+        labels, proba = predictor.predict_with_proba(X)
     classes = [c.item() if hasattr(c, "item") else c for c in predictor.classes_]
+    predicted = _prediction_rows(names, labels, proba, truth)
+    for r in failed:
+        print(f"skdigits: error: {r.error}", file=sys.stderr)
+    # Every input in the order given: its predictions, or one row saying why it has none.
+    rows: list[dict[str, Any]] = []
+    taken = 0
+    for r in results:
+        if r.images is None:
+            rows.append(
+                {
+                    "input": r.source,
+                    "index": None,
+                    "label": None,
+                    "probability": None,
+                    "error": r.error,
+                }
+            )
+        else:  # predicted rows follow the readable inputs in order (--limit cuts the tail)
+            rows.extend(predicted[taken : taken + len(r.images)])
+            taken += len(r.images)
+
+    if args.json:
+        doc: dict[str, Any] = {"model": str(args.model), "classes": classes, "predictions": rows}
+        if truth is not None:
+            doc["accuracy"] = float(np.mean(labels == truth))
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+    elif args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        head = ["input", "index", "label", "probability"] + (["true"] if truth is not None else [])
+        writer.writerow([*head, *(f"p_{c}" for c in classes), "error"])
+        for row in rows:
+            cells = ["" if row.get(h) is None else row[h] for h in head]
+            probabilities = row.get("probabilities", [""] * len(classes))
+            writer.writerow([*cells, *probabilities, row.get("error", "")])
+    elif predicted:
+        _print_table(predicted, truth is not None)
+        if truth is not None:
+            correct = int(np.sum(labels == truth))
+            print(f"\n{correct}/{len(predicted)} correct ({correct / len(predicted):.2%})")
+    return 1 if failed else 0
+
+
+def _prediction_rows(
+    names: list[tuple[str, int]], labels: np.ndarray, proba: np.ndarray, truth: np.ndarray | None
+) -> list[dict[str, Any]]:
     rows = []
     for i, ((source, index), label) in enumerate(zip(names, labels, strict=True)):
         row: dict[str, Any] = {
@@ -251,25 +332,7 @@ def run(args: argparse.Namespace) -> int:
             row["true"] = truth[i].item()
         row["probabilities"] = [round(float(p), 6) for p in proba[i]]
         rows.append(row)
-
-    if args.json:
-        doc: dict[str, Any] = {"model": str(args.model), "classes": classes, "predictions": rows}
-        if truth is not None:
-            doc["accuracy"] = float(np.mean(labels == truth))
-        json.dump(doc, sys.stdout, indent=2)
-        print()
-    elif args.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        head = ["input", "index", "label", "probability"] + (["true"] if truth is not None else [])
-        writer.writerow(head + [f"p_{c}" for c in classes])
-        for row in rows:
-            writer.writerow([row[h] for h in head] + row["probabilities"])
-    else:
-        _print_table(rows, truth is not None)
-        if truth is not None:
-            correct = int(np.sum(labels == truth))
-            print(f"\n{correct}/{len(rows)} correct ({correct / len(rows):.2%})")
-    return 0
+    return rows
 
 
 def _print_table(rows: list[dict[str, Any]], with_truth: bool) -> None:

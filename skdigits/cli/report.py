@@ -6,11 +6,18 @@ import argparse
 from pathlib import Path
 
 from .._errors import SkdigitsError
-from ._common import add_data_options, load_mnist, quiet_tensorflow
+from ._common import add_command, add_common_options, add_data_options, load_mnist, quiet_tensorflow
+
+_EXAMPLES = [
+    "skdigits report model.skdigits              # writes model-report/",
+    "skdigits report model.skdigits -o report/ --force",
+    "skdigits train --subset 10000 --epochs 3 --report report/",
+]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "report",
         help="write figures and an HTML report for a saved .skdigits model",
         description=(
@@ -20,20 +27,20 @@ def add_parser(sub) -> None:
             "the confusion matrix as JSON and CSV, and one self-contained HTML page. Needs "
             'matplotlib: pip install "skdigits[plot]".'
         ),
+        examples=_EXAMPLES,
     )
-    p.add_argument("model", type=Path, help="a .skdigits pipeline written by `skdigits train`")
     p.add_argument(
-        "-o",
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="directory to write into (default: the model's path without its suffix, plus "
+        "model", type=Path, metavar="MODEL", help="a .skdigits pipeline written by `skdigits train`"
+    )
+    add_common_options(
+        p,
+        output="directory to write into (default: the model's path without its suffix, plus "
         "'-report'); other files in it are left alone",
+        output_metavar="DIR",
+        force="replace the files of an earlier report in DIR",
     )
-    p.add_argument(
-        "--force", action="store_true", help="replace the files of an earlier report in DIR"
-    )
+    # The spelling of earlier versions, kept working but no longer shown.
+    p.add_argument("--out", dest="output", type=Path, help=argparse.SUPPRESS)
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -46,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.model} is an ONNX model; the report reads the weights, training history "
             "and hidden activations of the saved .skdigits pipeline, so pass that file instead"
         )
-    out_dir = args.out if args.out is not None else default_report_dir(args.model)
+    out_dir = args.output if args.output is not None else default_report_dir(args.model)
     check_report_dir(out_dir, overwrite=args.force)
     X_test, y_test = load_mnist(args, "test")
 

@@ -9,7 +9,16 @@ import sys
 import warnings
 from pathlib import Path
 
-from ._common import add_data_options, check_output_path, load_mnist, quiet_tensorflow
+from ._common import (
+    HelpFormatter,
+    add_common_options,
+    add_data_options,
+    check_output_path,
+    load_mnist,
+    non_negative_int,
+    positive_int,
+    quiet_tensorflow,
+)
 
 _EPILOG = """\
 The grid: each --param NAME=V1,V2,... searches those values; a single value fixes
@@ -39,7 +48,7 @@ def add_parser(sub) -> None:
             "best candidate on all the images and save it (ready for `skdigits export`)."
         ),
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     grid = p.add_argument_group("grid")
     grid.add_argument(
@@ -51,7 +60,11 @@ def add_parser(sub) -> None:
     )
     grid.add_argument("--grid", type=Path, metavar="FILE", help="a TOML file holding a grid")
     p.add_argument(
-        "--cv", type=int, default=3, metavar="K", help="stratified folds (default: %(default)s)"
+        "--cv",
+        type=positive_int,
+        default=3,
+        metavar="K",
+        help="stratified folds, at least 2 (default: %(default)s)",
     )
     p.add_argument(
         "--scoring",
@@ -60,7 +73,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--subset",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="search on the first N training images only (for a quick search)",
@@ -93,18 +106,17 @@ def add_parser(sub) -> None:
     )
     run_group.add_argument(
         "--dask-workers",
-        type=int,
+        type=positive_int,
         default=2,
         metavar="N",
         help="worker processes of the local Dask cluster (default: %(default)s)",
     )
     out = p.add_argument_group("output")
-    out.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=Path("best.skdigits"),
-        help="where to save the refitted best pipeline (default: %(default)s)",
+    add_common_options(
+        out,
+        output="where to save the refitted best pipeline",
+        output_default=Path("best.skdigits"),
+        force="overwrite existing outputs",
     )
     out.add_argument(
         "--results",
@@ -112,16 +124,14 @@ def add_parser(sub) -> None:
         metavar="CSV",
         help="where to save cv_results_ (default: the output's name + .cv_results.csv)",
     )
-    out.add_argument("--force", action="store_true", help="overwrite existing outputs")
     out.add_argument(
         "--top",
-        type=int,
+        type=non_negative_int,
         default=10,
         metavar="N",
         help="rows of the results table; 0 shows all (default: %(default)s)",
     )
-    out.add_argument("--json", action="store_true", help="print a JSON summary at the end")
-    out.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_common_options(out, json="print a JSON summary at the end", quiet=True)
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -147,10 +157,6 @@ def _check_args(args: argparse.Namespace) -> None:
         raise SkdigitsError(
             '--backend dask needs dask.distributed; install it with: pip install "skdigits[search]"'
         )
-    if args.dask_workers < 1:
-        raise SkdigitsError("--dask-workers must be at least 1")
-    if args.top < 0:
-        raise SkdigitsError("--top must be 0 (all rows) or more")
 
 
 def run(args: argparse.Namespace) -> int:

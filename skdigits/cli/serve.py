@@ -6,20 +6,19 @@ Imports numpy, onnxruntime and the web stack only; never TensorFlow.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 from pathlib import Path
 
 from .._errors import MissingDependencyError, SkdigitsError
+from ._common import add_command, port_number, positive_int
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+_EXAMPLES = [
+    "skdigits serve model.onnx                  # http://127.0.0.1:8000/",
+    "skdigits serve model.onnx --host 0.0.0.0 --port 8080 --workers 2",
+    "curl -F image=@seven.png http://127.0.0.1:8000/predict",
+]
 
 
 def _positive_float(text: str) -> float:
@@ -35,34 +34,40 @@ def _positive_float(text: str) -> float:
 def add_parser(sub) -> None:
     # The web stack is imported only when the command runs: other commands, and
     # installs without the `serve` extra, never pay for it.
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "serve",
         help="serve an ONNX model over HTTP, with a drawing page",
         description=(
             "Serve an ONNX model: POST /predict (an image, or JSON pixels), GET /metadata, "
             "GET /healthz, GET /openapi.json, and a page at / to draw a digit on."
         ),
+        examples=_EXAMPLES,
     )
-    p.add_argument("model", type=Path, help="an .onnx file written by `skdigits export`")
+    p.add_argument(
+        "model", type=Path, metavar="MODEL", help="an .onnx file written by `skdigits export`"
+    )
     p.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
-    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument(
+        "--port", type=port_number, default=8000, help="port, 0-65535 (default: %(default)s)"
+    )
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="server processes, each with its own copy of the model (default: %(default)s)",
     )
     p.add_argument(
         "--max-body-bytes",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="refuse larger request bodies with 413 (default: 4 MiB)",
     )
     p.add_argument(
         "--max-batch",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="refuse JSON batches of more images with 413 (default: 256)",
     )
@@ -93,27 +98,27 @@ def add_parser(sub) -> None:
     )
     limits.add_argument(
         "--max-header-bytes",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         default=64 * 1024,
         help="answer 431 and close on a larger header block (default: %(default)s)",
     )
     limits.add_argument(
         "--limit-concurrency",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         default=100,
         help="answer 503 once N connections or requests are open (default: %(default)s)",
     )
     limits.add_argument(
         "--max-image-pixels",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="refuse larger images before decoding (default: 16777216, 4096x4096)",
     )
     limits.add_argument(
         "--decode-concurrency",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         default=2,
         help="images decoded at once; about 9 bytes per pixel each (default: %(default)s)",
@@ -132,9 +137,30 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse, in one line, a port another program listens on (uvicorn would log and exit 3)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise SkdigitsError(f"--host {host!r} is not an address to listen on ({err})") from err
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise SkdigitsError(
+                    f"port {port} on {host} is already in use (another server, or an earlier "
+                    "skdigits serve?); stop it or choose another with --port"
+                ) from err
+            raise SkdigitsError(
+                f"cannot listen on {host}:{port} ({err.strerror or err}); choose another "
+                "--host or --port"
+            ) from err
+
+
 def run(args: argparse.Namespace) -> int:
-    if not 0 <= args.port <= 65535:
-        raise SkdigitsError(f"--port must be between 0 and 65535, got {args.port}")
     try:
         import uvicorn
     except ImportError as err:
@@ -157,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
     # Load the model here, whatever the number of workers: a bad file is one line
     # on stderr and exit status 1, before any port is opened.
     app = create_app(args.model, **app_limits)
+    check_port_free(args.host, args.port)
     # The connection guard reads its limits from the environment, as do worker
     # processes building their own app (uvicorn imports the factory by name).
     env = {

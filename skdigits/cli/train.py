@@ -8,31 +8,47 @@ import sys
 from pathlib import Path
 
 from ..presets import PRESETS
-from ._common import add_data_options, check_output_path, load_mnist, quiet_tensorflow
+from ._common import (
+    add_command,
+    add_common_options,
+    add_data_options,
+    check_output_path,
+    fraction,
+    load_mnist,
+    positive_int,
+    quiet_tensorflow,
+)
+
+_EXAMPLES = [
+    "skdigits train -o model.skdigits                 # the reference recipe, full MNIST",
+    "skdigits train --subset 5000 --epochs 2 --force  # a quick trial",
+    "skdigits train --preset tuned --architecture cnn -o cnn.skdigits",
+]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "train",
         help="train on MNIST and save the fitted pipeline",
         description=(
+            # Not a %-format: the formatter only wraps descriptions.
             "Train the pipeline (PixelScaler + DigitClassifier) on MNIST's 60,000 training "
-            "images (the last 20%% held out for validation), report train, validation and "
+            "images (the last 20% held out for validation), report train, validation and "
             "test accuracy with the test confusion matrix, and save the fitted pipeline."
         ),
+        examples=_EXAMPLES,
     )
-    p.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=Path("model.skdigits"),
-        help="where to save the fitted pipeline (default: %(default)s)",
+    add_common_options(
+        p,
+        output="where to save the fitted pipeline",
+        output_default=Path("model.skdigits"),
+        force="overwrite --output (and an earlier --report) if it exists",
     )
-    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     # Training options default to None: "the preset's value, else the classifier's".
-    p.add_argument("--epochs", type=int, help="default: 10, or the preset's")
-    p.add_argument("--batch-size", type=int, help="default: 32, or the preset's")
-    p.add_argument("--hidden-units", type=int, help="default: 100")
+    p.add_argument("--epochs", type=positive_int, help="default: 10, or the preset's")
+    p.add_argument("--batch-size", type=positive_int, help="default: 32, or the preset's")
+    p.add_argument("--hidden-units", type=positive_int, help="default: 100")
     p.add_argument(
         "--learning-rate", type=float, help="Adam's learning rate (default: 0.001, or the preset's)"
     )
@@ -41,7 +57,11 @@ def add_parser(sub) -> None:
         choices=("softmax", "sigmoid"),
         help="'sigmoid' reproduces the original recipe exactly (default: softmax, or the preset's)",
     )
-    p.add_argument("--validation-split", type=float, help="default: 0.2")
+    p.add_argument(
+        "--validation-split",
+        type=fraction,
+        help="the fraction held out, from 0 to below 1 (default: 0.2)",
+    )
     p.add_argument(
         "--preset",
         choices=tuple(PRESETS),
@@ -82,12 +102,11 @@ def add_parser(sub) -> None:
     p.add_argument("--random-state", type=int, default=None, help="seed for a repeatable run")
     p.add_argument(
         "--subset",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
-        help="train on the first N training images only (for a quick trial)",
+        help="train on the first N training images only (for a quick trial; at least 10)",
     )
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON at the end")
     p.add_argument(
         "--report",
         type=Path,
@@ -95,7 +114,7 @@ def add_parser(sub) -> None:
         help="after saving, write the figures and HTML report of `skdigits report` into DIR "
         '(needs: pip install "skdigits[plot]"; --force replaces an earlier report there)',
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_common_options(p, json="print the metrics as JSON at the end", quiet=True)
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -108,9 +127,6 @@ def run(args: argparse.Namespace) -> int:
         from ..report import check_report_dir  # light: matplotlib loads only to draw
 
         check_report_dir(args.report, overwrite=args.force)
-    for name in ("epochs", "batch_size", "hidden_units"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise SkdigitsError(f"--{name.replace('_', '-')} must be at least 1")
     if args.subset is not None and args.subset < 10:
         raise SkdigitsError("--subset must be at least 10 images")
 

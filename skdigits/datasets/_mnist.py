@@ -15,6 +15,7 @@ import functools
 import gzip
 import hashlib
 import io
+import logging
 import os
 import shutil
 import subprocess
@@ -99,6 +100,14 @@ learning applied to document recognition", Proceedings of the IEEE, 86(11),
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 """Opens one candidate file; the stream yields its uncompressed IDX bytes."""
 Candidates = Generator[tuple[str, Opener], None, None]
+
+
+# Downloads are announced here (at INFO): the command line shows them on stderr.
+_log = logging.getLogger("skdigits.datasets")
+# Parts of the FetchError message that name Python parameters; the command line
+# says its own options instead.
+OFFLINE_REASON = "download_if_missing=False, so nothing was downloaded"
+LOCAL_DIR_HINT = "pass local_dir=<folder holding them, raw or .gz>"
 
 
 class Source(NamedTuple):
@@ -323,19 +332,22 @@ def _ensure_files(
     for source in sources:
         if not missing:
             break
+        if not source.user_files:
+            _log.info(
+                "downloading MNIST (%s) from %s into %s",
+                ", ".join(missing),
+                source.label,
+                cache_dir,
+            )
         missing = _take_from(source, missing, cache_dir, timeout, tried)
 
     if missing:
-        if download_if_missing:
-            why = "every source failed"
-        else:
-            why = "download_if_missing=False, so nothing was downloaded"
+        why = "every source failed" if download_if_missing else OFFLINE_REASON
         raise FetchError(
             f"cannot get MNIST file(s) {', '.join(missing)}: {why}. "
             f"Tried: {'; '.join(tried)}. "
             f"To provide them by hand, put the four uncompressed files "
-            f"{', '.join(MNIST_FILES)} in '{cache_dir}', or pass "
-            "local_dir=<folder holding them, raw or .gz>"
+            f"{', '.join(MNIST_FILES)} in '{cache_dir}', or {LOCAL_DIR_HINT}"
         )
     return {name: cache_dir / name for name in names}
 
@@ -386,6 +398,7 @@ def _take_from(
                 else:
                     del still_missing[name]
                     problems.pop(name, None)
+                    _log.info("got %s from %s", name, source.label)
                     if not still_missing:
                         break
     except _SOURCE_ERRORS as err:

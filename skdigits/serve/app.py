@@ -6,8 +6,10 @@ Routes:
   raw body (``Content-Type: image/png``...) or as the ``image`` field of a
   ``multipart/form-data`` upload, is prepared as ``skdigits predict`` prepares image
   files (:func:`skdigits.images.load_digit_image`); JSON ``{"pixels": ...}`` holds
-  one raw MNIST-layout image (28 rows of 28 values 0-255, white on black) or a
-  batch of them, used as they are. The answer is
+  one MNIST-layout image (28 rows of 28 values) or a batch of them, with optional
+  ``"scale"`` (``"auto"``, ``"255"``, ``"1"``) and ``"invert"`` (``"auto"``,
+  ``"yes"``, ``"no"``) as ``skdigits predict`` takes them: by default values all
+  within [0, 1] are multiplied by 255 and dark-on-light images inverted. The answer is
   ``{"labels": [...], "probabilities": [[...], ...], "classes": [...]}``.
 - ``GET /metadata``: the model's ONNX metadata; ``GET /healthz``: liveness.
 - ``GET /``: the drawing page; ``GET /openapi.json``: the OpenAPI schema.
@@ -35,6 +37,7 @@ import numpy as np
 
 from .._errors import DataError, MissingDependencyError
 from ..inference import OnnxDigitClassifier
+from ..inputs import INVERT_CHOICES, SCALE_CHOICES, to_mnist_convention
 
 try:
     import orjson
@@ -350,8 +353,27 @@ class _DigitService:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
         try:
+            form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
+        except HTTPException as err:  # the multipart parser's own wording, rephrased
+            if "Too many files" in str(err.detail):
+                raise _RequestError(
+                    422,
+                    f"the multipart upload holds more than one file; send one image, as the "
+                    f"field {_FORM_FIELD!r}, per request",
+                ) from err
+            raise _RequestError(
+                400,
+                f"the multipart body is malformed ({err.detail}); send one file field "
+                f"{_FORM_FIELD!r}",
+            ) from err
+        try:
+            if len(form.getlist(_FORM_FIELD)) > 1:
+                raise _RequestError(
+                    422,
+                    f"the multipart upload has {len(form.getlist(_FORM_FIELD))} fields "
+                    f"{_FORM_FIELD!r}; send one image per request",
+                )
             upload = form.get(_FORM_FIELD)
             if upload is None:
                 fields = ", ".join(repr(k) for k in form) or "none"
@@ -400,7 +422,12 @@ class _DigitService:
                 "per request; split it",
             )
         try:
-            labels, proba = self.classifier.predict_with_proba(array)
+            images = to_mnist_convention(
+                array,
+                scale=_convention(document, "scale", SCALE_CHOICES),
+                invert=_convention(document, "invert", INVERT_CHOICES),
+            )
+            labels, proba = self.classifier.predict_with_proba(images)
         except DataError as err:
             # The classifier names its input X; here it is the "pixels" field.
             message = str(err)
@@ -419,6 +446,19 @@ class _DigitService:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _convention(document: dict[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    """The request's "scale" or "invert" (default "auto"), as skdigits predict takes them."""
+    value = document.get(key, "auto")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = format(value, "g")  # "scale": 1 or 255, as numbers
+    if value not in choices:
+        raise DataError(
+            f'"{key}" must be one of {", ".join(map(repr, choices))} (default "auto"), '
+            f"got {value!r}"
+        )
+    return str(value)
 
 
 def _too_large(size: int, limit: int, *, more: bool = False) -> str:
