@@ -27,6 +27,9 @@ require("scikeras", feature="DigitClassifier")
 from scikeras.utils.transformers import ClassifierLabelEncoder  # noqa: E402
 from scikeras.wrappers import KerasClassifier  # noqa: E402
 
+#: Images per compiled prediction step.
+_PREDICT_CHUNK = 1024
+
 
 class DigitClassifier(KerasClassifier):
     """The reference MNIST net (or a CNN) wrapped as a scikit-learn classifier.
@@ -311,9 +314,21 @@ class DigitClassifier(KerasClassifier):
     def predict_proba(self, X, **kwargs):
         """Class probabilities; each row sums to one (float32, shape (n_samples, n_classes))."""
         check_is_fitted(self, "model_")
+        if kwargs:  # SciKeras' route, for predict arguments such as callbacks
+            raw = np.asarray(self._predict_raw(X, **kwargs), dtype=np.float32)
+        else:
+            # Keras' predict would trace a loop of steps_per_execution batches,
+            # seconds per fit; one compiled step per chunk gives the same numbers.
+            X, _ = self._validate_data(X, reset=False)
+            X = self.feature_encoder_.transform(X)
+            raw = np.concatenate(
+                [
+                    np.asarray(self.model_.predict_on_batch(X[i : i + _PREDICT_CHUNK]))
+                    for i in range(0, len(X), _PREDICT_CHUNK)
+                ]
+            ).astype(np.float32, copy=False)
         # The Keras outputs are already one column per class; SciKeras' decoder
         # would squeeze a single-sample batch to 1-D.
-        raw = np.asarray(self._predict_raw(X, **kwargs), dtype=np.float32)
         return normalize_rows(raw.reshape(raw.shape[0], -1))
 
     def predict_log_proba(self, X, **kwargs):
