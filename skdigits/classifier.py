@@ -179,6 +179,10 @@ class DigitClassifier(KerasClassifier):
 
     __repr__ = BaseEstimator.__repr__  # scikit-learn's: only what differs from the defaults
 
+    def _validate_params(self) -> None:
+        # scikit-learn's name for the check of parameters at fit (and a grid's, before it).
+        check_params(self)
+
     def _validate_data(self, X=None, y=None, reset: bool = False, y_numeric: bool = False):
         if X is not None:
             # Feature names first (scikit-learn's own check); then SciKeras'.
@@ -266,7 +270,7 @@ class DigitClassifier(KerasClassifier):
         -------
         self : DigitClassifier
         """
-        check_params(self)
+        self._validate_params()
         y = check_labels(y)
         classes: np.ndarray | None = None
         if self.warm_start and self.initialized_:
@@ -290,7 +294,7 @@ class DigitClassifier(KerasClassifier):
         -------
         self : DigitClassifier
         """
-        check_params(self)
+        self._validate_params()
         y = check_labels(y, min_classes=1)
         if not self.initialized_:
             if classes is None:

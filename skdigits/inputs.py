@@ -389,6 +389,10 @@ def _read_head(path: Path, name: str) -> bytes:
         raise DataError(f"input {name} cannot be read ({_one_line(err)}); check the path") from err
     if stat.S_ISDIR(info.st_mode):
         raise DataError(f"input {name} is a directory; pass the files inside it, e.g. dir/*.png")
+    if not stat.S_ISREG(info.st_mode):  # /dev/zero never ends; a FIFO blocks the open
+        raise DataError(
+            f"input {name} is not a regular file (a device, pipe or socket); pass a file"
+        )
     try:
         with open(path, "rb") as fh:
             return fh.read(_HEAD_BYTES)

@@ -183,14 +183,14 @@ def load_model(path):
     sklearn.pipeline.Pipeline
         The fitted pipeline, ready for ``predict``.
     """
-    # The whole file is bounded and validated before TensorFlow is even imported.
+    # A missing training extra is said first; then the whole file is bounded and
+    # validated before TensorFlow is even imported.
+    Pipeline = require("sklearn.pipeline", feature="loading a saved model").Pipeline
     with _open_archive(path) as zf:
         manifest = _read_manifest(zf, path)
         keras_bytes = _read_member(zf, _KERAS, path)
     spec = _check_manifest(manifest, path)
     keras_config = _check_keras_archive(keras_bytes, path)
-
-    Pipeline = require("sklearn.pipeline", feature="loading a saved model").Pipeline
 
     from ._tf import import_keras
     from .classifier import DigitClassifier

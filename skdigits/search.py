@@ -262,7 +262,7 @@ def check_param_grid(estimator: Any, param_grid: Mapping[str, Sequence[Any]]) ->
     for candidate in ParameterGrid(dict(param_grid)):
         trial = clone(estimator).set_params(**candidate)
         step = trial[-1] if hasattr(trial, "steps") else trial
-        check = getattr(step, "_check_params", None)
+        check = getattr(step, "_validate_params", None)  # scikit-learn's own check, too
         if check is not None:
             try:
                 check()

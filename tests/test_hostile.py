@@ -1697,7 +1697,7 @@ BOUNDS: list[Bound] = [
         "cli-predict-dev-zero",
         lambda d: f"cli(['predict', {str(onnx_file(d / 'm.onnx'))!r}, '/dev/zero'])",
         "SystemExit",
-        r"^1: skdigits: error: IDX path '/dev/zero' is not a regular file",
+        r"^1: skdigits: error: input '/dev/zero' is not a regular file",
         seconds=10,
         peak_mb=200,
     ),
