@@ -18,6 +18,7 @@ from sklearn.utils.multiclass import type_of_target  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data  # noqa: E402
 
 from ._deps import require  # noqa: E402
+from .distill import distillation_model, fit_teacher, is_teacher  # noqa: E402
 from .networks import LearningRateSchedule, augmentation_kinds, build_cnn, build_mlp  # noqa: E402
 
 require("scikeras", feature="DigitClassifier")
@@ -26,7 +27,7 @@ from scikeras.wrappers import KerasClassifier  # noqa: E402
 
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid")
 ARCHITECTURES = ("mlp", "cnn")
-LR_SCHEDULES = ("constant", "cosine", "exponential")
+LR_SCHEDULES = ("constant", "cosine", "exponential", "onecycle")
 
 
 def _is_int(value: Any) -> bool:
@@ -35,6 +36,14 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def _is_filters(value: Any) -> bool:
+    return (
+        isinstance(value, tuple | list)
+        and len(value) >= 1
+        and all(_is_int(v) and v >= 1 for v in value)
+    )
 
 
 def _is_augmentations(value: Any) -> bool:
@@ -51,6 +60,8 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "hidden_units": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "output_activation": (lambda v: v in OUTPUT_ACTIVATIONS, f"one of {OUTPUT_ACTIVATIONS}"),
     "architecture": (lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
+    "conv_filters": (_is_filters, "a tuple of positive integers, one per convolution block"),
+    "dense_units": (lambda v: _is_int(v) and v >= 0, "a non-negative integer (0: no dense layer)"),
     "batch_size": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "epochs": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "validation_split": (lambda v: _is_number(v) and 0.0 <= v < 1.0, "in [0, 1)"),
@@ -62,7 +73,8 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "augmentations": (
         _is_augmentations,
-        "one or more of ('shift', 'rotate', 'zoom'), as a tuple or a string such as 'shift+zoom'",
+        "one or more of ('shift', 'rotate', 'zoom', 'shear', 'elastic', 'thickness'), as a "
+        "tuple or a string such as 'shift+zoom'",
     ),
     "early_stopping": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
     "patience": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
@@ -70,6 +82,13 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: _is_number(v) and 0.0 <= v < 1.0,
         "a number in [0, 1) (e.g. 0.1)",
     ),
+    "teacher": (
+        is_teacher,
+        "None, a preset name such as 'fast', the path of a saved .skdigits model, or a "
+        "fitted skdigits Pipeline or DigitClassifier",
+    ),
+    "distill_temperature": (lambda v: _is_number(v) and v > 0.0, "a positive number (e.g. 4)"),
+    "distill_alpha": (lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]"),
 }
 
 
@@ -94,8 +113,12 @@ class DigitClassifier(KerasClassifier):
     output_activation : {"softmax", "sigmoid"}, default="softmax"
         Activation of the output layer; ``"sigmoid"`` is the original recipe's.
     architecture : {"mlp", "cnn"}, default="mlp"
-        The reference net, or two convolution blocks (:func:`~skdigits.networks.build_cnn`;
+        The reference net, or convolution blocks (:func:`~skdigits.networks.build_cnn`;
         ``hidden_units`` is then unused). Both take ``[N, 784]`` rows.
+    conv_filters : tuple of int, default=(32, 64)
+        The CNN's convolution blocks: the number of 3 x 3 filters of each.
+    dense_units : int, default=128
+        Width of the CNN's dense layer before the output (0: none).
     optimizer : str or keras optimizer class, default="adam"
         Its own parameters are routed with the ``optimizer__`` prefix.
     optimizer__learning_rate : float, default=0.001
@@ -108,21 +131,37 @@ class DigitClassifier(KerasClassifier):
     validation_split : float, default=0.2
         Fraction taken from the end of the training data, as Keras does, to
         report validation loss and accuracy after every epoch.
-    lr_schedule : {"constant", "cosine", "exponential"}, default="constant"
+    lr_schedule : {"constant", "cosine", "exponential", "onecycle"}, default="constant"
         The learning rate over the steps of one ``fit``: constant, cosine decay to
-        zero, or exponential decay to 1 % of it.
+        zero, exponential decay to 1 % of it, or one cycle (a warm-up over the first
+        20 % of the steps, then cosine decay).
     early_stopping : bool, default=False
         Stop when the validation accuracy has not improved for ``patience``
         epochs and restore the best epoch's weights (needs ``validation_split > 0``).
     patience : int, default=3
     augment : float or None, default=None
-        Strength of random shifts, rotations and zoom while training only (1.0:
-        up to 10 % of the side, 10 degrees, 10 %). The exported graph has none.
+        Strength of the random transformations, while training only (1.0: shifts
+        and zoom up to 10 %, rotations up to 10 degrees, shear up to 0.3, elastic
+        displacements up to 1.5 px, strokes up to 1 px thinner or thicker). The
+        exported graph has none of them.
     augmentations : str or tuple of str, default="shift+rotate+zoom"
-        Which of ``"shift"``, ``"rotate"``, ``"zoom"`` ``augment`` applies.
+        Which of ``"shift"``, ``"rotate"``, ``"zoom"``, ``"shear"``, ``"elastic"``
+        and ``"thickness"`` ``augment`` applies (:mod:`skdigits.networks`).
     label_smoothing : float, default=0.0
         Train towards ``1 - label_smoothing`` for the true class (Keras'
         ``CategoricalCrossentropy(label_smoothing=...)``); default ``loss`` only.
+    teacher : str, Pipeline, DigitClassifier or None, default=None
+        Knowledge distillation (Hinton et al. 2015): train on a teacher's soft
+        targets as well as the labels. A preset name (``"fast"``: fit that preset
+        on the same data first, with this ``random_state``), the path of a saved
+        ``.skdigits`` model, or a fitted pipeline or classifier. The teacher sees
+        the same augmented images as this net (:mod:`skdigits.distill`); the fitted
+        estimator keeps only its own net, so it saves and exports without the teacher.
+    distill_temperature : float, default=4.0
+        Temperature of the soft targets (both nets' logits are divided by it).
+    distill_alpha : float, default=0.9
+        Weight of the soft-target loss (scaled by the temperature squared); the
+        label loss has ``1 - distill_alpha``.
     random_state : int, RandomState instance or None, default=None
         With an int, repeated fits on the same data give bit-identical predictions.
     warm_start : bool, default=False
@@ -158,6 +197,8 @@ class DigitClassifier(KerasClassifier):
         output_activation: str = "softmax",
         *,
         architecture: str = "mlp",
+        conv_filters: Any = (32, 64),
+        dense_units: int = 128,
         optimizer: Any = "adam",
         optimizer__learning_rate: float = 0.001,
         loss: Any = "sparse_categorical_crossentropy",
@@ -171,6 +212,9 @@ class DigitClassifier(KerasClassifier):
         augment: float | None = None,
         augmentations: str = "shift+rotate+zoom",
         label_smoothing: float = 0.0,
+        teacher: Any = None,
+        distill_temperature: float = 4.0,
+        distill_alpha: float = 0.9,
         random_state: Any = None,
         warm_start: bool = False,
         class_weight: Any = None,
@@ -206,12 +250,17 @@ class DigitClassifier(KerasClassifier):
         self.hidden_units = hidden_units
         self.output_activation = output_activation
         self.architecture = architecture
+        self.conv_filters = conv_filters
+        self.dense_units = dense_units
         self.lr_schedule = lr_schedule
         self.early_stopping = early_stopping
         self.patience = patience
         self.augment = augment
         self.augmentations = augmentations
         self.label_smoothing = label_smoothing
+        self.teacher = teacher
+        self.distill_temperature = distill_temperature
+        self.distill_alpha = distill_alpha
 
     __repr__ = BaseEstimator.__repr__  # scikit-learn's: only what differs from the defaults
 
@@ -258,7 +307,14 @@ class DigitClassifier(KerasClassifier):
     def _keras_build_fn(self, meta: dict[str, Any]) -> Any:
         kinds = augmentation_kinds(self.augmentations)
         if self.architecture == "cnn":
-            return build_cnn(meta, self.output_activation, self.augment, kinds)
+            return build_cnn(
+                meta,
+                self.output_activation,
+                self.augment,
+                kinds,
+                tuple(self.conv_filters),
+                self.dense_units,
+            )
         return build_mlp(meta, self.hidden_units, self.output_activation, self.augment, kinds)
 
     @property
@@ -294,6 +350,29 @@ class DigitClassifier(KerasClassifier):
             )
         return callbacks
 
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        # With a teacher, Keras trains a wrapper that runs both nets on the same
+        # augmented batch; model_ stays (and ends as) the student alone.
+        if self.teacher is None:
+            return super()._fit_keras_model(
+                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+            )
+        student: Any = self.model_  # type: ignore[has-type]
+        teacher: Any = self.teacher_  # type: ignore[has-type]
+        self.model_ = distillation_model(
+            student,
+            teacher.model_,
+            temperature=float(self.distill_temperature),
+            alpha=float(self.distill_alpha),
+            compile_kwargs=self._get_compile_kwargs(),
+        )
+        try:
+            return super()._fit_keras_model(
+                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+            )
+        finally:
+            self.model_ = student
+
     def _initialize_callbacks(self) -> None:
         # SciKeras has no public way to add callbacks made from other parameters:
         # it builds its fit callbacks from `callbacks` and `fit__callbacks` here,
@@ -301,6 +380,13 @@ class DigitClassifier(KerasClassifier):
         super()._initialize_callbacks()
         own: list[Any] = self._fit_callbacks  # type: ignore[has-type]
         self._fit_callbacks = [*own, *self._training_callbacks()]
+
+    def _fit_teacher(self, X: Any, y: Any) -> Any:
+        if not sp.issparse(X):
+            X = np.asarray(X)
+        return fit_teacher(
+            self.teacher, X, y, self._seed(), self.verbose, float(self.validation_split)
+        )
 
     def _seed(self) -> int | None:
         if isinstance(self.random_state, np.random.RandomState):
@@ -333,6 +419,8 @@ class DigitClassifier(KerasClassifier):
             classes = self.classes_  # type: ignore[has-type]
         if classes is not None:
             _check_known_labels(y, classes, "the first fit (warm_start keeps its classes)")
+        if self.teacher is not None:
+            self.teacher_ = self._fit_teacher(X, y)
         with seeded(self._seed()):
             super().fit(X, y, sample_weight=sample_weight, **kwargs)
         if classes is not None:
@@ -367,6 +455,8 @@ class DigitClassifier(KerasClassifier):
         else:
             classes = self.classes_
         _check_known_labels(y, classes, "`classes`")
+        if self.teacher is not None and not hasattr(self, "teacher_"):
+            self.teacher_ = self._fit_teacher(X, y)
         with seeded(self._seed()):
             super().partial_fit(X, y, classes=classes, sample_weight=sample_weight, **kwargs)
         return self
