@@ -71,9 +71,9 @@ def augmentation_layers(strength: float, kinds: tuple[str, ...] = AUGMENTATIONS)
     Returns
     -------
     list of keras.layers.Layer
-        Built-in Keras layers, and this module's :class:`RandomStrokeWidth` and
-        :class:`RandomElastic` (registered, so a saved model loads with
-        ``safe_mode=True``); at inference (``training=False``) each returns its
+        Built-in Keras layers, and this module's :class:`RandomStrokeWidth`,
+        :class:`RandomElastic` and :class:`RandomSlant` (registered, so a saved
+        model loads with ``safe_mode=True``); at inference (``training=False``) each returns its
         input unchanged, and the ONNX export contains none of them.
     """
     shift = _AUGMENT_SHIFT * strength
@@ -83,9 +83,7 @@ def augmentation_layers(strength: float, kinds: tuple[str, ...] = AUGMENTATIONS)
             _AUGMENT_THICKNESS * strength, name="augment_thickness"
         ),
         "elastic": lambda: RandomElastic(_AUGMENT_ELASTIC_PX * strength, name="augment_elastic"),
-        "shear": lambda: keras.layers.RandomShear(
-            x_factor=shear, fill_mode="constant", name="augment_shear"
-        ),
+        "shear": lambda: RandomSlant(shear, name="augment_shear"),
         "shift": lambda: keras.layers.RandomTranslation(
             shift, shift, fill_mode="constant", name="augment_shift"
         ),
@@ -231,8 +229,40 @@ def build_cnn(
     return keras.Sequential(layers, name="digit_cnn")
 
 
+class _TrainingOnlyTransform(keras.layers.Layer):  # type: ignore[name-defined]
+    """A random image transformation of strength ``factor`` that acts only while training.
+
+    Subclasses define ``transform(images)`` on ``(N, H, W, 1)`` batches and the
+    largest ``factor`` they accept (``_MAX``).
+    """
+
+    _MAX = 1.0
+
+    def __init__(self, factor: float, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not 0.0 <= float(factor) <= self._MAX:
+            raise ValueError(f"`factor` must be between 0 and {self._MAX:g}, got {factor!r}")
+        self.factor, self.seed = float(factor), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def call(self, images: Any, training: Any = None) -> Any:
+        if not training or self.factor == 0.0:
+            return images
+        return self.transform(images)
+
+    def transform(self, images: Any) -> Any:
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "factor": self.factor, "seed": self.seed}
+
+
 @keras.saving.register_keras_serializable(package="skdigits")
-class RandomStrokeWidth(keras.layers.Layer):  # type: ignore[name-defined]
+class RandomStrokeWidth(_TrainingOnlyTransform):
     """Make each image's strokes thinner or thicker by up to ``factor`` pixels, in training only.
 
     A random amount ``t`` in ``[-factor, factor]`` per image blends the image with
@@ -248,17 +278,9 @@ class RandomStrokeWidth(keras.layers.Layer):  # type: ignore[name-defined]
     seed : int or None, default=None
     """
 
-    def __init__(self, factor: float, seed: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if not 0.0 <= float(factor) <= 2.0:
-            raise ValueError(f"`factor` must be between 0 and 2 pixels, got {factor!r}")
-        self.factor, self.seed = float(factor), seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = True
+    _MAX = 2.0
 
-    def call(self, images: Any, training: Any = None) -> Any:
-        if not training or self.factor == 0.0:
-            return images
+    def transform(self, images: Any) -> Any:
         ops = keras.ops
         n = ops.shape(images)[0]
         t = keras.random.uniform((n, 1, 1, 1), -self.factor, self.factor, seed=self.seed_generator)
@@ -279,12 +301,6 @@ class RandomStrokeWidth(keras.layers.Layer):  # type: ignore[name-defined]
         peak = ops.max(images, axis=(1, 2, 3), keepdims=True)
         new_peak = ops.max(out, axis=(1, 2, 3), keepdims=True)
         return out * ops.where(new_peak > 0, peak / ops.maximum(new_peak, 1e-6), 1.0)
-
-    def compute_output_shape(self, input_shape: Any) -> Any:
-        return input_shape
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "factor": self.factor, "seed": self.seed}
 
 
 def _bilinear_sample(images: Any, rows: Any, cols: Any) -> Any:
@@ -308,51 +324,66 @@ def _bilinear_sample(images: Any, rows: Any, cols: Any) -> Any:
 
 
 @keras.saving.register_keras_serializable(package="skdigits")
-class RandomElastic(keras.layers.Layer):  # type: ignore[name-defined]
+class RandomSlant(_TrainingOnlyTransform):
+    """Slant each image by a random horizontal shear in ``[-factor, factor]``, in training only.
+
+    A row ``r`` pixels below the centre moves ``-shear * r`` pixels sideways, so
+    a positive shear leans the digit to the right, as many hands do (0.3 is about
+    17 degrees). Resampled bilinearly; outside is black. (Keras' ``RandomShear``
+    cannot reload its own saved configuration, hence this layer.)
+
+    Parameters
+    ----------
+    factor : float
+        The largest shear (at most 1).
+    seed : int or None, default=None
+    """
+
+    _MAX = 1.0
+
+    def transform(self, images: Any) -> Any:
+        ops = keras.ops
+        n, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
+        shear = keras.random.uniform((n, 1, 1), -self.factor, self.factor, seed=self.seed_generator)
+        rows = ops.arange(height, dtype="float32")[None, :, None] + ops.zeros((n, 1, width))
+        cols = ops.arange(width, dtype="float32")[None, None, :] + shear * (
+            rows - (height - 1) / 2.0
+        )
+        return _bilinear_sample(images, rows, cols)[..., None]
+
+
+@keras.saving.register_keras_serializable(package="skdigits")
+class RandomElastic(_TrainingOnlyTransform):
     """Elastic distortion (Simard et al. 2003), in training only: a wobbly hand.
 
     Every image gets its own smooth random displacement field: uniform noise on a
-    coarse 4 x 4 grid of up to ``pixels`` in each direction, upsampled bicubically
+    coarse 4 x 4 grid of up to ``factor`` pixels each way, upsampled bicubically
     to the image, then the image is resampled bilinearly along it (outside is
     black). Cheaper than blurring full-resolution noise and as smooth. At
     inference the input passes unchanged.
 
     Parameters
     ----------
-    pixels : float
+    factor : float
         The largest displacement of a grid point, in pixels (at most 4).
     seed : int or None, default=None
     """
 
     _GRID = 4
 
-    def __init__(self, pixels: float, seed: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if not 0.0 <= float(pixels) <= 4.0:
-            raise ValueError(f"`pixels` must be between 0 and 4, got {pixels!r}")
-        self.pixels, self.seed = float(pixels), seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = True
+    _MAX = 4.0
 
-    def call(self, images: Any, training: Any = None) -> Any:
-        if not training or self.pixels == 0.0:
-            return images
+    def transform(self, images: Any) -> Any:
         ops = keras.ops
         shape = ops.shape(images)
         n, height, width = shape[0], images.shape[1], images.shape[2]
         coarse = keras.random.uniform(
-            (n, self._GRID, self._GRID, 2), -self.pixels, self.pixels, seed=self.seed_generator
+            (n, self._GRID, self._GRID, 2), -self.factor, self.factor, seed=self.seed_generator
         )
         field = ops.image.resize(coarse, (height, width), interpolation="bicubic")
         rows = ops.arange(height, dtype="float32")[None, :, None] + field[..., 0]
         cols = ops.arange(width, dtype="float32")[None, None, :] + field[..., 1]
         return _bilinear_sample(images, rows, cols)[..., None]
-
-    def compute_output_shape(self, input_shape: Any) -> Any:
-        return input_shape
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "pixels": self.pixels, "seed": self.seed}
 
 
 class LearningRateSchedule(keras.callbacks.Callback):  # type: ignore[name-defined]

@@ -139,8 +139,10 @@ def test_export_reports_parity_and_refuses_overwrite(cli_models, capsys):
 def test_int8_export_prints_accuracy_cost_and_speed(cli_models, tmp_path, capsys):
     saved, _ = cli_models
     out = tmp_path / "m-int8.onnx"
-    assert main(["export", str(saved), "-o", str(out), "--quantize", "int8"]) == 0
+    args = ["export", str(saved), "-o", str(out), "--quantize", "int8", "--allow-slower"]
+    assert main(args) == 0
     printed = capsys.readouterr().out
+    assert "file size: int8" in printed
     assert "test accuracy on 10000 MNIST test images" in printed
     assert "batch throughput while testing: int8" in printed
     assert main(["info", str(out), "--json"]) == 0
