@@ -47,6 +47,21 @@ def test_train_quick_run_reports_and_saves(tmp_path, mnist, capsys):
     assert 0.5 < meta["metadata"]["metrics"]["test_accuracy"] <= 1.0
 
 
+def test_train_distils_from_a_saved_teacher_with_handwriting_augmentation(tmp_path, mnist):
+    teacher, student = tmp_path / "teacher.skdigits", tmp_path / "student.skdigits"
+    common = ["--subset", "400", "--epochs", "1", "--random-state", "0", "-q"]
+    assert (
+        main(["train", *common, "--architecture", "cnn", "--batch-size", "32", "-o", str(teacher)])
+        == 0
+    )
+    augment = ["--augment", "0.5", "--augment-with", "thickness", "shear", "elastic"]
+    assert main(["train", *common, *augment, "--teacher", str(teacher), "-o", str(student)]) == 0
+    params = load_metadata(student)["steps"][1]["params"]
+    assert params["teacher"] == str(teacher)
+    assert params["augmentations"] == "thickness+shear+elastic"
+    assert params["architecture"] == "mlp"
+
+
 def test_train_refuses_to_overwrite_without_force(tmp_path, capsys):
     out = tmp_path / "model.skdigits"
     out.write_text("precious")

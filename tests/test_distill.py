@@ -64,7 +64,7 @@ def test_the_exported_student_is_the_tiny_onnx_model(student, small_mnist, tmp_p
     ops = {node.op_type for node in onnx.load(path).graph.node}
     assert "Conv" not in ops  # the teacher is not in the graph
     assert read_metadata(path)["parity_max_abs_diff"] <= 1e-5
-    assert read_metadata(path)["hyperparameters"]["distill_alpha"] == 0.9
+    assert read_metadata(path)["hyperparameters"]["distill_alpha"] == 0.5  # the preset's
     plain = make_pipeline(epochs=1, random_state=0).fit(X_test[:100], np.arange(100) % 10)
     plain_path = export_onnx(plain, tmp_path / "plain.onnx", check_samples=X_test[:20])
     # Same graph size as the undistilled net, to within the metadata.
@@ -80,7 +80,7 @@ def test_a_student_saved_with_an_in_memory_teacher_loads_without_it(student, sma
     assert "not saved" in manifest["teacher"]
     loaded = load_model(path)
     assert loaded[-1].get_params()["teacher"] is None
-    assert loaded[-1].get_params()["distill_temperature"] == 4.0
+    assert loaded[-1].get_params()["distill_temperature"] == 2.0
     np.testing.assert_allclose(
         loaded.predict_proba(X_test[:100]), student.predict_proba(X_test[:100]), atol=1e-6
     )

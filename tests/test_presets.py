@@ -396,17 +396,28 @@ def test_handwriting_augmentation_changes_images_only_while_training():
     images = np.zeros((4, 28, 28, 1), np.float32)
     images[:, 8:20, 12:16] = 1.0  # a vertical stroke four pixels wide
     images += rng.random(images.shape, dtype=np.float32) * 0.01
-    for layer in (RandomStrokeWidth(1.0, seed=0), RandomElastic(1.5, seed=0), RandomSlant(0.3)):
+    every = {"probability": 1.0}
+    layers = (
+        RandomStrokeWidth(1.0, **every),
+        RandomElastic(1.5, **every),
+        RandomSlant(0.3, **every),
+    )
+    for layer in layers:
         np.testing.assert_array_equal(np.asarray(layer(images, training=False)), images)
         out = np.asarray(layer(images, training=True))
         assert out.shape == images.shape
         assert not np.allclose(out, images)
         assert out.max() <= images.max() + 1e-5  # ink stays in range
-    wider = np.asarray(RandomStrokeWidth(2.0, seed=1)(images, training=True))
+    wider = np.asarray(RandomStrokeWidth(2.0, seed=1, **every)(images, training=True))
     ink = images.sum(axis=(1, 2, 3))
     assert (np.abs(wider.sum(axis=(1, 2, 3)) - ink) > 1).all()  # each pen changed width
     with pytest.raises(ValueError, match="`factor`"):
         RandomStrokeWidth(5.0)
+    # By default half the images stay clean, so batch norm keeps clean statistics.
+    many = np.repeat(images, 50, axis=0)
+    out = np.asarray(RandomSlant(0.3, seed=0)(many, training=True))
+    unchanged = np.all(np.isclose(out, many), axis=(1, 2, 3)).mean()
+    assert 0.3 < unchanged < 0.7
 
 
 def test_onecycle_warms_up_then_decays():
