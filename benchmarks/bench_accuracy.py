@@ -82,6 +82,46 @@ def _throughput(
     return best
 
 
+def speed_table(
+    exported: dict[str, tuple[str, bytes]],
+    calibration: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    batch: int,
+) -> list[dict[str, Any]]:
+    """Print size, accuracy and batch throughput of each fp32 model and its static int8 twin."""
+    from skdigits.export.quantize import onnx_accuracy, quantize_int8
+
+    print(
+        f"\n| ONNX model | size | accuracy | images/s, 1 thread | speed-up | "
+        f"images/s, all {os.cpu_count()} cores | speed-up |"
+    )
+    print("|---|---|---|---|---|---|---|", flush=True)
+    speed_rows: list[dict[str, Any]] = []
+    for key, (label, fp32) in exported.items():
+        int8 = quantize_int8(fp32, method="static", calibration_images=calibration)
+        models = {"fp32": fp32, "int8 static": int8.SerializeToString()}
+        base: dict[int | None, float] = {}
+        for kind, data in models.items():
+            acc = onnx_accuracy(data, X_test, y_test)
+            cells, speeds = [], []
+            for threads in (1, None):
+                speed = _throughput(data, X_test, batch=batch, seconds=3.0, threads=threads)
+                base.setdefault(threads, speed)
+                speeds.append(speed)
+                cells.append(f"{speed:,.0f} | {speed / base[threads]:.2f}x")
+            print(
+                f"| {label.split(' (')[0]} {kind} | {len(data) / 1024:,.0f} KiB | "
+                f"{100 * acc:.2f} % | {' | '.join(cells)} |",
+                flush=True,
+            )
+            speed_rows.append(
+                {"key": key, "kind": kind, "bytes": len(data), "accuracy": acc, "speeds": speeds}
+            )
+    return speed_rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -92,26 +132,49 @@ def main(argv: list[str] | None = None) -> int:
         default=[0],
         help="seeds of the slow rows (tuned, best and robust CNN)",
     )
+    parser.add_argument(
+        "--row-seeds",
+        nargs="*",
+        default=[],
+        metavar="KEY=S1,S2",
+        help="seeds for one row, replacing --seeds / --cnn-seeds (e.g. fast=0,1,2)",
+    )
     parser.add_argument("--subset", type=int, default=None, help="first N training images")
     parser.add_argument("--only", nargs="*", default=None, help="rows to run, by key")
     parser.add_argument("--skip", nargs="*", default=[], help="rows to leave out, by key")
     parser.add_argument("--batch", type=int, default=1000, help="ONNX throughput batch size")
     parser.add_argument("--handwriting", type=Path, default=None, help="where to write the sets")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--models-dir", type=Path, default=None, help="keep the ONNX models here")
+    parser.add_argument("--skip-speed", action="store_true", help="no ONNX speed table")
+    parser.add_argument(
+        "--speed-of",
+        type=Path,
+        nargs="*",
+        default=None,
+        metavar="ONNX",
+        help="train nothing: print the speed table of these fp32 models",
+    )
     args = parser.parse_args(argv)
 
     from handwriting import predict_accuracy, write_sets
 
     from skdigits import fetch_mnist
     from skdigits.export import export_onnx
-    from skdigits.export.quantize import onnx_accuracy, quantize_int8
 
     X, y = fetch_mnist(subset="train", return_X_y=True)
     X_test, y_test = fetch_mnist(subset="test", return_X_y=True)
+    if args.speed_of is not None:
+        print(f"load average before: {os.getloadavg()}", flush=True)
+        models = {path.stem: (path.stem, path.read_bytes()) for path in args.speed_of}
+        speed_table(models, X[:500], X_test, y_test, batch=args.batch)
+        print(f"load average after: {os.getloadavg()}")
+        return 0
     if args.subset:
         X, y = X[: args.subset], y[: args.subset]
     n_train = int(len(X) * 0.8)
-    work = Path(tempfile.mkdtemp(prefix="bench_accuracy_"))
+    work = args.models_dir or Path(tempfile.mkdtemp(prefix="bench_accuracy_"))
+    work.mkdir(parents=True, exist_ok=True)
     handwriting = write_sets(args.handwriting or work / "handwriting")
 
     cnn = {"architecture": "cnn"}
@@ -138,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("best", "best CNN (preset='best')", _keras_recipe("best"), args.cnn_seeds, True),
     ]
+    row_seeds = {
+        key: [int(seed) for seed in seeds.split(",")]
+        for key, seeds in (item.split("=", 1) for item in args.row_seeds)
+    }
+    recipes = [(k, lab, make, row_seeds.get(k, seeds), ker) for k, lab, make, seeds, ker in recipes]
     if args.only is not None:  # in the order asked for
         recipes.sort(key=lambda r: args.only.index(r[0]) if r[0] in args.only else -1)
     print(f"load average before: {os.getloadavg()}", flush=True)
@@ -163,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         hand = {}
         if keras_net:  # the last seed's model, through the parity gate, as a user has it
-            path = export_onnx(pipe, work / f"{key}.onnx", check_samples=X_test[:1000])
+            path = export_onnx(pipe, work / f"{key}.onnx", check_samples=X_test[:1000], force=True)
             exported[key] = (label, path.read_bytes())
             hand = {name: predict_accuracy(path, files) for name, files in handwriting.items()}
         rows.append(
@@ -197,34 +265,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{hand_cells} |"
         )
 
-    print(
-        f"\n| ONNX model | size | accuracy | images/s, 1 thread | speed-up | "
-        f"images/s, all {os.cpu_count()} cores | speed-up |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    speed_rows: list[dict[str, Any]] = []
-    for key, (label, fp32) in exported.items():
-        int8 = quantize_int8(fp32, method="static", calibration_images=X[:500])
-        models = {"fp32": fp32, "int8 static": int8.SerializeToString()}
-        base: dict[int | None, float] = {}
-        for kind, data in models.items():
-            acc = onnx_accuracy(data, X_test, y_test)
-            cells, speeds = [], []
-            for threads in (1, None):
-                speed = _throughput(data, X_test, batch=args.batch, seconds=3.0, threads=threads)
-                base.setdefault(threads, speed)
-                speeds.append(speed)
-                cells.append(f"{speed:,.0f} | {speed / base[threads]:.2f}x")
-            name = label.split(" (")[0]
-            print(
-                f"| {name} {kind} | {len(data) / 1024:,.0f} KiB | {100 * acc:.2f} % | "
-                f"{' | '.join(cells)} |",
-                flush=True,
-            )
-            speed_rows.append(
-                {"key": key, "kind": kind, "bytes": len(data), "accuracy": acc, "speeds": speeds}
-            )
-        if args.json:  # after every model, so an interrupted run keeps what it measured
+    if not args.skip_speed:
+        speed_rows = speed_table(exported, X[:500], X_test, y_test, batch=args.batch)
+        if args.json:
             args.json.write_text(json.dumps({"rows": rows, "onnx": speed_rows}, indent=2))
     return 0
 

@@ -52,8 +52,18 @@ _TUNED_CNN: dict[str, Any] = {
     "label_smoothing": 0.1,
 }
 
+_FAST_CNN: dict[str, Any] = {
+    **_TUNED_CNN,
+    "conv_filters": (16, 32),
+    "dense_units": 256,
+    "batch_size": 256,
+    "epochs": 5,
+    "optimizer__learning_rate": 0.01,
+    "lr_schedule": "onecycle",
+}
+
 #: Transformations that model other writers and pens (README, "Accuracy").
-_HANDWRITING = "thickness+elastic+shear+shift+rotate"
+_HANDWRITING = "thickness+elastic+shear+shift"
 
 #: The parameters each preset sets, per architecture. ``"seed"`` is the original
 #: recipe exactly; ``"tuned"`` was chosen by search; ``"fast"``, ``"best"``,
@@ -69,17 +79,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # A small batch-normalised CNN, large batches and a one-cycle schedule: the
     # CNN's accuracy in a third of its fit time. Half the filters cost little
     # accuracy; a narrow dense layer cost 0.25 points (99.17 % with 64 units).
-    "fast": {
-        "cnn": {
-            **_TUNED_CNN,
-            "conv_filters": (16, 32),
-            "dense_units": 256,
-            "batch_size": 256,
-            "epochs": 5,
-            "optimizer__learning_rate": 0.01,
-            "lr_schedule": "onecycle",
-        },
-    },
+    "fast": {"cnn": _FAST_CNN},
     # The tuned CNN, wider and longer, with stronger augmentation: the most
     # accuracy in about five minutes of fitting on two cores.
     "best": {
@@ -95,13 +95,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # The 784-100-10 net trained on the fast CNN's soft targets (fitted first, on
     # the same data, with the same seed); the student alone is kept and exported.
-    # A mild temperature and equal weight on labels suit so small a student.
+    # A mild temperature, most weight on the labels and a high one-cycle rate suit
+    # so small a student (98.10 % at T=4, alpha=0.9, 3e-3; 98.73 % here).
     "distilled": {
         "mlp": {
             "output_activation": "softmax",
             "batch_size": 256,
             "epochs": 30,
-            "optimizer__learning_rate": 0.01,
+            "optimizer__learning_rate": 0.02,
             "lr_schedule": "onecycle",
             "early_stopping": False,
             "augment": 0.5,
@@ -109,13 +110,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "label_smoothing": 0.0,
             "teacher": "fast",
             "distill_temperature": 2.0,
-            "distill_alpha": 0.5,
+            "distill_alpha": 0.3,
         },
     },
     # Other people's handwriting: pen width, wobble, slant and placement vary in
-    # training, so digits unlike MNIST's are read too.
+    # training (each on a random half of every batch), so digits unlike MNIST's
+    # are read better; the fast CNN's net, trained longer to absorb them.
     "robust": {
-        "cnn": {**_TUNED_CNN, "augment": 0.7, "augmentations": _HANDWRITING},
+        "cnn": {**_FAST_CNN, "epochs": 10, "augment": 0.5, "augmentations": _HANDWRITING},
     },
 }
 
