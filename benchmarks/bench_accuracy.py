@@ -1,27 +1,38 @@
-"""Accuracy and fit time of each recipe, and fp32 versus int8 ONNX, measured in one run.
+"""Accuracy, fit time, handwriting and ONNX speed of every preset, measured in one run.
 
 Every model trains on MNIST's 60,000 training images with the last 20 % held
 out for validation (the Keras nets hold it out themselves; scikit-learn's
 MLPClassifier is fitted on the same first 48,000 images) and is tested on the
-10,000 test images. Prints one Markdown table, then the int8 comparison.
+10,000 test images. Each Keras model is then exported to ONNX (through the
+parity gate) and read the non-MNIST digits of ``benchmarks/handwriting.py``
+through ``skdigits predict``, as image files, exactly as a user would. Prints
+one Markdown table of accuracy, then one of ONNX size and batch throughput,
+fp32 against static int8.
 
     python benchmarks/bench_accuracy.py   # MNIST from the default data home ($SKDIGITS_DATA)
-    python benchmarks/bench_accuracy.py --seeds 0 --subset 6000   # a quick smoke run
+    python benchmarks/bench_accuracy.py --seeds 0 --only fast distilled   # some rows
+    python benchmarks/bench_accuracy.py --seeds 0 --subset 6000            # a smoke run
 
 Fit times depend on the machine's load; the script prints the load average
-before and after.
+before and after. Seeded fits are bit-reproducible, so accuracies do not.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def _mean_spread(values: list[float]) -> str:
@@ -34,10 +45,10 @@ def _time_str(values: list[float]) -> str:
     return f"{statistics.mean(values):.0f} s" + (f" (n={len(values)})" if len(values) > 1 else "")
 
 
-def _keras_recipe(params: dict[str, Any]) -> Callable[[int], Any]:
+def _keras_recipe(preset: str | None, **params: Any) -> Callable[[int], Any]:
     from skdigits import make_pipeline
 
-    return lambda seed: make_pipeline(random_state=seed, **params)
+    return lambda seed: make_pipeline(preset, random_state=seed, **params)
 
 
 def _sklearn_mlp(seed: int) -> Any:
@@ -71,6 +82,46 @@ def _throughput(
     return best
 
 
+def speed_table(
+    exported: dict[str, tuple[str, bytes]],
+    calibration: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    batch: int,
+) -> list[dict[str, Any]]:
+    """Print size, accuracy and batch throughput of each fp32 model and its static int8 twin."""
+    from skdigits.export.quantize import onnx_accuracy, quantize_int8
+
+    print(
+        f"\n| ONNX model | size | accuracy | images/s, 1 thread | speed-up | "
+        f"images/s, all {os.cpu_count()} cores | speed-up |"
+    )
+    print("|---|---|---|---|---|---|---|", flush=True)
+    speed_rows: list[dict[str, Any]] = []
+    for key, (label, fp32) in exported.items():
+        int8 = quantize_int8(fp32, method="static", calibration_images=calibration)
+        models = {"fp32": fp32, "int8 static": int8.SerializeToString()}
+        base: dict[int | None, float] = {}
+        for kind, data in models.items():
+            acc = onnx_accuracy(data, X_test, y_test)
+            cells, speeds = [], []
+            for threads in (1, None):
+                speed = _throughput(data, X_test, batch=batch, seconds=3.0, threads=threads)
+                base.setdefault(threads, speed)
+                speeds.append(speed)
+                cells.append(f"{speed:,.0f} | {speed / base[threads]:.2f}x")
+            print(
+                f"| {label.split(' (')[0]} {kind} | {len(data) / 1024:,.0f} KiB | "
+                f"{100 * acc:.2f} % | {' | '.join(cells)} |",
+                flush=True,
+            )
+            speed_rows.append(
+                {"key": key, "kind": kind, "bytes": len(data), "accuracy": acc, "speeds": speeds}
+            )
+    return speed_rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -79,54 +130,88 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         nargs="+",
         default=[0],
-        help="seeds of the one-seed rows (the CNNs and the MLP without augmentation)",
+        help="seeds of the slow rows (tuned, best and robust CNN)",
+    )
+    parser.add_argument(
+        "--row-seeds",
+        nargs="*",
+        default=[],
+        metavar="KEY=S1,S2",
+        help="seeds for one row, replacing --seeds / --cnn-seeds (e.g. fast=0,1,2)",
     )
     parser.add_argument("--subset", type=int, default=None, help="first N training images")
-    parser.add_argument("--skip", nargs="*", default=[], help="rows to leave out, by label")
+    parser.add_argument("--only", nargs="*", default=None, help="rows to run, by key")
+    parser.add_argument("--skip", nargs="*", default=[], help="rows to leave out, by key")
     parser.add_argument("--batch", type=int, default=1000, help="ONNX throughput batch size")
+    parser.add_argument("--handwriting", type=Path, default=None, help="where to write the sets")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--models-dir", type=Path, default=None, help="keep the ONNX models here")
+    parser.add_argument("--skip-speed", action="store_true", help="no ONNX speed table")
+    parser.add_argument(
+        "--speed-of",
+        type=Path,
+        nargs="*",
+        default=None,
+        metavar="ONNX",
+        help="train nothing: print the speed table of these fp32 models",
+    )
     args = parser.parse_args(argv)
 
+    from handwriting import predict_accuracy, write_sets
+
     from skdigits import fetch_mnist
-    from skdigits.classifier import PRESETS
-    from skdigits.export import to_onnx_model
-    from skdigits.export.quantize import onnx_accuracy, quantize_int8
+    from skdigits.export import export_onnx
 
     X, y = fetch_mnist(subset="train", return_X_y=True)
     X_test, y_test = fetch_mnist(subset="test", return_X_y=True)
+    if args.speed_of is not None:
+        print(f"load average before: {os.getloadavg()}", flush=True)
+        models = {path.stem: (path.stem, path.read_bytes()) for path in args.speed_of}
+        speed_table(models, X[:500], X_test, y_test, batch=args.batch)
+        print(f"load average after: {os.getloadavg()}")
+        return 0
     if args.subset:
         X, y = X[: args.subset], y[: args.subset]
     n_train = int(len(X) * 0.8)
+    work = args.models_dir or Path(tempfile.mkdtemp(prefix="bench_accuracy_"))
+    work.mkdir(parents=True, exist_ok=True)
+    handwriting = write_sets(args.handwriting or work / "handwriting")
 
-    # The tuned presets include augmentation; "no augmentation" rows use the same
-    # settings as plain parameters with augment=None, to show what it adds.
-    no_augment = {"augment": None}
-    recipes: list[tuple[str, Callable[[int], Any], list[int], bool]] = [
-        ("seed recipe (preset='seed')", _keras_recipe({"preset": "seed"}), args.seeds, True),
-        ("tuned MLP (preset='tuned')", _keras_recipe({"preset": "tuned"}), args.seeds, True),
+    cnn = {"architecture": "cnn"}
+    # The rows whose fit time has a target (fast, distilled, best) run last.
+    recipes: list[tuple[str, str, Callable[[int], Any], list[int], bool]] = [
+        ("seed", "seed recipe (preset='seed')", _keras_recipe("seed"), args.seeds, True),
+        ("tuned", "tuned MLP (preset='tuned')", _keras_recipe("tuned"), args.seeds, True),
+        ("sklearn", "sklearn MLPClassifier((100,))", _sklearn_mlp, args.seeds, False),
         (
-            "tuned MLP settings, no augmentation",
-            _keras_recipe({**PRESETS["tuned"]["mlp"], **no_augment}),
+            "tuned-cnn",
+            "tuned CNN (preset='tuned', architecture='cnn')",
+            _keras_recipe("tuned", **cnn),
             args.cnn_seeds,
             True,
         ),
+        ("robust", "robust CNN (preset='robust')", _keras_recipe("robust"), args.cnn_seeds, True),
+        ("fast", "fast CNN (preset='fast')", _keras_recipe("fast"), args.seeds, True),
         (
-            "CNN, no augmentation",
-            _keras_recipe({**PRESETS["tuned"]["cnn"], **no_augment, "architecture": "cnn"}),
-            args.cnn_seeds,
+            "distilled",
+            "distilled MLP (preset='distilled', teacher fitted inside)",
+            _keras_recipe("distilled"),
+            args.seeds,
             True,
         ),
-        (
-            "CNN + augmentation (architecture='cnn', preset='tuned')",
-            _keras_recipe({"architecture": "cnn", "preset": "tuned"}),
-            args.cnn_seeds,
-            True,
-        ),
-        ("sklearn MLPClassifier((100,))", _sklearn_mlp, args.seeds, False),
+        ("best", "best CNN (preset='best')", _keras_recipe("best"), args.cnn_seeds, True),
     ]
+    row_seeds = {
+        key: [int(seed) for seed in seeds.split(",")]
+        for key, seeds in (item.split("=", 1) for item in args.row_seeds)
+    }
+    recipes = [(k, lab, make, row_seeds.get(k, seeds), ker) for k, lab, make, seeds, ker in recipes]
+    if args.only is not None:  # in the order asked for
+        recipes.sort(key=lambda r: args.only.index(r[0]) if r[0] in args.only else -1)
     print(f"load average before: {os.getloadavg()}", flush=True)
     rows, exported = [], {}
-    for label, make, seeds, keras_net in recipes:
-        if any(s in label for s in args.skip):
+    for key, label, make, seeds, keras_net in recipes:
+        if key in args.skip or (args.only is not None and key not in args.only):
             continue
         accs, times, epochs = [], [], []
         for seed in seeds:
@@ -139,36 +224,51 @@ def main(argv: list[str] | None = None) -> int:
                 pipe.fit(X[:n_train], y[:n_train])
             times.append(time.perf_counter() - t)
             accs.append(float(pipe.score(X_test, y_test)))
-            print(f"  {label} seed {seed}: {accs[-1]:.4f} in {times[-1]:.0f} s", flush=True)
-        if keras_net and "preset='tuned'" in label:
-            exported[label] = to_onnx_model(pipe).SerializeToString()
-        rows.append((label, _mean_spread(accs), _time_str(times), epochs))
+            print(
+                f"  {label} seed {seed}: {accs[-1]:.4f} in {times[-1]:.0f} s "
+                f"(load {os.getloadavg()[0]:.1f}, {time.strftime('%H:%M:%S')})",
+                flush=True,
+            )
+        hand = {}
+        if keras_net:  # the last seed's model, through the parity gate, as a user has it
+            path = export_onnx(pipe, work / f"{key}.onnx", check_samples=X_test[:1000], force=True)
+            exported[key] = (label, path.read_bytes())
+            hand = {name: predict_accuracy(path, files) for name, files in handwriting.items()}
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "accuracies": accs,
+                "fit_seconds": times,
+                "epochs": epochs,
+                "handwriting": hand,
+            }
+        )
+        if args.json:
+            args.json.write_text(json.dumps({"rows": rows}, indent=2))
     print(f"load average after: {os.getloadavg()}\n")
 
-    print("| model | test accuracy | fit time | epochs run |")
-    print("|---|---|---|---|")
-    for label, acc, fit_time, epochs in rows:
-        print(f"| {label} | {acc} | {fit_time} | {', '.join(map(str, epochs)) or '-'} |")
-
+    sets = list(handwriting)
     print(
-        f"\n| ONNX model | accuracy | images/s, 1 thread | speed-up | "
-        f"images/s, all {os.cpu_count()} cores | speed-up |"
+        "| model | test accuracy | fit time | epochs run | "
+        + " | ".join(f"{name} ({len(handwriting[name])} images)" for name in sets)
+        + " |"
     )
-    print("|---|---|---|---|---|---|")
-    for label, fp32 in exported.items():
-        models = {"fp32": fp32}
-        for method in ("dynamic", "static"):
-            int8 = quantize_int8(fp32, method=method, calibration_images=X[:500])
-            models[f"int8 {method}"] = int8.SerializeToString()
-        base: dict[int | None, float] = {}
-        for kind, data in models.items():
-            acc = onnx_accuracy(data, X_test, y_test)
-            cells = []
-            for threads in (1, None):
-                speed = _throughput(data, X_test, batch=args.batch, seconds=3.0, threads=threads)
-                base.setdefault(threads, speed)
-                cells.append(f"{speed:,.0f} | {speed / base[threads]:.2f}x")
-            print(f"| {label.split(' (')[0]} {kind} | {100 * acc:.2f} % | {' | '.join(cells)} |")
+    print("|---|---|---|---|" + "---|" * len(sets))
+    for row in rows:
+        hand_cells = " | ".join(
+            f"{100 * row['handwriting'][n]:.1f} %" if n in row["handwriting"] else "-" for n in sets
+        )
+        print(
+            f"| {row['label']} | {_mean_spread(row['accuracies'])} | "
+            f"{_time_str(row['fit_seconds'])} | {', '.join(map(str, row['epochs'])) or '-'} | "
+            f"{hand_cells} |"
+        )
+
+    if not args.skip_speed:
+        speed_rows = speed_table(exported, X[:500], X_test, y_test, batch=args.batch)
+        if args.json:
+            args.json.write_text(json.dumps({"rows": rows, "onnx": speed_rows}, indent=2))
     return 0
 
 

@@ -9,11 +9,12 @@ import numpy as np
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 
+from .distill import is_teacher
 from .networks import augmentation_kinds
 
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid")
 ARCHITECTURES = ("mlp", "cnn")
-LR_SCHEDULES = ("constant", "cosine", "exponential")
+LR_SCHEDULES = ("constant", "cosine", "exponential", "onecycle")
 
 
 def _is_int(value: Any) -> bool:
@@ -22,6 +23,14 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def _is_filters(value: Any) -> bool:
+    return (
+        isinstance(value, tuple | list)
+        and len(value) >= 1
+        and all(_is_int(v) and v >= 1 for v in value)
+    )
 
 
 def _is_augmentations(value: Any) -> bool:
@@ -38,6 +47,8 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "hidden_units": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "output_activation": (lambda v: v in OUTPUT_ACTIVATIONS, f"one of {OUTPUT_ACTIVATIONS}"),
     "architecture": (lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
+    "conv_filters": (_is_filters, "a tuple of positive integers, one per convolution block"),
+    "dense_units": (lambda v: _is_int(v) and v >= 0, "a non-negative integer (0: no dense layer)"),
     "batch_size": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "epochs": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "validation_split": (lambda v: _is_number(v) and 0.0 <= v < 1.0, "in [0, 1)"),
@@ -49,7 +60,8 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "augmentations": (
         _is_augmentations,
-        "one or more of ('shift', 'rotate', 'zoom'), as a tuple or a string such as 'shift+zoom'",
+        "one or more of ('shift', 'rotate', 'zoom', 'shear', 'elastic', 'thickness'), as a "
+        "tuple or a string such as 'shift+zoom'",
     ),
     "early_stopping": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
     "patience": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
@@ -58,6 +70,13 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: _is_number(v) and 0.0 <= v < 1.0,
         "a number in [0, 1) (e.g. 0.1)",
     ),
+    "teacher": (
+        is_teacher,
+        "None, a preset name such as 'fast', the path of a saved .skdigits model, or a "
+        "fitted skdigits Pipeline or DigitClassifier",
+    ),
+    "distill_temperature": (lambda v: _is_number(v) and v > 0.0, "a positive number (e.g. 4)"),
+    "distill_alpha": (lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]"),
 }
 
 

@@ -21,6 +21,7 @@ from ._validation import (  # noqa: E402
     check_labels,
     check_params,
 )
+from .distill import distillation_model, fit_teacher  # noqa: E402
 from .networks import LearningRateSchedule, augmentation_kinds, build_cnn, build_mlp  # noqa: E402
 
 require("scikeras", feature="DigitClassifier")
@@ -52,8 +53,12 @@ class DigitClassifier(KerasClassifier):
     output_activation : {"softmax", "sigmoid"}, default="softmax"
         Activation of the output layer; ``"sigmoid"`` is the original recipe's.
     architecture : {"mlp", "cnn"}, default="mlp"
-        The reference net, or two convolution blocks (:func:`~skdigits.networks.build_cnn`;
+        The reference net, or convolution blocks (:func:`~skdigits.networks.build_cnn`;
         ``hidden_units`` is then unused). Both take ``[N, 784]`` rows.
+    conv_filters : tuple of int, default=(32, 64)
+        The CNN's convolution blocks: the number of 3 x 3 filters of each.
+    dense_units : int, default=128
+        Width of the CNN's dense layer before the output (0: none).
     optimizer : str or keras optimizer class, default="adam"
         Its own parameters are routed with the ``optimizer__`` prefix.
     optimizer__learning_rate : float, default=0.001
@@ -66,21 +71,37 @@ class DigitClassifier(KerasClassifier):
     validation_split : float, default=0.2
         Fraction taken from the end of the training data, as Keras does, to
         report validation loss and accuracy after every epoch.
-    lr_schedule : {"constant", "cosine", "exponential"}, default="constant"
+    lr_schedule : {"constant", "cosine", "exponential", "onecycle"}, default="constant"
         The learning rate over the steps of one ``fit``: constant, cosine decay to
-        zero, or exponential decay to 1 % of it.
+        zero, exponential decay to 1 % of it, or one cycle (a warm-up over the first
+        20 % of the steps, then cosine decay).
     early_stopping : bool, default=False
         Stop when the validation accuracy has not improved for ``patience``
         epochs and restore the best epoch's weights (needs ``validation_split > 0``).
     patience : int, default=3
     augment : float or None, default=None
-        Strength of random shifts, rotations and zoom while training only (1.0:
-        up to 10 % of the side, 10 degrees, 10 %). The exported graph has none.
+        Strength of the random transformations, while training only (1.0: shifts
+        and zoom up to 10 %, rotations up to 10 degrees, shear up to 0.3, elastic
+        displacements up to 1.5 px, strokes up to 1 px thinner or thicker). The
+        exported graph has none of them.
     augmentations : str or tuple of str, default="shift+rotate+zoom"
-        Which of ``"shift"``, ``"rotate"``, ``"zoom"`` ``augment`` applies.
+        Which of ``"shift"``, ``"rotate"``, ``"zoom"``, ``"shear"``, ``"elastic"``
+        and ``"thickness"`` ``augment`` applies (:mod:`skdigits.networks`).
     label_smoothing : float, default=0.0
         Train towards ``1 - label_smoothing`` for the true class (Keras'
         ``CategoricalCrossentropy(label_smoothing=...)``); default ``loss`` only.
+    teacher : str, Pipeline, DigitClassifier or None, default=None
+        Knowledge distillation (Hinton et al. 2015): train on a teacher's soft
+        targets as well as the labels. A preset name (``"fast"``: fit that preset
+        on the same data first, with this ``random_state``), the path of a saved
+        ``.skdigits`` model, or a fitted pipeline or classifier. The teacher sees
+        the same augmented images as this net (:mod:`skdigits.distill`); the fitted
+        estimator keeps only its own net, so it saves and exports without the teacher.
+    distill_temperature : float, default=4.0
+        Temperature of the soft targets (both nets' logits are divided by it).
+    distill_alpha : float, default=0.9
+        Weight of the soft-target loss (scaled by the temperature squared); the
+        label loss has ``1 - distill_alpha``.
     random_state : int, RandomState instance or None, default=None
         With an int, repeated fits on the same data give bit-identical predictions.
     warm_start : bool, default=False
@@ -120,6 +141,8 @@ class DigitClassifier(KerasClassifier):
         output_activation: str = "softmax",
         *,
         architecture: str = "mlp",
+        conv_filters: Any = (32, 64),
+        dense_units: int = 128,
         optimizer: Any = "adam",
         optimizer__learning_rate: float = 0.001,
         loss: Any = "sparse_categorical_crossentropy",
@@ -133,6 +156,9 @@ class DigitClassifier(KerasClassifier):
         augment: float | None = None,
         augmentations: str = "shift+rotate+zoom",
         label_smoothing: float = 0.0,
+        teacher: Any = None,
+        distill_temperature: float = 4.0,
+        distill_alpha: float = 0.9,
         random_state: Any = None,
         warm_start: bool = False,
         class_weight: Any = None,
@@ -169,6 +195,8 @@ class DigitClassifier(KerasClassifier):
         self.hidden_units = hidden_units
         self.output_activation = output_activation
         self.architecture = architecture
+        self.conv_filters = conv_filters
+        self.dense_units = dense_units
         self.lr_schedule = lr_schedule
         self.early_stopping = early_stopping
         self.patience = patience
@@ -176,6 +204,9 @@ class DigitClassifier(KerasClassifier):
         self.augmentations = augmentations
         self.label_smoothing = label_smoothing
         self.steps_per_execution = steps_per_execution
+        self.teacher = teacher
+        self.distill_temperature = distill_temperature
+        self.distill_alpha = distill_alpha
 
     __repr__ = BaseEstimator.__repr__  # scikit-learn's: only what differs from the defaults
 
@@ -208,7 +239,14 @@ class DigitClassifier(KerasClassifier):
     def _keras_build_fn(self, meta: dict[str, Any]) -> Any:
         kinds = augmentation_kinds(self.augmentations)
         if self.architecture == "cnn":
-            return build_cnn(meta, self.output_activation, self.augment, kinds)
+            return build_cnn(
+                meta,
+                self.output_activation,
+                self.augment,
+                kinds,
+                tuple(self.conv_filters),
+                self.dense_units,
+            )
         return build_mlp(meta, self.hidden_units, self.output_activation, self.augment, kinds)
 
     @property
@@ -245,6 +283,29 @@ class DigitClassifier(KerasClassifier):
             )
         return callbacks
 
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        # With a teacher, Keras trains a wrapper that runs both nets on the same
+        # augmented batch; model_ stays (and ends as) the student alone.
+        if self.teacher is None:
+            return super()._fit_keras_model(
+                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+            )
+        student: Any = self.model_  # type: ignore[has-type]
+        teacher: Any = self.teacher_  # type: ignore[has-type]
+        self.model_ = distillation_model(
+            student,
+            teacher.model_,
+            temperature=float(self.distill_temperature),
+            alpha=float(self.distill_alpha),
+            compile_kwargs=self._get_compile_kwargs(),
+        )
+        try:
+            return super()._fit_keras_model(
+                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+            )
+        finally:
+            self.model_ = student
+
     def _initialize_callbacks(self) -> None:
         # SciKeras has no public way to add callbacks made from other parameters:
         # it builds its fit callbacks from `callbacks` and `fit__callbacks` here,
@@ -252,6 +313,18 @@ class DigitClassifier(KerasClassifier):
         super()._initialize_callbacks()
         own: list[Any] = self._fit_callbacks  # type: ignore[has-type]
         self._fit_callbacks = [*own, *self._training_callbacks()]
+
+    def _fit_teacher(self, X: Any, y: Any) -> Any:
+        if not sp.issparse(X):
+            X = np.asarray(X)
+        return fit_teacher(
+            self.teacher,
+            X,
+            y,
+            seed_from(self.random_state),
+            self.verbose,
+            float(self.validation_split),
+        )
 
     # --- scikit-learn API ---------------------------------------------------------------
 
@@ -277,6 +350,8 @@ class DigitClassifier(KerasClassifier):
             classes = self.classes_  # type: ignore[has-type]
         if classes is not None:
             check_known_labels(y, classes, "the first fit (warm_start keeps its classes)")
+        if self.teacher is not None:
+            self.teacher_ = self._fit_teacher(X, y)
         with seeded(seed_from(self.random_state)):
             super().fit(X, y, sample_weight=sample_weight, **kwargs)
         if classes is not None:
@@ -311,6 +386,8 @@ class DigitClassifier(KerasClassifier):
         else:
             classes = self.classes_
         check_known_labels(y, classes, "`classes`")
+        if self.teacher is not None and not hasattr(self, "teacher_"):
+            self.teacher_ = self._fit_teacher(X, y)
         with seeded(seed_from(self.random_state)):
             super().partial_fit(X, y, classes=classes, sample_weight=sample_weight, **kwargs)
         return self

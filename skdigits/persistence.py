@@ -128,6 +128,13 @@ def save_model(pipeline, path, *, metadata: dict[str, Any] | None = None) -> Pat
         raise ModelFileError("the pipeline is not fitted yet; call fit(X, y) before saving")
 
     classes = np.asarray(clf.classes_)
+    params = clf.get_params(deep=False)
+    teacher_note = None
+    if params.get("teacher") is not None and not isinstance(params["teacher"], str):
+        # A teacher given as an estimator cannot be stored as JSON, and the
+        # student needs none to predict: the file says so instead.
+        teacher_note = f"an in-memory {type(params['teacher']).__name__} (not saved)"
+        params["teacher"] = None
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -137,9 +144,10 @@ def save_model(pipeline, path, *, metadata: dict[str, Any] | None = None) -> Pat
             {
                 "name": clf_name,
                 "class": "DigitClassifier",
-                "params": _json_params(clf_name, clf.get_params(deep=False)),
+                "params": _json_params(clf_name, params),
             },
         ],
+        "teacher": teacher_note if teacher_note else params.get("teacher"),
         "classes": classes.tolist(),
         "classes_dtype": classes.dtype.str,
         "input_shape": [int(d) for d in clf.X_shape_[1:]],

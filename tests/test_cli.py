@@ -48,6 +48,21 @@ def test_train_quick_run_reports_and_saves(tmp_path, mnist, capsys):
     assert 0.5 < meta["metadata"]["metrics"]["test_accuracy"] <= 1.0
 
 
+def test_train_distils_from_a_saved_teacher_with_handwriting_augmentation(tmp_path, mnist):
+    teacher, student = tmp_path / "teacher.skdigits", tmp_path / "student.skdigits"
+    common = ["--subset", "400", "--epochs", "1", "--random-state", "0", "-q"]
+    assert (
+        main(["train", *common, "--architecture", "cnn", "--batch-size", "32", "-o", str(teacher)])
+        == 0
+    )
+    augment = ["--augment", "0.5", "--augment-with", "thickness", "shear", "elastic"]
+    assert main(["train", *common, *augment, "--teacher", str(teacher), "-o", str(student)]) == 0
+    params = load_metadata(student)["steps"][1]["params"]
+    assert params["teacher"] == str(teacher)
+    assert params["augmentations"] == "thickness+shear+elastic"
+    assert params["architecture"] == "mlp"
+
+
 def test_train_refuses_to_overwrite_without_force(tmp_path, capsys):
     out = tmp_path / "model.skdigits"
     out.write_text("precious")
@@ -156,8 +171,10 @@ def test_export_reports_parity_and_refuses_overwrite(cli_models, capsys):
 def test_int8_export_prints_accuracy_cost_and_speed(cli_models, tmp_path, capsys):
     saved, _ = cli_models
     out = tmp_path / "m-int8.onnx"
-    assert main(["export", str(saved), "-o", str(out), "--quantize", "int8"]) == 0
+    args = ["export", str(saved), "-o", str(out), "--quantize", "int8", "--allow-slower"]
+    assert main(args) == 0
     printed = capsys.readouterr().out
+    assert "file size: int8" in printed
     assert "test accuracy on 10000 MNIST test images" in printed
     assert "batch throughput while testing: int8" in printed
     assert main(["info", str(out), "--json"]) == 0

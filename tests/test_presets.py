@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import onnx
 import pytest
@@ -199,8 +201,10 @@ def test_int8_export_reports_its_accuracy_cost(fitted_pipeline, small_mnist, tmp
         method=method,
         calibration_images=X[:300],
         max_accuracy_loss=0.02,
+        allow_slower=True,  # the speed of a tiny model on a shared machine is noise
     )
     assert report.passed
+    assert report.int8_bytes < 0.4 * report.fp32_bytes  # int8 weights: about a quarter
     assert report.n_samples == len(y_test)
     meta = read_metadata(path)
     assert meta["quantization"] == "int8"
@@ -211,13 +215,52 @@ def test_int8_export_reports_its_accuracy_cost(fitted_pipeline, small_mnist, tmp
     assert ops & {"MatMulInteger", "DynamicQuantizeLinear", "QuantizeLinear"}
 
 
+def test_static_int8_is_qdq_with_per_channel_signed_weights(fitted_pipeline, small_mnist):
+    X, _, _, _ = small_mnist
+    int8 = quantize_int8(to_onnx_model(fitted_pipeline), calibration_images=X[:200])
+    quantize = [n for n in int8.graph.node if n.op_type == "QuantizeLinear"]
+    assert quantize
+    assert any(n.op_type == "DequantizeLinear" for n in int8.graph.node)
+    zero_points = {t.name: t for t in int8.graph.initializer}
+    assert all(zero_points[n.input[2]].data_type == onnx.TensorProto.INT8 for n in quantize)
+    weight_scales = [
+        t for t in int8.graph.initializer if t.name.endswith("_scale") and len(t.dims) == 1
+    ]
+    assert weight_scales  # per-channel: one scale per output unit
+
+
+def test_int8_slower_than_fp32_is_refused_unless_allowed(
+    fitted_pipeline, small_mnist, tmp_path, monkeypatch
+):
+    import skdigits.export.quantize as quantize
+
+    X, _, X_test, y_test = small_mnist
+    real = quantize.check_accuracy
+
+    def slow(*args, **kwargs):
+        report = real(*args, **kwargs)
+        return dataclasses.replace(report, int8_images_per_s=report.fp32_images_per_s / 2)
+
+    monkeypatch.setattr(quantize, "check_accuracy", slow)
+    common = dict(
+        test_images=X_test, test_labels=y_test, calibration_images=X[:200], max_accuracy_loss=0.05
+    )
+    path = tmp_path / "slow.onnx"
+    with pytest.raises(quantize.SlowerThanFp32Error, match="allow_slower"):
+        export_int8_onnx(fitted_pipeline, path, **common)
+    assert not path.exists()
+    report = export_int8_onnx(fitted_pipeline, path, allow_slower=True, **common)
+    assert report.speedup == pytest.approx(0.5)
+    assert path.exists()
+
+
 def test_accuracy_gate_refuses_a_model_that_loses_too_much(fitted_pipeline, small_mnist):
     X, y, X_test, y_test = small_mnist
     good = to_onnx_model(fitted_pipeline)
     weak = to_onnx_model(make_pipeline(epochs=1, random_state=0).fit(X[:30], y[:30]))
     with pytest.raises(AccuracyGateError, match="not written"):
         check_accuracy(good, weak, X_test, y_test, max_accuracy_loss=0.003)
-    assert quantize_int8(good).graph.node  # dynamic needs no calibration images
+    assert quantize_int8(good, method="dynamic").graph.node  # needs no calibration images
 
 
 def test_exported_metadata_names_what_fit_used(tmp_path, small_mnist):
@@ -277,3 +320,130 @@ def test_tuned_preset_on_full_mnist_reaches_98_percent(mnist):
     assert result.train.n_samples == 48_000
     assert pipe[-1].model_.get_layer("hidden").units == 100
     assert result.test.accuracy >= 0.98
+
+
+@pytest.fixture(scope="module")
+def handwriting_cnn(small_mnist):
+    """The robust preset's CNN (every augmentation), fitted once on 1,500 images."""
+    X, y, _, _ = small_mnist
+    params = {
+        **preset_params("robust", "cnn"),
+        "augmentations": "thickness+elastic+shear+shift+rotate+zoom",
+        "epochs": 2,
+        "batch_size": 64,
+        "random_state": 0,
+    }
+    return make_pipeline(**params).fit(X[:1500], y[:1500])
+
+
+def test_new_presets_are_ordinary_parameters_for_their_nets():
+    assert preset_params("fast")["architecture"] == "cnn"  # no MLP recipe: its CNN
+    assert preset_params("best")["architecture"] == "cnn"
+    assert preset_params("distilled")["architecture"] == "mlp"
+    assert preset_params("distilled")["teacher"] == "fast"
+    assert preset_params("robust", "cnn")["augmentations"].split("+") >= ["thickness"]
+    fast = make_pipeline(preset="fast").get_params()
+    assert fast["clf__lr_schedule"] == "onecycle"
+    assert tuple(fast["clf__conv_filters"]) == PRESETS["fast"]["cnn"]["conv_filters"]
+    with pytest.raises(ValueError, match="`architecture`"):
+        preset_params("fast", "mlp")
+
+
+@pytest.mark.parametrize("preset", ["fast", "best", "robust"])
+def test_each_cnn_preset_trains_exports_and_survives_clone_and_save(small_mnist, tmp_path, preset):
+    X, y, X_test, y_test = small_mnist
+    # Enough steps for batch normalisation to settle on a small subset.
+    pipe = make_pipeline(preset=preset, epochs=2, batch_size=64, random_state=0)
+    assert clone(pipe)[-1].get_params() == pipe[-1].get_params()
+    pipe.fit(X[:1500], y[:1500])
+    convs = [layer for layer in pipe[-1].model_.layers if type(layer).__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == list(pipe[-1].conv_filters)
+    assert pipe.score(X_test, y_test) > 0.5  # learning: 2 short epochs, chance is 0.1
+    path = export_onnx(pipe, tmp_path / f"{preset}.onnx", check_samples=X_test[:200])
+    assert read_metadata(path)["parity_max_abs_diff"] <= 1e-5
+    ops = {node.op_type for node in onnx.load(path).graph.node}
+    assert not ops & AUGMENT_OPS, ops & AUGMENT_OPS
+    save_model(pipe, tmp_path / f"{preset}.skdigits")
+    loaded = load_model(tmp_path / f"{preset}.skdigits")
+    assert tuple(loaded[-1].get_params()["conv_filters"]) == tuple(pipe[-1].conv_filters)
+    np.testing.assert_allclose(
+        loaded.predict_proba(X_test[:100]), pipe.predict_proba(X_test[:100]), atol=1e-6
+    )
+
+
+def test_handwriting_augmentation_is_training_only_and_loads_safely(
+    handwriting_cnn, small_mnist, tmp_path
+):
+    _, _, X_test, y_test = small_mnist
+    names = [layer.name for layer in handwriting_cnn[-1].model_.layers]
+    assert names[1:7] == [
+        "augment_thickness",
+        "augment_elastic",
+        "augment_shear",
+        "augment_shift",
+        "augment_rotate",
+        "augment_zoom",
+    ]
+    assert handwriting_cnn.score(X_test, y_test) > 0.7
+    np.testing.assert_array_equal(
+        handwriting_cnn.predict_proba(X_test[:50]), handwriting_cnn.predict_proba(X_test[:50])
+    )
+    path = export_onnx(handwriting_cnn, tmp_path / "robust.onnx", check_samples=X_test[:200])
+    ops = {node.op_type for node in onnx.load(path).graph.node}
+    assert not ops & AUGMENT_OPS, ops & AUGMENT_OPS
+    assert "Floor" not in ops  # nor the bilinear resampling of the warps
+    save_model(handwriting_cnn, tmp_path / "robust.skdigits")
+    loaded = load_model(tmp_path / "robust.skdigits")  # safe_mode=True: registered layers
+    kinds = [type(layer).__name__ for layer in loaded[-1].model_.layers]
+    assert {"RandomStrokeWidth", "RandomElastic", "RandomSlant"} <= set(kinds)
+
+
+def test_handwriting_augmentation_changes_images_only_while_training():
+    from skdigits.networks import RandomElastic, RandomSlant, RandomStrokeWidth
+
+    rng = np.random.default_rng(0)
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    images[:, 8:20, 12:16] = 1.0  # a vertical stroke four pixels wide
+    images += rng.random(images.shape, dtype=np.float32) * 0.01
+    every = {"probability": 1.0}
+    layers = (
+        RandomStrokeWidth(1.0, **every),
+        RandomElastic(1.5, **every),
+        RandomSlant(0.3, **every),
+    )
+    for layer in layers:
+        np.testing.assert_array_equal(np.asarray(layer(images, training=False)), images)
+        out = np.asarray(layer(images, training=True))
+        assert out.shape == images.shape
+        assert not np.allclose(out, images)
+        assert out.max() <= images.max() + 1e-5  # ink stays in range
+    wider = np.asarray(RandomStrokeWidth(2.0, seed=1, **every)(images, training=True))
+    ink = images.sum(axis=(1, 2, 3))
+    assert (np.abs(wider.sum(axis=(1, 2, 3)) - ink) > 1).all()  # each pen changed width
+    with pytest.raises(ValueError, match="`factor`"):
+        RandomStrokeWidth(5.0)
+    # By default half the images stay clean, so batch norm keeps clean statistics.
+    many = np.repeat(images, 50, axis=0)
+    out = np.asarray(RandomSlant(0.3, seed=0)(many, training=True))
+    unchanged = np.all(np.isclose(out, many), axis=(1, 2, 3)).mean()
+    assert 0.3 < unchanged < 0.7
+
+
+def test_onecycle_warms_up_then_decays():
+    from skdigits.networks import LearningRateSchedule
+
+    schedule = LearningRateSchedule(0.01, "onecycle")
+    schedule.total_steps = 100
+    rates = [schedule.rate(step) for step in range(101)]
+    assert rates[0] == pytest.approx(0.0004)
+    assert max(rates) == pytest.approx(0.01)
+    assert int(np.argmax(rates)) == 20
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.slow
+def test_fast_preset_on_full_mnist_reaches_99_4_percent(mnist):
+    """The fast CNN on all 60,000 images (80/20 split), one seed; about 90 s on two cores."""
+    X_train, y_train, X_test, y_test = mnist
+    pipe = make_pipeline(preset="fast", random_state=0).fit(X_train, y_train)
+    assert pipe.score(X_test, y_test) >= 0.994

@@ -67,8 +67,9 @@ def add_parser(sub) -> None:
         choices=tuple(PRESETS),
         default=None,
         help="a named recipe to start from: 'seed' the original one, 'tuned' the searched "
-        "one for the chosen --architecture (see README, 'Accuracy'); any option given "
-        "explicitly replaces the preset's value",
+        "one for the chosen --architecture, 'fast' and 'best' CNNs, 'distilled' the "
+        "784-100-10 net taught by the fast CNN, 'robust' for handwriting unlike MNIST's "
+        "(see README, 'Accuracy'); any option given explicitly replaces the preset's value",
     )
     p.add_argument(
         "--architecture",
@@ -87,11 +88,18 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--augment-with",
         nargs="+",
-        choices=("shift", "rotate", "zoom"),
+        choices=("shift", "rotate", "zoom", "shear", "elastic", "thickness"),
         default=None,
         metavar="KIND",
-        help="which transformations --augment applies: shift, rotate, zoom (default: all "
-        "three; shifts alone are the cheapest)",
+        help="which transformations --augment applies: shift, rotate, zoom, shear (slant), "
+        "elastic (a wobbly hand), thickness (pen width) (default: shift rotate zoom; "
+        "shifts alone are the cheapest)",
+    )
+    p.add_argument(
+        "--teacher",
+        metavar="PRESET_OR_MODEL",
+        help="distil from a teacher: a preset trained first on the same images (e.g. "
+        "fast), or a saved .skdigits model (default: none, or the preset's)",
     )
     p.add_argument(
         "--label-smoothing",
@@ -152,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         augment=args.augment,
         label_smoothing=args.label_smoothing,
         augmentations=None if args.augment_with is None else "+".join(args.augment_with),
+        teacher=args.teacher,
     )
     params = {name: value for name, value in given.items() if value is not None}
     # Progress only while fitting: prediction stays silent.

@@ -1,0 +1,194 @@
+"""Knowledge distillation: train a small net on a fitted teacher's soft targets.
+
+Hinton, Vinyals and Dean (2015): the student minimises
+
+    (1 - alpha) * CE(labels, student) + alpha * T^2 * KL(teacher_T || student_T)
+
+where ``net_T = softmax(logits / T)``. The teacher here is *consistent*: on every
+training batch it labels exactly the augmented images the student sees (the
+student's augmentation layers run once, and both nets read their output), so the
+soft targets match the student's inputs however strong the augmentation.
+
+:class:`DigitClassifier` uses this module through its ``teacher``,
+``distill_temperature`` and ``distill_alpha`` parameters; the Keras wrapper lives
+only for the duration of ``fit``, so the fitted estimator holds, saves and
+exports the student alone.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ._tf import import_keras
+
+keras = import_keras(feature="distillation")
+
+import tensorflow as tf  # noqa: E402
+
+
+def is_teacher(value: Any) -> bool:
+    """Whether ``value`` can be a ``teacher``: None, a string, or a skdigits estimator."""
+    from sklearn.pipeline import Pipeline
+
+    from .classifier import DigitClassifier
+
+    if value is None or isinstance(value, str):
+        return True
+    if isinstance(value, Pipeline):
+        return bool(value.steps) and isinstance(value.steps[-1][1], DigitClassifier)
+    return isinstance(value, DigitClassifier)
+
+
+def fit_teacher(
+    teacher: Any, X: Any, y: Any, random_state: int | None, verbose: int, validation_split: float
+) -> Any:
+    """The fitted ``DigitClassifier`` that ``teacher`` names, fitting it on ``(X, y)`` if needed.
+
+    Parameters
+    ----------
+    teacher : str, Pipeline or DigitClassifier
+        A preset name (fitted here with ``random_state``), the path of a saved
+        ``.skdigits`` model, or an estimator: used as it is when fitted, else a
+        clone of it is fitted here (so ``clone`` and a grid search refit it, as
+        scikit-learn's meta-estimators do with theirs).
+    X : array-like
+        The student's training images, already scaled (what the student's
+        ``fit`` receives); a pipeline teacher contributes its classifier only.
+    y : array-like
+        The labels.
+    random_state : int or None
+        Seed of a teacher fitted here.
+    verbose : int
+        Keras verbosity of a teacher fitted here.
+    validation_split : float
+        The student's: a teacher fitted here holds out the same images.
+
+    Returns
+    -------
+    DigitClassifier
+        Fitted, with the same ``classes_`` as the labels.
+    """
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+
+    from .classifier import DigitClassifier
+    from .presets import PRESETS, preset_params
+
+    if isinstance(teacher, str) and teacher in PRESETS:
+        params = {
+            **preset_params(teacher, _teacher_architecture(teacher)),
+            "random_state": random_state,
+            "verbose": verbose,
+            "validation_split": validation_split,
+        }
+        fitted = DigitClassifier(**params).fit(X, y)
+    elif isinstance(teacher, str):
+        fitted = _load_teacher(teacher)
+    else:
+        clf = teacher.steps[-1][1] if isinstance(teacher, Pipeline) else teacher
+        if not hasattr(clf, "model_"):
+            clf = clone(clf).fit(X, y)
+        fitted = clf
+    classes = np.unique(np.asarray(y))
+    if not np.array_equal(np.asarray(fitted.classes_), classes):
+        raise ValueError(
+            f"the `teacher` knows the classes {np.asarray(fitted.classes_).tolist()}, but y "
+            f"holds {classes.tolist()}; distil from a teacher fitted on the same labels"
+        )
+    return fitted
+
+
+def _teacher_architecture(preset: str) -> str:
+    """A teacher preset's net: its CNN when it has one (a teacher should be the stronger net)."""
+    from .presets import PRESETS
+
+    return "cnn" if "cnn" in PRESETS[preset] else next(iter(PRESETS[preset]))
+
+
+def _load_teacher(path: str) -> Any:
+    from ._errors import ModelFileError
+    from .persistence import load_model
+
+    if not os.path.exists(path):
+        from .presets import PRESETS
+
+        raise ModelFileError(
+            f"`teacher`={path!r} is neither a preset {tuple(PRESETS)} nor an existing "
+            "file; pass a preset name or the path of a .skdigits model"
+        )
+    return load_model(path).steps[-1][1]
+
+
+def _logits(net: Any, x: Any, *, training: bool) -> tuple[Any, Any]:
+    """Run a skdigits Sequential layer by layer: (its augmented images, its output logits).
+
+    The images are the output of the last ``augment_*`` layer (the input when
+    there is none); the logits are the output layer's affine map, before its
+    activation, so a temperature can divide them.
+    """
+    *body, output = net.layers
+    h, images = x, x
+    for layer in body:
+        h = layer(h, training=training)
+        if layer.name.startswith("augment_"):
+            images = h
+    logits = keras.ops.matmul(h, output.kernel)
+    if output.use_bias:
+        logits = logits + output.bias
+    return images, logits
+
+
+class Distiller(keras.Model):  # type: ignore[name-defined]
+    """Keras model that trains ``student`` towards ``teacher``'s soft targets.
+
+    It predicts what the student predicts; only the student's weights train. Used
+    by ``DigitClassifier.fit`` and discarded afterwards, so it is never saved.
+    """
+
+    def __init__(self, student: Any, teacher: Any, temperature: float, alpha: float) -> None:
+        super().__init__(name="distiller")
+        self.student, self.teacher = student, teacher
+        self.teacher.trainable = False
+        self.temperature, self.alpha = float(temperature), float(alpha)
+
+    def call(self, x: Any, training: Any = None) -> Any:
+        return self.student(x, training=training)
+
+    def train_step(self, data: Any) -> Any:
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        teacher_input_shape = tuple(self.teacher.inputs[0].shape[1:])
+        with tf.GradientTape() as tape:
+            images, student_logits = _logits(self.student, x, training=True)
+            teacher_x = keras.ops.reshape(images, (-1, *teacher_input_shape))
+            _, teacher_logits = _logits(self.teacher, teacher_x, training=False)
+            teacher_logits = keras.ops.stop_gradient(teacher_logits)
+            y_pred = self.student.layers[-1].activation(student_logits)
+            hard = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+            t = self.temperature
+            soft_targets = keras.ops.softmax(teacher_logits / t, axis=-1)
+            log_student = keras.ops.log_softmax(student_logits / t, axis=-1)
+            log_targets = keras.ops.log_softmax(teacher_logits / t, axis=-1)
+            kl = keras.ops.sum(soft_targets * (log_targets - log_student), axis=-1)
+            soft = keras.ops.mean(kl) * (t * t)
+            loss = (1.0 - self.alpha) * hard + self.alpha * soft
+        weights = self.student.trainable_variables
+        self.optimizer.apply(tape.gradient(loss, weights), weights)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+
+def distillation_model(
+    student: Any, teacher: Any, *, temperature: float, alpha: float, compile_kwargs: dict[str, Any]
+) -> Distiller:
+    """A compiled :class:`Distiller` that trains ``student`` (already compiled) with its optimizer.
+
+    ``compile_kwargs`` are the student's (loss, metrics); the student's own
+    optimizer instance is kept, so a warm-started fit continues its state.
+    """
+    model = Distiller(student, teacher, temperature, alpha)
+    model.compile(**{**compile_kwargs, "optimizer": student.optimizer})
+    return model
