@@ -442,10 +442,6 @@ def test_onecycle_warms_up_then_decays():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="issue 18's target, not yet shown on two cores for this seed in CI's time",
-    strict=False,
-)
 def test_fast_preset_on_full_mnist_reaches_99_4_percent(mnist):
     """The fast CNN on all 60,000 images (80/20 split), one seed; about 90 s on two cores."""
     X_train, y_train, X_test, y_test = mnist
