@@ -85,19 +85,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # CNN's accuracy in a third of its fit time. Half the filters cost little
     # accuracy; a narrow dense layer cost 0.25 points (99.17 % with 64 units).
     "fast": {"cnn": _FAST_CNN},
-    # The tuned CNN, wider and longer, with stronger augmentation: the most
-    # accuracy in about five minutes of fitting on two cores.
-    "best": {
-        "cnn": {
-            **_TUNED_CNN,
-            "conv_filters": (32, 64),
-            "dense_units": 128,
-            "epochs": 8,
-            "lr_schedule": "onecycle",
-            "augment": 0.6,
-            "augmentations": "shift+rotate+zoom",
-        },
-    },
+    # The most accuracy found for five minutes of fitting on two cores is the tuned
+    # CNN's recipe itself (99.50 % for random_state 0 in 165 s). Tried, one seed
+    # each: 8 epochs (99.48 %), Dense(256) for 7 epochs (99.40 %), Conv(32) ->
+    # Conv(64) -> Dense(256) in batches of 256 (99.44 %), the fast net for 12
+    # epochs with rotations and zoom (99.39 %). None reached the 99.6 % target.
+    "best": {"cnn": _TUNED_CNN},
     # The 784-100-10 net trained on the fast CNN's soft targets (fitted first, on
     # the same data, with the same seed); the student alone is kept and exported.
     # A mild temperature, most weight on the labels and a high one-cycle rate suit
