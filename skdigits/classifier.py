@@ -238,6 +238,7 @@ class DigitClassifier(KerasClassifier):
 
     def _keras_build_fn(self, meta: dict[str, Any]) -> Any:
         kinds = augmentation_kinds(self.augmentations)
+        seed = seed_from(self.random_state)
         if self.architecture == "cnn":
             return build_cnn(
                 meta,
@@ -246,8 +247,11 @@ class DigitClassifier(KerasClassifier):
                 kinds,
                 tuple(self.conv_filters),
                 self.dense_units,
+                seed=seed,
             )
-        return build_mlp(meta, self.hidden_units, self.output_activation, self.augment, kinds)
+        return build_mlp(
+            meta, self.hidden_units, self.output_activation, self.augment, kinds, seed=seed
+        )
 
     @property
     def target_encoder(self):

@@ -7,6 +7,8 @@ saved model loads with ``safe_mode=True``.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -56,7 +58,27 @@ def augmentation_kinds(value: Any) -> tuple[str, ...]:
     return tuple(kinds)
 
 
-def augmentation_layers(strength: float, kinds: tuple[str, ...] = AUGMENTATIONS) -> list[Any]:
+def layer_seeds(seed: int | None) -> Callable[[], int | None]:
+    """Seeds for a net's random layers, one per call, drawn from ``seed`` alone.
+
+    Keras draws the seed of every initializer, dropout and random layer built
+    without one from Python's global ``random``. Any other thread of the process
+    may draw from it too (Dask's workers do, for back-off jitter), so a seeded
+    fit would not always build the same net. None gives Keras' own default.
+    """
+    if seed is None:
+        return lambda: None
+    draws = random.Random(seed)
+    return lambda: draws.randint(1, 10**9)
+
+
+def _glorot(seeds: Callable[[], int | None]) -> Any:
+    return keras.initializers.GlorotUniform(seed=seeds())
+
+
+def augmentation_layers(
+    strength: float, kinds: tuple[str, ...] = AUGMENTATIONS, seed: int | None = None
+) -> list[Any]:
     """Random shifts, rotations and zoom, active only while training.
 
     Parameters
@@ -67,6 +89,8 @@ def augmentation_layers(strength: float, kinds: tuple[str, ...] = AUGMENTATIONS)
     kinds : tuple of str, default=all of :data:`AUGMENTATIONS`
         Which transformations to apply, in the order thickness, elastic, shear,
         shift, rotate, zoom.
+    seed : int or None, default=None
+        Seeds the layers (see :func:`layer_seeds`).
 
     Returns
     -------
@@ -79,22 +103,25 @@ def augmentation_layers(strength: float, kinds: tuple[str, ...] = AUGMENTATIONS)
     shift = _AUGMENT_SHIFT * strength
     shear = _AUGMENT_SHEAR * strength
     layers = {
-        "thickness": lambda: RandomStrokeWidth(
-            _AUGMENT_THICKNESS * strength, name="augment_thickness"
+        "thickness": lambda s: RandomStrokeWidth(
+            _AUGMENT_THICKNESS * strength, seed=s, name="augment_thickness"
         ),
-        "elastic": lambda: RandomElastic(_AUGMENT_ELASTIC_PX * strength, name="augment_elastic"),
-        "shear": lambda: RandomSlant(shear, name="augment_shear"),
-        "shift": lambda: keras.layers.RandomTranslation(
-            shift, shift, fill_mode="constant", name="augment_shift"
+        "elastic": lambda s: RandomElastic(
+            _AUGMENT_ELASTIC_PX * strength, seed=s, name="augment_elastic"
         ),
-        "rotate": lambda: keras.layers.RandomRotation(
-            _AUGMENT_DEGREES * strength / 360.0, fill_mode="constant", name="augment_rotate"
+        "shear": lambda s: RandomSlant(shear, seed=s, name="augment_shear"),
+        "shift": lambda s: keras.layers.RandomTranslation(
+            shift, shift, fill_mode="constant", seed=s, name="augment_shift"
         ),
-        "zoom": lambda: keras.layers.RandomZoom(
-            _AUGMENT_ZOOM * strength, fill_mode="constant", name="augment_zoom"
+        "rotate": lambda s: keras.layers.RandomRotation(
+            _AUGMENT_DEGREES * strength / 360.0, fill_mode="constant", seed=s, name="augment_rotate"
+        ),
+        "zoom": lambda s: keras.layers.RandomZoom(
+            _AUGMENT_ZOOM * strength, fill_mode="constant", seed=s, name="augment_zoom"
         ),
     }
-    return [layers[kind]() for kind in _APPLY_ORDER if kind in kinds]
+    seeds = layer_seeds(seed)
+    return [layers[kind](seeds()) for kind in _APPLY_ORDER if kind in kinds]
 
 
 def _image_shape(meta: dict[str, Any]) -> tuple[int, int, int]:
@@ -113,11 +140,13 @@ def _input_layer(meta: dict[str, Any]) -> Any:
     return keras.Input(shape=tuple(meta["X_shape_"][1:]), name="pixels")
 
 
-def _images_head(meta: dict[str, Any], augment: float | None, kinds: tuple[str, ...]) -> list[Any]:
+def _images_head(
+    meta: dict[str, Any], augment: float | None, kinds: tuple[str, ...], seed: int | None
+) -> list[Any]:
     """Input → Reshape to images → (augmentation): the common head of both nets."""
     layers = [_input_layer(meta), keras.layers.Reshape(_image_shape(meta), name="images")]
     if augment:
-        layers.extend(augmentation_layers(float(augment), kinds))
+        layers.extend(augmentation_layers(float(augment), kinds, seed))
     return layers
 
 
@@ -127,6 +156,7 @@ def build_mlp(
     output_activation: str = "softmax",
     augment: float | None = None,
     augmentations: tuple[str, ...] = AUGMENTATIONS,
+    seed: int | None = None,
 ) -> Any:
     """Build the reference net: Flatten → Dense(hidden_units, relu) → Dense(n_classes).
 
@@ -144,6 +174,8 @@ def build_mlp(
         Strength of the training-time augmentation (see :func:`augmentation_layers`).
     augmentations : tuple of str, default=("shift", "rotate", "zoom")
         Which transformations the augmentation applies.
+    seed : int or None, default=None
+        Seeds the initial weights and the augmentation (see :func:`layer_seeds`).
 
     Returns
     -------
@@ -151,13 +183,21 @@ def build_mlp(
         An uncompiled model; SciKeras compiles it with the estimator's
         ``optimizer``, ``loss`` and ``metrics``.
     """
-    head = _images_head(meta, augment, augmentations) if augment else [_input_layer(meta)]
+    seeds = layer_seeds(seed)
+    head = _images_head(meta, augment, augmentations, seeds()) if augment else [_input_layer(meta)]
     return keras.Sequential(
         [
             *head,
             keras.layers.Flatten(name="flatten"),
-            keras.layers.Dense(hidden_units, activation="relu", name="hidden"),
-            keras.layers.Dense(meta["n_classes_"], activation=output_activation, name="output"),
+            keras.layers.Dense(
+                hidden_units, activation="relu", kernel_initializer=_glorot(seeds), name="hidden"
+            ),
+            keras.layers.Dense(
+                meta["n_classes_"],
+                activation=output_activation,
+                kernel_initializer=_glorot(seeds),
+                name="output",
+            ),
         ],
         name="digit_mlp",
     )
@@ -170,6 +210,7 @@ def build_cnn(
     augmentations: tuple[str, ...] = AUGMENTATIONS,
     conv_filters: tuple[int, ...] = (32, 64),
     dense_units: int = 128,
+    seed: int | None = None,
 ) -> Any:
     """Build the convolutional net, lean enough to train on two CPU cores.
 
@@ -194,18 +235,24 @@ def build_cnn(
         Number of filters of each convolution block, first to last.
     dense_units : int, default=128
         Width of the dense layer before the output; 0 leaves it out.
+    seed : int or None, default=None
+        Seeds the initial weights, the dropout and the augmentation (see
+        :func:`layer_seeds`).
 
     Returns
     -------
     keras.Sequential
         An uncompiled model.
     """
-    layers = _images_head(meta, augment, augmentations)
+    seeds = layer_seeds(seed)
+    layers = _images_head(meta, augment, augmentations, seeds())
     side = _image_shape(meta)[0]
     for i, filters in enumerate(conv_filters, start=1):
         side -= 2
         layers += [
-            keras.layers.Conv2D(int(filters), 3, use_bias=False, name=f"conv{i}"),
+            keras.layers.Conv2D(
+                int(filters), 3, use_bias=False, kernel_initializer=_glorot(seeds), name=f"conv{i}"
+            ),
             # momentum 0.9: the moving statistics settle within tens of steps, so
             # short fits on small subsets also predict well.
             keras.layers.BatchNormalization(momentum=0.9, name=f"norm{i}"),
@@ -214,17 +261,27 @@ def build_cnn(
         if side >= 4:
             layers.append(keras.layers.MaxPooling2D(name=f"pool{i}"))
             side //= 2
-    layers += [keras.layers.Flatten(name="flatten"), keras.layers.Dropout(0.3, name="dropout1")]
+    layers += [
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dropout(0.3, seed=seeds(), name="dropout1"),
+    ]
     if dense_units:
         n = len(conv_filters) + 1
         layers += [
-            keras.layers.Dense(int(dense_units), use_bias=False, name="dense"),
+            keras.layers.Dense(
+                int(dense_units), use_bias=False, kernel_initializer=_glorot(seeds), name="dense"
+            ),
             keras.layers.BatchNormalization(momentum=0.9, name=f"norm{n}"),
             keras.layers.ReLU(name=f"relu{n}"),
-            keras.layers.Dropout(0.3, name="dropout2"),
+            keras.layers.Dropout(0.3, seed=seeds(), name="dropout2"),
         ]
     layers.append(
-        keras.layers.Dense(meta["n_classes_"], activation=output_activation, name="output")
+        keras.layers.Dense(
+            meta["n_classes_"],
+            activation=output_activation,
+            kernel_initializer=_glorot(seeds),
+            name="output",
+        )
     )
     return keras.Sequential(layers, name="digit_cnn")
 

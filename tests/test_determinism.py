@@ -50,3 +50,36 @@ def test_two_processes_predict_bit_identically(mnist):  # mnist: the data is in 
         lines.append(line)
     assert lines[0].endswith("float32 (200, 10)"), lines[0]
     assert lines[0] == lines[1]
+
+
+def test_a_thread_drawing_from_python_random_does_not_change_a_seeded_fit(small_mnist):
+    """Keras seeds unseeded layers from Python's global ``random``, which other threads
+    of the process may use too (a Dask worker's event loop does); a seeded fit must not."""
+    import random
+    import threading
+
+    import numpy as np
+
+    from skdigits import make_pipeline
+
+    X, y, X_test, _ = small_mnist
+    pipe = make_pipeline(epochs=1, random_state=0, architecture="cnn", augment=0.5)
+
+    def fit_proba():
+        return pipe.fit(X[:300], y[:300]).predict_proba(X_test[:100])
+
+    quiet = fit_proba()
+    stop = threading.Event()
+
+    def draw():
+        while not stop.is_set():
+            random.random()
+
+    thread = threading.Thread(target=draw, daemon=True)
+    thread.start()
+    try:
+        busy = fit_proba()
+    finally:
+        stop.set()
+        thread.join()
+    np.testing.assert_array_equal(busy, quiet)
