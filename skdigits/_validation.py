@@ -1,4 +1,4 @@
-"""What DigitClassifier accepts: its parameters (one declarative table) and its targets."""
+"""What DigitClassifier accepts: its parameters (one declarative table), inputs and targets."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import column_or_1d, validate_data
 
 from .distill import is_teacher
 from .networks import augmentation_kinds
@@ -129,3 +130,41 @@ def check_known_labels(y: np.ndarray, classes: np.ndarray, where: str) -> None:
             f"y holds labels {unknown.tolist()} that are not in {where}: "
             f"{np.asarray(classes).tolist()}"
         )
+
+
+def check_X(estimator: Any, X: Any, *, reset: bool) -> Any:
+    """Feature names (scikit-learn's own check), then dense input of the fitted width.
+
+    Returns ``X`` as an array, for SciKeras' own checks that follow.
+    """
+    validate_data(estimator, X, reset=reset, skip_check_array=True, ensure_2d=False)
+    if sp.issparse(X):
+        raise TypeError(
+            "Sparse data was passed to DigitClassifier, but dense data is required; "
+            "use X.toarray() to convert to a dense numpy array"
+        )
+    X = np.asarray(X)
+    n_expected = getattr(estimator, "n_features_in_", None)
+    if not reset and n_expected is not None and X.ndim >= 2 and X.shape[1] != n_expected:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but DigitClassifier is expecting "
+            f"{n_expected} features as input; pass images of the shape used in fit"
+        )
+    return X
+
+
+def check_partial_fit_classes(classes: Any, fitted: np.ndarray | None) -> np.ndarray:
+    """The classes of a ``partial_fit`` call: required first, the same ones afterwards."""
+    if fitted is None:
+        if classes is None:
+            raise ValueError(
+                "`classes` must be passed on the first call to partial_fit, e.g. "
+                "classes=np.arange(10) for digits"
+            )
+        return np.unique(classes)
+    if classes is not None and not np.array_equal(np.unique(classes), fitted):
+        raise ValueError(
+            f"`classes`={np.unique(classes).tolist()} is not the same as on the first "
+            f"call to partial_fit, was {fitted.tolist()}"
+        )
+    return fitted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -10,19 +11,20 @@ from ._tf import import_keras, seed_from, seeded
 
 keras = import_keras(feature="DigitClassifier")
 
-import scipy.sparse as sp  # noqa: E402
 from sklearn.base import BaseEstimator  # noqa: E402
 from sklearn.utils import ClassifierTags  # noqa: E402
-from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
+from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 from ._deps import require  # noqa: E402
 from ._validation import (  # noqa: E402
     check_known_labels,
     check_labels,
     check_params,
+    check_partial_fit_classes,
+    check_X,
 )
-from .distill import distillation_model, fit_teacher  # noqa: E402
-from .networks import LearningRateSchedule, augmentation_kinds, build_cnn, build_mlp  # noqa: E402
+from .distill import distilling, fit_teacher  # noqa: E402
+from .networks import augmentation_kinds, build_cnn, build_mlp, training_callbacks  # noqa: E402
 
 require("scikeras", feature="DigitClassifier")
 from scikeras.utils.transformers import ClassifierLabelEncoder  # noqa: E402
@@ -35,73 +37,57 @@ _PREDICT_CHUNK = 1024
 class DigitClassifier(KerasClassifier):
     """The reference MNIST net (or a CNN) wrapped as a scikit-learn classifier.
 
-    A subclass of SciKeras' ``KerasClassifier`` whose model is
-    Flatten → Dense(``hidden_units``, relu) → Dense(n_classes,
-    ``output_activation``), trained with Adam and sparse categorical
-    cross-entropy. Compared with ``KerasClassifier`` it is a classifier to
-    scikit-learn ≥ 1.6 (``is_classifier`` is True, so an integer ``cv`` means
-    stratified folds); seeds TensorFlow from ``random_state`` for the duration of
-    ``fit`` only; keeps ``classes_`` across warm-started fits; checks feature names
-    as scikit-learn does; and returns ``predict_proba`` rows that sum to one
-    whatever the output activation. Named recipes are factories of these
-    parameters: see :func:`skdigits.presets.preset_params`.
+    SciKeras' ``KerasClassifier`` training Flatten → Dense(``hidden_units``, relu)
+    → Dense(n_classes, ``output_activation``) with Adam and sparse categorical
+    cross-entropy. Beyond ``KerasClassifier``: ``is_classifier`` is True (an integer
+    ``cv`` means stratified folds); ``random_state`` seeds TensorFlow for ``fit``
+    only; warm starts keep ``classes_``; feature names are checked as scikit-learn
+    does; ``predict_proba`` rows sum to one. Named recipes expand into these
+    parameters: :func:`skdigits.presets.preset_params`.
 
     Parameters
     ----------
     hidden_units : int, default=100
-        Width of the hidden Dense layer of the MLP.
+        Width of the MLP's hidden layer.
     output_activation : {"softmax", "sigmoid"}, default="softmax"
-        Activation of the output layer; ``"sigmoid"`` is the original recipe's.
     architecture : {"mlp", "cnn"}, default="mlp"
-        The reference net, or convolution blocks (:func:`~skdigits.networks.build_cnn`;
-        ``hidden_units`` is then unused). Both take ``[N, 784]`` rows.
+        The reference net, or :func:`~skdigits.networks.build_cnn` with
+        ``conv_filters`` (3 x 3 filters per block) and ``dense_units`` (0: no
+        dense layer). Both take ``[N, 784]`` rows.
     conv_filters : tuple of int, default=(32, 64)
-        The CNN's convolution blocks: the number of 3 x 3 filters of each.
     dense_units : int, default=128
-        Width of the CNN's dense layer before the output (0: none).
     optimizer : str or keras optimizer class, default="adam"
-        Its own parameters are routed with the ``optimizer__`` prefix.
+        Its parameters are routed with the ``optimizer__`` prefix.
     optimizer__learning_rate : float, default=0.001
     loss : str, default="sparse_categorical_crossentropy"
     metrics : list of str or None, default=None
-        Metrics in the training history; None means ``["accuracy"]``.
+        None means ``["accuracy"]``.
     batch_size : int, default=32
     epochs : int, default=10
-        Passes over the training data in ``fit``.
     validation_split : float, default=0.2
-        Fraction taken from the end of the training data, as Keras does, to
-        report validation loss and accuracy after every epoch.
+        Fraction from the end of the training data, as Keras takes it, for the
+        per-epoch validation loss and accuracy.
     lr_schedule : {"constant", "cosine", "exponential", "onecycle"}, default="constant"
-        The learning rate over the steps of one ``fit``: constant, cosine decay to
-        zero, exponential decay to 1 % of it, or one cycle (a warm-up over the first
-        20 % of the steps, then cosine decay).
+        The learning rate over one ``fit``
+        (:class:`~skdigits.networks.LearningRateSchedule`).
     early_stopping : bool, default=False
-        Stop when the validation accuracy has not improved for ``patience``
-        epochs and restore the best epoch's weights (needs ``validation_split > 0``).
+        Stop when ``val_accuracy`` has not improved for ``patience`` epochs and
+        restore the best weights (needs ``validation_split > 0``).
     patience : int, default=3
     augment : float or None, default=None
-        Strength of the random transformations, while training only (1.0: shifts
-        and zoom up to 10 %, rotations up to 10 degrees, shear up to 0.3, elastic
-        displacements up to 1.5 px, strokes up to 1 px thinner or thicker). The
-        exported graph has none of them.
+        Strength of random transformations while training
+        (:func:`~skdigits.networks.augmentation_layers`); none are exported.
     augmentations : str or tuple of str, default="shift+rotate+zoom"
         Which of ``"shift"``, ``"rotate"``, ``"zoom"``, ``"shear"``, ``"elastic"``
-        and ``"thickness"`` ``augment`` applies (:mod:`skdigits.networks`).
+        and ``"thickness"`` ``augment`` applies.
     label_smoothing : float, default=0.0
-        Train towards ``1 - label_smoothing`` for the true class (Keras'
-        ``CategoricalCrossentropy(label_smoothing=...)``); default ``loss`` only.
+        Keras' ``CategoricalCrossentropy(label_smoothing=...)``; default loss only.
     teacher : str, Pipeline, DigitClassifier or None, default=None
-        Knowledge distillation (Hinton et al. 2015): train on a teacher's soft
-        targets as well as the labels. A preset name (``"fast"``: fit that preset
-        on the same data first, with this ``random_state``), the path of a saved
-        ``.skdigits`` model, or a fitted pipeline or classifier. The teacher sees
-        the same augmented images as this net (:mod:`skdigits.distill`); the fitted
-        estimator keeps only its own net, so it saves and exports without the teacher.
+        Knowledge distillation (:mod:`skdigits.distill`): a preset name, the path
+        of a saved model, or an estimator. Only the student is kept.
     distill_temperature : float, default=4.0
-        Temperature of the soft targets (both nets' logits are divided by it).
     distill_alpha : float, default=0.9
-        Weight of the soft-target loss (scaled by the temperature squared); the
-        label loss has ``1 - distill_alpha``.
+        Weight of the soft-target loss; the label loss has ``1 - distill_alpha``.
     random_state : int, RandomState instance or None, default=None
         With an int, repeated fits on the same data give bit-identical predictions.
     warm_start : bool, default=False
@@ -110,9 +96,8 @@ class DigitClassifier(KerasClassifier):
     verbose : int, default=0
         Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
     steps_per_execution : int, default=128
-        Batches Keras runs in one call of its compiled training step: the same
-        arithmetic in the same order, without Python's per-batch overhead. Batch
-        callbacks (and so a ``lr_schedule``) then act once per execution.
+        Batches per call of Keras' compiled training step; batch callbacks (and
+        so ``lr_schedule``) then act once per call.
     model, build_fn, validation_batch_size, callbacks, shuffle, run_eagerly
         SciKeras' parameters, with SciKeras' defaults.
     **kwargs
@@ -216,22 +201,7 @@ class DigitClassifier(KerasClassifier):
 
     def _validate_data(self, X=None, y=None, reset: bool = False, y_numeric: bool = False):
         if X is not None:
-            # Feature names first (scikit-learn's own check); then SciKeras'.
-            validate_data(self, X, reset=reset, skip_check_array=True, ensure_2d=False)
-            if not sp.issparse(X) and not isinstance(X, np.ndarray):
-                X = np.asarray(X)
-            if sp.issparse(X):
-                raise TypeError(
-                    "Sparse data was passed to DigitClassifier, but dense data is required; "
-                    "use X.toarray() to convert to a dense numpy array"
-                )
-            n_expected = getattr(self, "n_features_in_", None)
-            shape = np.shape(X)
-            if not reset and n_expected is not None and len(shape) >= 2 and shape[1] != n_expected:
-                raise ValueError(
-                    f"X has {shape[1]} features, but DigitClassifier is expecting "
-                    f"{n_expected} features as input; pass images of the shape used in fit"
-                )
+            X = check_X(self, X, reset=reset)
         return super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
 
     # --- the Keras model and how SciKeras trains it (SciKeras' subclass hooks) ----------
@@ -273,42 +243,10 @@ class DigitClassifier(KerasClassifier):
             )
         return kwargs
 
-    def _training_callbacks(self) -> list[Any]:
-        """The Keras callbacks ``lr_schedule`` and ``early_stopping`` ask for."""
-        callbacks: list[Any] = []
-        if self.lr_schedule != "constant":
-            rate = self.get_params()["optimizer__learning_rate"]
-            callbacks.append(LearningRateSchedule(rate, self.lr_schedule))
-        if self.early_stopping:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_accuracy", patience=int(self.patience), restore_best_weights=True
-                )
-            )
-        return callbacks
-
-    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
-        # With a teacher, Keras trains a wrapper that runs both nets on the same
-        # augmented batch; model_ stays (and ends as) the student alone.
-        if self.teacher is None:
-            return super()._fit_keras_model(
-                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
-            )
-        student: Any = self.model_  # type: ignore[has-type]
-        teacher: Any = self.teacher_  # type: ignore[has-type]
-        self.model_ = distillation_model(
-            student,
-            teacher.model_,
-            temperature=float(self.distill_temperature),
-            alpha=float(self.distill_alpha),
-            compile_kwargs=self._get_compile_kwargs(),
-        )
-        try:
-            return super()._fit_keras_model(
-                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
-            )
-        finally:
-            self.model_ = student
+    def _fit_keras_model(self, *args, **kwargs):
+        # With a teacher, Keras trains a wrapper of both nets; model_ stays the student.
+        with contextlib.nullcontext() if self.teacher is None else distilling(self):
+            return super()._fit_keras_model(*args, **kwargs)
 
     def _initialize_callbacks(self) -> None:
         # SciKeras has no public way to add callbacks made from other parameters:
@@ -316,46 +254,25 @@ class DigitClassifier(KerasClassifier):
         # and this adds ours to that list (a warm-started fit keeps them).
         super()._initialize_callbacks()
         own: list[Any] = self._fit_callbacks  # type: ignore[has-type]
-        self._fit_callbacks = [*own, *self._training_callbacks()]
-
-    def _fit_teacher(self, X: Any, y: Any) -> Any:
-        if not sp.issparse(X):
-            X = np.asarray(X)
-        return fit_teacher(
-            self.teacher,
-            X,
-            y,
-            seed_from(self.random_state),
-            self.verbose,
-            float(self.validation_split),
-        )
+        rate = self.get_params()["optimizer__learning_rate"]
+        extra = training_callbacks(self.lr_schedule, rate, self.early_stopping, self.patience)
+        self._fit_callbacks = [*own, *extra]
 
     # --- scikit-learn API ---------------------------------------------------------------
 
     def fit(self, X, y, sample_weight=None, **kwargs):
-        """Build a fresh model (or, with ``warm_start``, keep the last one) and train it.
+        """Train a fresh model (with ``warm_start``, the last one) on scaled ``X`` and labels ``y``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, height, width)
-            Training samples, already scaled (use a :class:`PixelScaler` before it).
-        y : array-like of shape (n_samples,)
-            Class labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : DigitClassifier
+        ``X`` has shape (n_samples, n_features) or (n_samples, height, width), already
+        scaled (a :class:`PixelScaler` before it); returns ``self``.
         """
         self._validate_params()
         y = check_labels(y)
-        classes: np.ndarray | None = None
-        if self.warm_start and self.initialized_:
-            classes = self.classes_  # type: ignore[has-type]
+        classes = self.classes_ if self.warm_start and self.initialized_ else None  # type: ignore[has-type]
         if classes is not None:
             check_known_labels(y, classes, "the first fit (warm_start keeps its classes)")
         if self.teacher is not None:
-            self.teacher_ = self._fit_teacher(X, y)
+            self.teacher_ = fit_teacher(self, X, y)
         with seeded(seed_from(self.random_state)):
             super().fit(X, y, sample_weight=sample_weight, **kwargs)
         if classes is not None:
@@ -375,23 +292,10 @@ class DigitClassifier(KerasClassifier):
         """
         self._validate_params()
         y = check_labels(y, min_classes=1)
-        if not self.initialized_:
-            if classes is None:
-                raise ValueError(
-                    "`classes` must be passed on the first call to partial_fit, e.g. "
-                    "classes=np.arange(10) for digits"
-                )
-            classes = np.unique(classes)
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(
-                f"`classes`={np.unique(classes).tolist()} is not the same as on the first "
-                f"call to partial_fit, was {self.classes_.tolist()}"
-            )
-        else:
-            classes = self.classes_
+        classes = check_partial_fit_classes(classes, self.classes_ if self.initialized_ else None)
         check_known_labels(y, classes, "`classes`")
         if self.teacher is not None and not hasattr(self, "teacher_"):
-            self.teacher_ = self._fit_teacher(X, y)
+            self.teacher_ = fit_teacher(self, X, y)
         with seeded(seed_from(self.random_state)):
             super().partial_fit(X, y, classes=classes, sample_weight=sample_weight, **kwargs)
         return self

@@ -17,7 +17,9 @@ exports the student alone.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from ._tf import import_keras
@@ -40,29 +42,22 @@ def is_teacher(value: Any) -> bool:
     return isinstance(value, DigitClassifier)
 
 
-def fit_teacher(
-    teacher: Any, X: Any, y: Any, random_state: int | None, verbose: int, validation_split: float
-) -> Any:
-    """The fitted ``DigitClassifier`` that ``teacher`` names, fitting it on ``(X, y)`` if needed.
+def fit_teacher(student: Any, X: Any, y: Any) -> Any:
+    """The fitted ``DigitClassifier`` that ``student.teacher`` names (fitted here if need be).
 
     Parameters
     ----------
-    teacher : str, Pipeline or DigitClassifier
-        A preset name (fitted here with ``random_state``), the path of a saved
-        ``.skdigits`` model, or an estimator: used as it is when fitted, else a
-        clone of it is fitted here (so ``clone`` and a grid search refit it, as
-        scikit-learn's meta-estimators do with theirs).
+    student : DigitClassifier
+        Its ``teacher`` is a preset name (fitted here with the student's
+        ``random_state``, ``verbose`` and ``validation_split``, so it holds out the
+        same images), the path of a saved ``.skdigits`` model, or an estimator:
+        used as it is when fitted, else a clone of it is fitted here (so ``clone``
+        and a grid search refit it, as scikit-learn's meta-estimators do).
     X : array-like
         The student's training images, already scaled (what the student's
         ``fit`` receives); a pipeline teacher contributes its classifier only.
     y : array-like
         The labels.
-    random_state : int or None
-        Seed of a teacher fitted here.
-    verbose : int
-        Keras verbosity of a teacher fitted here.
-    validation_split : float
-        The student's: a teacher fitted here holds out the same images.
 
     Returns
     -------
@@ -70,18 +65,23 @@ def fit_teacher(
         Fitted, with the same ``classes_`` as the labels.
     """
     import numpy as np
+    import scipy.sparse as sp
     from sklearn.base import clone
     from sklearn.pipeline import Pipeline
 
+    from ._tf import seed_from
     from .classifier import DigitClassifier
     from .presets import PRESETS, preset_params
 
+    teacher = student.teacher
+    if not sp.issparse(X):
+        X = np.asarray(X)
     if isinstance(teacher, str) and teacher in PRESETS:
         params = {
             **preset_params(teacher, _teacher_architecture(teacher)),
-            "random_state": random_state,
-            "verbose": verbose,
-            "validation_split": validation_split,
+            "random_state": seed_from(student.random_state),
+            "verbose": student.verbose,
+            "validation_split": float(student.validation_split),
         }
         fitted = DigitClassifier(**params).fit(X, y)
     elif isinstance(teacher, str):
@@ -192,3 +192,24 @@ def distillation_model(
     model = Distiller(student, teacher, temperature, alpha)
     model.compile(**{**compile_kwargs, "optimizer": student.optimizer})
     return model
+
+
+@contextlib.contextmanager
+def distilling(student: Any) -> Iterator[None]:
+    """Within the block, ``student.model_`` is a :class:`Distiller` of it and its ``teacher_``.
+
+    SciKeras' fit then trains the wrapper, which runs both nets on the same
+    augmented batch; afterwards ``model_`` is the student's net again.
+    """
+    net = student.model_
+    student.model_ = distillation_model(
+        net,
+        student.teacher_.model_,
+        temperature=float(student.distill_temperature),
+        alpha=float(student.distill_alpha),
+        compile_kwargs=student._get_compile_kwargs(),
+    )
+    try:
+        yield
+    finally:
+        student.model_ = net

@@ -461,6 +461,22 @@ class RandomElastic(_TrainingOnlyTransform):
         return _bilinear_sample(images, rows, cols)[..., None]
 
 
+def training_callbacks(
+    lr_schedule: str, learning_rate: float, early_stopping: bool, patience: int
+) -> list[Any]:
+    """The Keras callbacks a ``lr_schedule`` and ``early_stopping`` ask for."""
+    callbacks: list[Any] = []
+    if lr_schedule != "constant":
+        callbacks.append(LearningRateSchedule(learning_rate, lr_schedule))
+    if early_stopping:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", patience=int(patience), restore_best_weights=True
+            )
+        )
+    return callbacks
+
+
 class LearningRateSchedule(keras.callbacks.Callback):  # type: ignore[name-defined]
     """Set the optimizer's learning rate before every batch.
 
