@@ -32,6 +32,20 @@ def fitted_pipeline(small_mnist):
     return make_pipeline(epochs=3, random_state=0).fit(X, y)
 
 
+@pytest.fixture(scope="session")
+def exported_model(fitted_pipeline, small_mnist, tmp_path_factory):
+    """``fitted_pipeline`` exported once to ONNX, gated on 200 test images, with its
+    test accuracy (rounded to 4 places) in the metadata; shared, so only read it."""
+    from skdigits.export import export_onnx
+
+    _, _, X_test, y_test = small_mnist
+    accuracy = round(float(fitted_pipeline.score(X_test, y_test)), 4)
+    path = tmp_path_factory.mktemp("exported") / "digits.onnx"
+    return export_onnx(
+        fitted_pipeline, path, check_samples=X_test[:200], metadata={"test_accuracy": accuracy}
+    )
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -1086,12 +1086,9 @@ def test_a_malicious_pickle_never_runs(command, files, tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def tiny_pipeline(mnist):
-    """600 images, 1 epoch: enough to predict, quick to fit; shared by this module."""
-    X, y, _, _ = mnist
-    from skdigits import make_pipeline as make
-
-    return make(epochs=1, random_state=0, verbose=0).fit(X[:600], y[:600])
+def tiny_pipeline(fitted_pipeline):
+    """The session's shared fitted pipeline (only read here)."""
+    return fitted_pipeline
 
 
 def test_allow_pickle_loads_a_trusted_joblib_pipeline(tiny_pipeline, mnist, tmp_path, capsys):

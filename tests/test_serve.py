@@ -32,11 +32,8 @@ MAX_BATCH = 16
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory, fitted_pipeline, small_mnist):
-    from skdigits.export import export_onnx
-
-    path = tmp_path_factory.mktemp("serve") / "digits.onnx"
-    return export_onnx(fitted_pipeline, path, check_samples=small_mnist[2][:200])
+def model_path(exported_model):
+    return exported_model
 
 
 @pytest.fixture(scope="module")

@@ -52,17 +52,9 @@ ONE = [[(140, 50), (140, 230)]]
 
 
 @pytest.fixture(scope="module")
-def server_url(tmp_path_factory, fitted_pipeline, small_mnist):
+def server_url(exported_model):
     """``skdigits serve`` on a free loopback port, with the shared pipeline exported to ONNX."""
-    from skdigits.export import export_onnx
-
-    _, _, X_test, y_test = small_mnist
-    model = export_onnx(
-        fitted_pipeline,
-        tmp_path_factory.mktemp("browser") / "digits.onnx",
-        check_samples=X_test[:200],
-        metadata={"test_accuracy": round(float(fitted_pipeline.score(X_test, y_test)), 4)},
-    )
+    model = exported_model
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
