@@ -46,6 +46,33 @@ def exported_model(fitted_pipeline, small_mnist, tmp_path_factory):
     )
 
 
+@pytest.fixture(scope="session")
+def cli_trained(tmp_path_factory, mnist):
+    """One model trained, reported on and exported through the command line itself.
+
+    ``skdigits train --subset 1000 --epochs 2 --random-state 0 --report ...`` then
+    ``skdigits export``; shared by the CLI and report tests, so only read it.
+    Returns a namespace: ``saved``, ``onnx``, ``report`` (folder) and ``output``
+    (what ``train`` printed).
+    """
+    import contextlib
+    import io
+    import types
+
+    from skdigits.cli.main import main
+
+    d = tmp_path_factory.mktemp("cli")
+    saved, onnx_file, report = d / "m.skdigits", d / "m.onnx", d / "train-report"
+    argv = ["train", "--subset", "1000", "--epochs", "2", "--random-state", "0", "-q"]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main([*argv, "-o", str(saved), "--report", str(report)]) == 0
+        assert main(["export", str(saved), "-o", str(onnx_file), "--check-images", "500"]) == 0
+    return types.SimpleNamespace(
+        saved=saved, onnx=onnx_file, report=report, output=printed.getvalue()
+    )
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

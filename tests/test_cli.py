@@ -28,13 +28,8 @@ def run_cli(*args, env=None):
     )
 
 
-def test_train_quick_run_reports_and_saves(tmp_path, mnist, capsys):
-    out = tmp_path / "model.skdigits"
-    rc = main(
-        ["train", "--subset", "600", "--epochs", "1", "--random-state", "0", "-q", "-o", str(out)]
-    )
-    assert rc == 0
-    text = capsys.readouterr().out
+def test_train_quick_run_reports_and_saves(cli_trained):
+    out, text = cli_trained.saved, cli_trained.output
     for expected in (
         "train accuracy:",
         "validation accuracy:",
@@ -135,29 +130,9 @@ def test_version_and_help_run_without_tensorflow():
 
 
 @pytest.fixture(scope="module")
-def cli_models(tmp_path_factory, mnist):
-    """A quick model trained and exported through the CLI itself, shared by the tests below."""
-    d = tmp_path_factory.mktemp("cli")
-    saved, onnx_file = d / "m.skdigits", d / "m.onnx"
-    assert (
-        main(
-            [
-                "train",
-                "--subset",
-                "1000",
-                "--epochs",
-                "2",
-                "--random-state",
-                "0",
-                "-q",
-                "-o",
-                str(saved),
-            ]
-        )
-        == 0
-    )
-    assert main(["export", str(saved), "-o", str(onnx_file), "--check-images", "500"]) == 0
-    return saved, onnx_file
+def cli_models(cli_trained):
+    """The model trained and exported through the CLI (conftest), as (saved, onnx)."""
+    return cli_trained.saved, cli_trained.onnx
 
 
 def test_export_reports_parity_and_refuses_overwrite(cli_models, capsys):

@@ -6,6 +6,7 @@ import base64
 import csv
 import json
 import re
+import shutil
 import struct
 
 import numpy as np
@@ -193,11 +194,10 @@ def test_a_file_as_report_dir_is_refused(tmp_path):
 # --- the command line ---------------------------------------------------------------------
 
 
-def test_train_report_matches_evaluate_on_the_full_test_set(tmp_path, mnist, capsys):
-    model, out = tmp_path / "m.skdigits", tmp_path / "train-report"
-    argv = ["train", "--subset", "600", "--epochs", "1", "--random-state", "0", "-q"]
-    assert main([*argv, "-o", str(model), "--report", str(out)]) == 0
-    printed = capsys.readouterr().out
+def test_train_report_matches_evaluate_on_the_full_test_set(cli_trained, tmp_path, capsys):
+    # A copy of the CLI-trained model, so that `report` writes beside it in tmp_path.
+    model, out, printed = tmp_path / "m.skdigits", cli_trained.report, cli_trained.output
+    shutil.copyfile(cli_trained.saved, model)
     for name in REPORT_FILES:
         assert str(out / name) in printed
         assert (out / name).is_file()
