@@ -196,11 +196,11 @@ def test_single_class_and_continuous_targets_are_refused():
         DigitClassifier(epochs=1).fit(X, np.linspace(0, 1, 20))
 
 
-def test_predict_before_fit_says_so(small_mnist):
+def test_predict_before_fit_says_so(rng):
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):
-        make_pipeline().predict(small_mnist[2][:2])
+        make_pipeline().predict(rng.integers(0, 256, (2, 28, 28), dtype=np.uint8))
 
 
 @pytest.mark.slow
