@@ -35,11 +35,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import tensorflow as tf
+    from seed_keras import fit_seed_keras as seed_keras_model
 
-    from skdigits._tf import import_keras, seeded
+    from skdigits._tf import seeded
     from skdigits.cli._common import quiet_tensorflow
 
-    keras = import_keras()
     quiet_tensorflow()
     from skdigits import DigitClassifier, fetch_mnist, make_pipeline
 
@@ -62,19 +62,7 @@ def main() -> None:
         epochs = args.epochs or 10
         with seeded(0):
             start = time.perf_counter()
-            Xs = X.reshape(len(X), -1).astype(np.float32) / np.float32(255)
-            model = keras.Sequential(
-                [
-                    keras.Input(shape=(784,)),
-                    keras.layers.Flatten(),
-                    keras.layers.Dense(100, activation="relu"),
-                    keras.layers.Dense(10, activation="sigmoid"),
-                ]
-            )
-            model.compile(
-                optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-            )
-            model.fit(Xs, y, epochs=epochs, validation_split=0.2, verbose=0)
+            model = seed_keras_model(X, y, epochs=epochs)
             seconds = time.perf_counter() - start
             Xt = X_test.reshape(len(X_test), -1).astype(np.float32) / np.float32(255)
             accuracy = float((model.predict(Xt, verbose=0).argmax(1) == y_test).mean())
