@@ -67,6 +67,7 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "early_stopping": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
     "patience": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "steps_per_execution": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "reuse_models": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
     "label_smoothing": (
         lambda v: _is_number(v) and 0.0 <= v < 1.0,
         "a number in [0, 1) (e.g. 0.1)",

@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator  # noqa: E402
 from sklearn.utils import ClassifierTags  # noqa: E402
 from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
+from . import _reuse  # noqa: E402
 from ._deps import require  # noqa: E402
 from ._validation import (  # noqa: E402
     check_known_labels,
@@ -98,6 +99,11 @@ class DigitClassifier(KerasClassifier):
     steps_per_execution : int, default=128
         Batches per call of Keras' compiled training step; batch callbacks (and
         so ``lr_schedule``) then act once per call.
+    reuse_models : bool, default=False
+        Let a later fit of the same net in this process reuse this one's traced
+        Keras model once the estimator is collected or fits again, with fresh
+        weights: same results, about a second less per fit (:mod:`skdigits._reuse`).
+        Keep the estimator, not just its ``model_``, while you use the model.
     model, build_fn, validation_batch_size, callbacks, shuffle, run_eagerly
         SciKeras' parameters, with SciKeras' defaults.
     **kwargs
@@ -155,6 +161,7 @@ class DigitClassifier(KerasClassifier):
         shuffle: bool = True,
         run_eagerly: bool = False,
         steps_per_execution: int = 128,
+        reuse_models: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -189,6 +196,7 @@ class DigitClassifier(KerasClassifier):
         self.augmentations = augmentations
         self.label_smoothing = label_smoothing
         self.steps_per_execution = steps_per_execution
+        self.reuse_models = reuse_models
         self.teacher = teacher
         self.distill_temperature = distill_temperature
         self.distill_alpha = distill_alpha
@@ -207,6 +215,12 @@ class DigitClassifier(KerasClassifier):
     # --- the Keras model and how SciKeras trains it (SciKeras' subclass hooks) ----------
 
     def _keras_build_fn(self, meta: dict[str, Any]) -> Any:
+        model = self._build_net(meta)
+        if self.reuse_models and self.teacher is None:
+            return _reuse.reuse(self, model, meta, self._get_compile_kwargs())
+        return model
+
+    def _build_net(self, meta: dict[str, Any]) -> Any:
         kinds = augmentation_kinds(self.augmentations)
         seed = seed_from(self.random_state)
         if self.architecture == "cnn":

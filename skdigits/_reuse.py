@@ -1,0 +1,112 @@
+"""Keras models whose training loop is already traced, kept for later fits of the same net.
+
+Tracing TensorFlow's training and validation loops takes about a second per fit
+of the reference net on two cores: most of a short fit in a grid search, where
+every candidate and fold fits a new model. With ``reuse_models=True`` a
+:class:`~skdigits.DigitClassifier` gives its Keras model to this process's pool
+when the estimator is garbage-collected (or fits again), and a later fit of the
+same configuration takes it. The taken model gets the freshly initialised
+weights and optimizer state of a new build of the net, so it trains exactly as
+that new model would: the same seed gives bit-identical predictions
+(``tests/test_reuse.py``). Only the traced functions survive.
+
+The pool holds at most one idle model for each of :data:`MAX_IDLE`
+configurations, least recently released first out; :func:`clear` empties it.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+#: Configurations with an idle model kept at most.
+MAX_IDLE = 4
+
+#: The estimator parameters that shape the traced graph (the learning rate is a
+#: variable of the optimizer and the seed only sets initial values: neither is here).
+GRAPH_PARAMS = (
+    "hidden_units",
+    "output_activation",
+    "architecture",
+    "conv_filters",
+    "dense_units",
+    "augment",
+    "augmentations",
+    "label_smoothing",
+    "loss",
+    "metrics",
+    "steps_per_execution",
+    "run_eagerly",
+)
+
+_lock = threading.Lock()
+_idle: OrderedDict[Any, Any] = OrderedDict()
+#: The release of each owner's current model, run when the owner is collected.
+_owners: weakref.WeakKeyDictionary[Any, weakref.finalize[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _put(key: Any, model: Any) -> None:
+    with _lock:
+        _idle[key] = model
+        _idle.move_to_end(key)
+        while len(_idle) > MAX_IDLE:
+            _idle.popitem(last=False)
+
+
+def clear() -> None:
+    """Drop every idle model of this process."""
+    with _lock:
+        _idle.clear()
+
+
+def configuration(estimator: Any, meta: dict[str, Any], optimizer: Any) -> Any:
+    """What must match for a traced model to serve another fit: a hashable key."""
+    params = estimator.get_params()
+    graph = tuple((name, repr(params[name])) for name in GRAPH_PARAMS)
+    config = {k: v for k, v in optimizer.get_config().items() if k not in ("name", "learning_rate")}
+    data = (tuple(meta["X_shape_"][1:]), int(meta["n_classes_"]))
+    return (type(estimator).__qualname__, graph, type(optimizer).__qualname__, repr(config), data)
+
+
+def _reset_into(pooled: Any, fresh: Any) -> bool:
+    """Give ``pooled`` the initial state of ``fresh`` (the same net, newly built).
+
+    Every layer's variables (weights, normalisation statistics and the seed
+    states of dropout and augmentation, which ``get_weights`` leaves out), and the
+    optimizer's variables as a new optimizer builds them.
+    """
+    state = fresh.optimizer
+    state.build(pooled.trainable_variables)
+    try:  # the configuration matched, so these line up; if not, use the new model
+        pairs = [
+            (mine, theirs)
+            for a, b in zip(pooled.layers, fresh.layers, strict=True)
+            for mine, theirs in zip(a.variables, b.variables, strict=True)
+        ]
+        pairs += list(zip(pooled.optimizer.variables, state.variables, strict=True))
+    except ValueError:
+        return False
+    for mine, theirs in pairs:
+        mine.assign(theirs)
+    pooled.reset_metrics()
+    return True
+
+
+def reuse(owner: Any, fresh: Any, meta: dict[str, Any], compile_kwargs: dict[str, Any]) -> Any:
+    """The compiled model ``owner`` fits: an idle traced one reset to ``fresh``, else ``fresh``.
+
+    Either way it is released to the pool when ``owner`` is collected or builds
+    its next model.
+    """
+    previous = _owners.pop(owner, None)
+    if previous is not None:
+        previous()  # the owner's last model is free now: it may serve this very fit
+    fresh.compile(**compile_kwargs)
+    key = configuration(owner, meta, fresh.optimizer)
+    with _lock:
+        pooled = _idle.pop(key, None)
+    model = pooled if pooled is not None and _reset_into(pooled, fresh) else fresh
+    _owners[owner] = weakref.finalize(owner, _put, key, model)
+    return model
