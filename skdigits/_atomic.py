@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from ._errors import SkdigitsError
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -116,3 +118,24 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_open(path, "wb") as fh:
         fh.write(data)
+
+
+def refuse_existing(
+    path: Path,
+    *,
+    force: bool,
+    fix: str = "pass force=True (or --force on the command line) to replace it",
+    label: str = "",
+    example: str | None = None,
+    error: type[SkdigitsError] = SkdigitsError,
+) -> None:
+    """Refuse a destination that is a directory, or that exists unless ``force``.
+
+    ``fix`` says how to replace it, ``label`` prefixes the path (``"output "``),
+    ``example`` is a file name suggested inside a directory given by mistake.
+    """
+    if path.is_dir():
+        such_as = f" such as {path / example}" if example else ""
+        raise error(f"{label}{path} is a directory; pass a file path{such_as}")
+    if path.exists() and not force:
+        raise error(f"{label}{path} already exists; {fix}")

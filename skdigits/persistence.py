@@ -28,7 +28,7 @@ import numpy as np
 
 from ._atomic import atomic_path, temporary_dir_beside
 from ._deps import require
-from ._errors import ModelFileError
+from ._errors import ModelFileError, one_line
 from ._version import __version__
 
 FORMAT = "skdigits-pipeline"
@@ -108,25 +108,12 @@ def save_model(pipeline, path, *, metadata: dict[str, Any] | None = None) -> Pat
     Path
         The path written.
     """
-    from sklearn.pipeline import Pipeline
+    from .pipeline import check_skdigits_pipeline
 
-    from .classifier import DigitClassifier
-    from .preprocessing import PixelScaler
-
-    if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2:
-        raise ModelFileError(
-            f"save_model expects a skdigits Pipeline of PixelScaler and DigitClassifier, "
-            f"got {type(pipeline).__name__}; build one with skdigits.make_pipeline()"
-        )
-    (scale_name, scaler), (clf_name, clf) = pipeline.steps
-    if not isinstance(scaler, PixelScaler) or not isinstance(clf, DigitClassifier):
-        raise ModelFileError(
-            "save_model expects the steps PixelScaler then DigitClassifier, got "
-            f"{type(scaler).__name__} then {type(clf).__name__}"
-        )
-    if not hasattr(clf, "model_"):
-        raise ModelFileError("the pipeline is not fitted yet; call fit(X, y) before saving")
-
+    scaler, clf = check_skdigits_pipeline(
+        pipeline, purpose="save_model", action="saving", error=ModelFileError
+    )
+    (scale_name, _), (clf_name, _) = pipeline.steps
     classes = np.asarray(clf.classes_)
     params = clf.get_params(deep=False)
     teacher_note = None
@@ -215,7 +202,7 @@ def load_model(path):
         except (TypeError, ValueError) as err:  # an unknown legacy preset is a ValueError
             raise ModelFileError(
                 f"{path}: step {step['class']} does not accept these parameters "
-                f"({_one_line(err)}); the file was written by an incompatible skdigits version"
+                f"({one_line(err)}); the file was written by an incompatible skdigits version"
             ) from err
     pipeline = Pipeline(steps)
     scaler, clf = pipeline[0], pipeline[-1]
@@ -229,7 +216,7 @@ def load_model(path):
         clf.initialize(X_stub, spec["classes"])
     except (TypeError, ValueError) as err:
         raise ModelFileError(
-            f"{path}: the manifest's parameters do not build a network ({_one_line(err)}); "
+            f"{path}: the manifest's parameters do not build a network ({one_line(err)}); "
             "re-save the model with `skdigits train`"
         ) from err
     expected = int(clf.model_.count_params())
@@ -250,7 +237,7 @@ def load_model(path):
         except Exception as err:  # Keras raises many types for a bad file
             raise ModelFileError(
                 f"{path}: the Keras model inside could not be loaded safely "
-                f"({_one_line(err)}); re-save it with `skdigits train`"
+                f"({one_line(err)}); re-save it with `skdigits train`"
             ) from err
     if int(model.count_params()) != expected:
         raise ModelFileError(
@@ -314,10 +301,6 @@ def _read_manifest(zf: zipfile.ZipFile, path) -> dict[str, Any]:
     return manifest
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
-
-
 def _check_member(info: zipfile.ZipInfo, where: str) -> None:
     """Refuse a member whose declared size or compression ratio is a bomb's.
 
@@ -358,7 +341,7 @@ def _read_member(zf: zipfile.ZipFile, name: str, path: Any) -> bytes:
         raise ModelFileError(f"{path}: the archive has no {name}") from err
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as err:
         raise ModelFileError(
-            f"{path}: {name} is corrupt ({_one_line(err)}); re-save the model with `skdigits train`"
+            f"{path}: {name} is corrupt ({one_line(err)}); re-save the model with `skdigits train`"
         ) from err
 
 
@@ -372,7 +355,7 @@ def _parse_json(data: bytes, where: str) -> Any:
     # ValueError covers bad JSON, bad UTF-8 and integers of over 4300 digits;
     # RecursionError a document nested thousands deep.
     except (ValueError, RecursionError) as err:
-        raise ModelFileError(f"{where} is corrupt ({_one_line(err)[:200]})") from err
+        raise ModelFileError(f"{where} is corrupt ({one_line(err)[:200]})") from err
 
 
 def _is_int(value: Any) -> bool:
@@ -442,7 +425,7 @@ def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
     try:
         class_array = np.asarray(classes, dtype=dtype)
     except (OverflowError, TypeError, ValueError) as err:
-        raise bad(f"`classes` do not fit `classes_dtype` {dtype} ({_one_line(err)})") from err
+        raise bad(f"`classes` do not fit `classes_dtype` {dtype} ({one_line(err)})") from err
 
     shape = manifest.get("input_shape")
     if (
@@ -516,7 +499,7 @@ def _check_keras_archive(data: bytes, path: Any) -> dict[str, Any]:
         ) from err
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as err:
         raise ModelFileError(
-            f"{where} is not a valid Keras archive ({_one_line(err)}); re-save it with "
+            f"{where} is not a valid Keras archive ({one_line(err)}); re-save it with "
             "`skdigits train`"
         ) from err
     _check_keras_sizes(config, where)

@@ -132,12 +132,32 @@ def quiet_tensorflow() -> None:
         logging.getLogger(module).setLevel(logging.ERROR)
 
 
+def add_pickle_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help=(
+            "also load a pickle/joblib MODEL (loading a pickle runs code: use only files "
+            "you trust; .onnx and .skdigits files never run code)"
+        ),
+    )
+
+
+def open_model(path: Path, *, allow_pickle: bool) -> Any:
+    """:func:`skdigits.models.load_predictor`, with TensorFlow's log noise silenced if it loads."""
+    from ..models import load_predictor, model_kind
+
+    kind = model_kind(path)
+    if kind == "skdigits" or (kind == "pickle" and allow_pickle):
+        quiet_tensorflow()
+    return load_predictor(path, allow_pickle=allow_pickle, allow_hint="--allow-pickle")
+
+
 def check_output_path(path: Path, *, force: bool) -> None:
     """Refuse to overwrite an existing file without ``--force``, before any work is done."""
-    if path.is_dir():
-        raise SkdigitsError(f"output {path} is a directory; pass a file path")
-    if path.exists() and not force:
-        raise SkdigitsError(f"output {path} already exists; pass --force to overwrite it")
+    from .._atomic import refuse_existing
+
+    refuse_existing(path, force=force, fix="pass --force to overwrite it", label="output ")
     parent = path.parent
     if not parent.exists():
         # A typo in a folder name must not silently create a tree of folders.

@@ -31,11 +31,12 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .predict import is_pickle_file, refuse_pickle
+    from ..models import model_kind, refuse_pickle
 
-    if is_pickle_file(args.model):
-        refuse_pickle(args.model, flag=None)  # info never unpickles: it only reads metadata
-    if args.model.suffix == ".skdigits":
+    kind = model_kind(args.model)
+    if kind == "pickle":
+        refuse_pickle(args.model, allow_hint=None)  # info never unpickles: it only reads metadata
+    if kind == "skdigits":
         from ..persistence import load_metadata
 
         manifest = load_metadata(args.model)
