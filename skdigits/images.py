@@ -210,7 +210,7 @@ def preprocess_digit(image: Any) -> np.ndarray:
     Returns
     -------
     ndarray of shape (28, 28), dtype float32
-        White digit on black, values in 0-255, centre of mass at (14, 14).
+        As :func:`load_digit_image` returns it.
 
     Raises
     ------

@@ -278,8 +278,8 @@ class OnnxDigitClassifier:
 
         Parameters
         ----------
-        X : array-like of shape (28, 28), (n, 28, 28), (784,) or (n, 784)
-            Raw pixel intensities in [0, 255], white digit on black.
+        X : array-like
+            As for :meth:`predict`.
 
         Returns
         -------
@@ -289,12 +289,7 @@ class OnnxDigitClassifier:
         return self._run(X)[self._proba_index]
 
     def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Labels and probabilities from a single run of the model.
-
-        Parameters
-        ----------
-        X : array-like of shape (28, 28), (n, 28, 28), (784,) or (n, 784)
-            Raw pixel intensities in [0, 255], white digit on black.
+        """``(predict(X), predict_proba(X))`` from a single run of the model.
 
         Returns
         -------

@@ -180,20 +180,42 @@ def load_model(path):
     """
     # A missing training extra is said first; then the whole file is bounded and
     # validated before TensorFlow is even imported.
-    Pipeline = require("sklearn.pipeline", feature="loading a saved model").Pipeline
+    require("sklearn.pipeline", feature="loading a saved model")
     with _open_archive(path) as zf:
         manifest = _read_manifest(zf, path)
         keras_bytes = _read_member(zf, _KERAS, path)
     spec = _check_manifest(manifest, path)
     keras_config = _check_keras_archive(keras_bytes, path)
 
-    from ._tf import import_keras
+    pipeline = _build_pipeline(spec, path)
+    expected = _initialize(pipeline, spec, path)
+    if keras_config["weights_bytes"] < 4 * expected:
+        raise ModelFileError(
+            f"{path}: the stored weights ({keras_config['weights_bytes']} bytes) are too few "
+            f"for the network the manifest describes ({expected} float32 values); "
+            "re-save the model with `skdigits train`"
+        )
+    model = _load_keras(keras_bytes, path)
+    if int(model.count_params()) != expected:
+        raise ModelFileError(
+            f"{path}: the Keras model inside has {int(model.count_params())} weights but "
+            f"the manifest describes a network of {expected}; the file was altered or "
+            "assembled from two models: re-save it with `skdigits train`"
+        )
+    clf = pipeline[-1]
+    clf.model_ = model
+    clf.history_ = defaultdict(list, spec["history"])
+    return pipeline
+
+
+def _build_pipeline(spec: dict[str, Any], path: Any) -> Any:
+    """The unfitted pipeline the manifest describes; its classes come from a fixed table."""
+    from sklearn.pipeline import Pipeline
+
     from .classifier import DigitClassifier
     from .preprocessing import PixelScaler
 
-    keras = import_keras(feature="loading a saved model")
     step_classes = {"PixelScaler": PixelScaler, "DigitClassifier": DigitClassifier}
-
     steps = []
     for step in spec["steps"]:
         try:
@@ -204,28 +226,32 @@ def load_model(path):
                 f"{path}: step {step['class']} does not accept these parameters "
                 f"({one_line(err)}); the file was written by an incompatible skdigits version"
             ) from err
-    pipeline = Pipeline(steps)
-    scaler, clf = pipeline[0], pipeline[-1]
+    return Pipeline(steps)
 
-    # Set up the fitted state (encoders, classes_, shapes) without training,
-    # then put the saved weights in place of the fresh model. Every size this
-    # builds from was bounded above.
+
+def _initialize(pipeline: Any, spec: dict[str, Any], path: Any) -> int:
+    """Set up the fitted state (encoders, classes_, shapes) without training.
+
+    Returns the number of weights of the fresh network, which the saved one
+    must match. Every size this builds from was bounded by _check_manifest.
+    """
     X_stub = np.zeros((len(spec["classes"]), *spec["input_shape"]), dtype=spec["input_dtype"])
     try:
-        scaler.fit(X_stub)
-        clf.initialize(X_stub, spec["classes"])
+        pipeline[0].fit(X_stub)
+        pipeline[-1].initialize(X_stub, spec["classes"])
     except (TypeError, ValueError) as err:
         raise ModelFileError(
             f"{path}: the manifest's parameters do not build a network ({one_line(err)}); "
             "re-save the model with `skdigits train`"
         ) from err
-    expected = int(clf.model_.count_params())
-    if keras_config["weights_bytes"] < 4 * expected:
-        raise ModelFileError(
-            f"{path}: the stored weights ({keras_config['weights_bytes']} bytes) are too few "
-            f"for the network the manifest describes ({expected} float32 values); "
-            "re-save the model with `skdigits train`"
-        )
+    return int(pipeline[-1].model_.count_params())
+
+
+def _load_keras(keras_bytes: bytes, path: Any) -> Any:
+    """The Keras model inside, loaded with ``safe_mode=True`` (no serialized code runs)."""
+    from ._tf import import_keras
+
+    keras = import_keras(feature="loading a saved model")
     # Loaded from a scratch folder: Keras' public loader reads only named files. Its
     # contents were bounded above (at most MAX_MEMBER_BYTES); a load killed midway
     # leaves a hidden .part folder that the next load removes once stale.
@@ -233,21 +259,12 @@ def load_model(path):
         keras_file = tmp / _KERAS
         try:
             keras_file.write_bytes(keras_bytes)
-            model = keras.saving.load_model(keras_file, safe_mode=True)
+            return keras.saving.load_model(keras_file, safe_mode=True)
         except Exception as err:  # Keras raises many types for a bad file
             raise ModelFileError(
                 f"{path}: the Keras model inside could not be loaded safely "
                 f"({one_line(err)}); re-save it with `skdigits train`"
             ) from err
-    if int(model.count_params()) != expected:
-        raise ModelFileError(
-            f"{path}: the Keras model inside has {int(model.count_params())} weights but "
-            f"the manifest describes a network of {expected}; the file was altered or "
-            "assembled from two models: re-save it with `skdigits train`"
-        )
-    clf.model_ = model
-    clf.history_ = defaultdict(list, spec["history"])
-    return pipeline
 
 
 def _without_legacy_preset(params: dict[str, Any]) -> dict[str, Any]:

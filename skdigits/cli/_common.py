@@ -34,12 +34,26 @@ class HelpFormatter(argparse.HelpFormatter):
         )
 
 
-def add_command(sub: Any, name: str, *, help: str, description: str, examples: list[str]) -> Any:
-    """A subcommand's parser, with the shared formatter and an epilog of examples."""
+def add_command(
+    sub: Any,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    examples: list[str],
+    model: str | None = None,
+) -> Any:
+    """A subcommand's parser, with the shared formatter and an epilog of examples.
+
+    ``model`` is the help of the command's first argument, a MODEL file, if it takes one.
+    """
     epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples)
-    return sub.add_parser(
+    parser = sub.add_parser(
         name, help=help, description=description, epilog=epilog, formatter_class=HelpFormatter
     )
+    if model is not None:
+        parser.add_argument("model", type=Path, metavar="MODEL", help=model)
+    return parser
 
 
 def add_common_options(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from ._common import (
     add_command,
@@ -33,9 +32,7 @@ def add_parser(sub) -> None:
             "MNIST is downloaded into the cache the first time (said on stderr)."
         ),
         examples=_EXAMPLES,
-    )
-    p.add_argument(
-        "model", type=Path, metavar="MODEL", help="an .onnx file or a .skdigits pipeline"
+        model="an .onnx file or a .skdigits pipeline",
     )
     add_common_options(p, json="print the results as JSON")
     add_data_options(p)

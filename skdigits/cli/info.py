@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from ._common import add_command, add_common_options
 
@@ -24,8 +23,8 @@ def add_parser(sub) -> None:
             "measured at training, hyper-parameters, versions. TensorFlow is never loaded."
         ),
         examples=_EXAMPLES,
+        model="an .onnx file or a .skdigits file",
     )
-    p.add_argument("model", type=Path, metavar="MODEL", help="an .onnx file or a .skdigits file")
     add_common_options(p, json="print the metadata as JSON")
     p.set_defaults(run=run)
 

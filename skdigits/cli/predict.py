@@ -46,9 +46,7 @@ def add_parser(sub) -> None:
             "and the exit status is then 1."
         ),
         examples=_EXAMPLES,
-    )
-    p.add_argument(
-        "model", type=Path, metavar="MODEL", help="an .onnx file (fast) or a .skdigits pipeline"
+        model="an .onnx file (fast) or a .skdigits pipeline",
     )
     p.add_argument(
         "inputs",
