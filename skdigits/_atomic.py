@@ -1,4 +1,9 @@
-"""Atomic file writes: a reader sees the old file or the complete new one, never a part."""
+"""Atomic file writes: a reader sees the old file or the complete new one, never a part.
+
+Hand-written because no kept library serves: ``atomicwrites`` is archived, and
+neither it nor ``boltons.fileutils`` writes folders, keeps the umask's mode or
+removes the stale ``.part`` files a killed writer leaves, as the next write here does.
+"""
 
 from __future__ import annotations
 

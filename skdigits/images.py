@@ -17,6 +17,7 @@ animated, or blank.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -346,14 +347,12 @@ def _limit_text(limit: int | None = None) -> str:
 
 def _exif_upright(img: Any) -> Any:
     """Apply a photo's EXIF orientation, so the digit is read the way it is seen."""
-    try:
-        orientation = img.getexif().get(0x0112, 1)
-    except _DECODE_ERRORS:  # a damaged EXIF block is not worth refusing the image
-        return img
-    if orientation in (None, 1):
-        return img
     ops = require("PIL.ImageOps", feature="reading digit images")
-    return ops.exif_transpose(img)
+    # A damaged EXIF block is not worth refusing the image. In place: an upright
+    # image (most of them) is not copied.
+    with contextlib.suppress(*_DECODE_ERRORS):
+        ops.exif_transpose(img, in_place=True)
+    return img
 
 
 def _pil_to_grey(img: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:

@@ -11,6 +11,10 @@ A fitted pipeline is saved as one zip archive (``.skdigits``) holding
 Unlike pickle or joblib, loading never imports or calls anything named by the
 file: the classes are looked up in ``_STEP_CLASSES`` and the parameters are
 JSON scalars, lists and dicts.
+
+Hand-written because no kept library serves: ``skops.io`` secures scikit-learn
+and NumPy objects but has no safe loader for a Keras model, and Keras' own
+``.keras`` format (used inside) holds the network only, not the pipeline around it.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ import asyncio
 import dataclasses
 import io
 import os
+from collections.abc import AsyncGenerator
 from importlib import resources
 from typing import Any
 
@@ -46,10 +47,10 @@ try:
     from starlette.concurrency import run_in_threadpool
     from starlette.datastructures import UploadFile
     from starlette.exceptions import HTTPException
+    from starlette.formparsers import MultiPartException, MultiPartParser
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
-    from starlette.types import Message
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingDependencyError(
         f"serving needs {err.name or 'the web stack'}, which is not installed; "
@@ -85,7 +86,6 @@ _PIXELS_HINT = (
     'send {"pixels": [[...28 values...], ...28 rows]} for one image or '
     '{"pixels": [image, ...]} for a batch, raw intensities 0-255, white digit on black'
 )
-_JSON_HEADERS = {"content-type": "application/json"}
 
 
 def create_app(
@@ -338,20 +338,20 @@ class _DigitService:
         return b"".join(chunks)
 
     async def _form_image(self, request: Request, body: bytes) -> io.BytesIO:
-        """The ``image`` file of a multipart upload (the body is already read and bounded)."""
-        sent = False
+        """The ``image`` file of a multipart upload (the body is already read and bounded).
 
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        Starlette's own multipart parser reads the bounded body; ``request.form()``
+        would read the request's stream again, which the size check consumed.
+        """
 
+        async def bounded_body() -> AsyncGenerator[bytes, None]:
+            yield body
+
+        parser = MultiPartParser(request.headers, bounded_body(), max_files=1, max_fields=10)
         try:
-            form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
-        except HTTPException as err:  # the multipart parser's own wording, rephrased
-            if "Too many files" in str(err.detail):
+            form = await parser.parse()
+        except MultiPartException as err:  # the multipart parser's own wording, rephrased
+            if "Too many files" in err.message:
                 raise _RequestError(
                     422,
                     f"the multipart upload holds more than one file; send one image, as the "
@@ -359,7 +359,7 @@ class _DigitService:
                 ) from err
             raise _RequestError(
                 400,
-                f"the multipart body is malformed ({err.detail}); send one file field "
+                f"the multipart body is malformed ({err.message}); send one file field "
                 f"{_FORM_FIELD!r}",
             ) from err
         try:
