@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .datasets import fetch_mnist, load_idx
     from .evaluation import evaluate_predictions
     from .export import export_onnx
+    from .models import load_predictor
     from .persistence import load_model, save_model
     from .pipeline import make_pipeline
     from .preprocessing import PixelScaler
@@ -41,6 +42,7 @@ _LAZY = {
     "preset_params": "skdigits.presets",
     "save_model": "skdigits.persistence",
     "load_model": "skdigits.persistence",
+    "load_predictor": "skdigits.models",
 }
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "fetch_mnist",
     "load_idx",
     "load_model",
+    "load_predictor",
     "make_pipeline",
     "preset_params",
     "save_model",

@@ -1,4 +1,9 @@
-"""Atomic file writes: a reader sees the old file or the complete new one, never a part."""
+"""Atomic file writes: a reader sees the old file or the complete new one, never a part.
+
+Hand-written because no kept library serves: ``atomicwrites`` is archived, and
+neither it nor ``boltons.fileutils`` writes folders, keeps the umask's mode or
+removes the stale ``.part`` files a killed writer leaves, as the next write here does.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from ._errors import SkdigitsError
 
 
 def _current_umask() -> int:
@@ -116,3 +123,24 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_open(path, "wb") as fh:
         fh.write(data)
+
+
+def refuse_existing(
+    path: Path,
+    *,
+    force: bool,
+    fix: str = "pass force=True (or --force on the command line) to replace it",
+    label: str = "",
+    example: str | None = None,
+    error: type[SkdigitsError] = SkdigitsError,
+) -> None:
+    """Refuse a destination that is a directory, or that exists unless ``force``.
+
+    ``fix`` says how to replace it, ``label`` prefixes the path (``"output "``),
+    ``example`` is a file name suggested inside a directory given by mistake.
+    """
+    if path.is_dir():
+        such_as = f" such as {path / example}" if example else ""
+        raise error(f"{label}{path} is a directory; pass a file path{such_as}")
+    if path.exists() and not force:
+        raise error(f"{label}{path} already exists; {fix}")

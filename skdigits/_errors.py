@@ -25,3 +25,8 @@ class MissingDependencyError(SkdigitsError, ImportError):
 
 class ModelFileError(SkdigitsError, ValueError):
     """A saved model or ONNX file is missing, malformed or not one of ours."""
+
+
+def one_line(err: object) -> str:
+    """An exception's message on one line (its type's name if it has none), for our messages."""
+    return " ".join(str(err).split()) or type(err).__name__

@@ -45,6 +45,10 @@ def size_thread_pools_from_env() -> None:
     import, an unset ``TF_NUM_INTRAOP_THREADS`` takes the value of
     ``OMP_NUM_THREADS`` and an unset ``TF_NUM_INTEROP_THREADS`` at most 2.
     Variables already set are left alone.
+
+    Hand-written because no library serves: ``threadpoolctl`` (scikit-learn's)
+    limits BLAS and OpenMP pools, not TensorFlow's, which only these variables
+    size, and only before TensorFlow starts.
     """
     if "TF_NUM_INTRAOP_THREADS" in os.environ:
         return

@@ -17,6 +17,7 @@ animated, or blank.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -29,7 +30,7 @@ from typing import IO, Any
 import numpy as np
 
 from ._deps import require
-from ._errors import DataError
+from ._errors import DataError, one_line
 
 __all__ = [
     "MAX_IMAGE_PIXELS",
@@ -210,7 +211,7 @@ def preprocess_digit(image: Any) -> np.ndarray:
     Returns
     -------
     ndarray of shape (28, 28), dtype float32
-        White digit on black, values in 0-255, centre of mass at (14, 14).
+        As :func:`load_digit_image` returns it.
 
     Raises
     ------
@@ -238,7 +239,7 @@ def preprocess_digit(image: Any) -> np.ndarray:
             raise
         except Exception as err:  # a lazily loaded image decodes here: anything Pillow raises
             raise DataError(
-                f"image {name} could not be decoded ({_one_line(err)}); re-save it as PNG or JPEG"
+                f"image {name} could not be decoded ({one_line(err)}); re-save it as PNG or JPEG"
             ) from err
     else:
         name = "array"
@@ -280,7 +281,7 @@ def _read_image(
         raise
     except pil.DecompressionBombError as err:
         raise DataError(
-            f"image {name} is too large to decode safely ({_one_line(err)}); "
+            f"image {name} is too large to decode safely ({one_line(err)}); "
             f"scale it down to at most {_limit_text()}"
         ) from err
     except pil.UnidentifiedImageError as err:
@@ -297,7 +298,7 @@ def _read_image(
     except Exception as err:  # OSError, SyntaxError and whatever else Pillow raises
         raise DataError(
             f"image {name} is truncated or damaged ({type(err).__name__}: "
-            f"{_one_line(err)[:200]}); save or upload it again, as PNG or JPEG"
+            f"{one_line(err)[:200]}); save or upload it again, as PNG or JPEG"
         ) from err
 
 
@@ -308,7 +309,7 @@ def _check_file(path: str | os.PathLike[str], name: str) -> None:
     except FileNotFoundError as err:
         raise DataError(f"image {name} does not exist; check the path") from err
     except OSError as err:
-        raise DataError(f"image {name} cannot be read ({_one_line(err)}); check the path") from err
+        raise DataError(f"image {name} cannot be read ({one_line(err)}); check the path") from err
     if stat.S_ISDIR(info.st_mode):
         raise DataError(
             f"image {name} is a directory, not an image file; "
@@ -346,14 +347,12 @@ def _limit_text(limit: int | None = None) -> str:
 
 def _exif_upright(img: Any) -> Any:
     """Apply a photo's EXIF orientation, so the digit is read the way it is seen."""
-    try:
-        orientation = img.getexif().get(0x0112, 1)
-    except _DECODE_ERRORS:  # a damaged EXIF block is not worth refusing the image
-        return img
-    if orientation in (None, 1):
-        return img
     ops = require("PIL.ImageOps", feature="reading digit images")
-    return ops.exif_transpose(img)
+    # A damaged EXIF block is not worth refusing the image. In place: an upright
+    # image (most of them) is not copied.
+    with contextlib.suppress(*_DECODE_ERRORS):
+        ops.exif_transpose(img, in_place=True)
+    return img
 
 
 def _pil_to_grey(img: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -389,10 +388,6 @@ def _source_name(source: object) -> str:
     return repr(text)
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
-
-
 # ---------------------------------------------------------------- arrays
 
 
@@ -402,7 +397,7 @@ def _array_to_grey(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None
         array = np.asarray(image)
     except (TypeError, ValueError) as err:
         raise DataError(
-            f"image {name} is not an array of pixels ({_one_line(err)}); pass an "
+            f"image {name} is not an array of pixels ({one_line(err)}); pass an "
             "(H, W), (H, W, 3) or (H, W, 4) array or a PIL image"
         ) from err
     channels = 1 if array.ndim == 2 else array.shape[-1] if array.ndim == 3 else 0

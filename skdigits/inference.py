@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from ._errors import DataError, ModelFileError
+from ._errors import DataError, ModelFileError, one_line
 
 __all__ = ["OnnxDigitClassifier"]
 
@@ -247,7 +247,7 @@ class OnnxDigitClassifier:
         except UnicodeDecodeError as err:  # onnxruntime hands names over as str
             raise ModelFileError(
                 f"{self._name} has input or output names that are not UTF-8 text "
-                f"({_one_line(err)}); {_EXPORT_HINT}"
+                f"({one_line(err)}); {_EXPORT_HINT}"
             ) from err
         self._input_shape: tuple[int, ...] = (_N_PIXELS,) if self._flat_input else (_SIDE, _SIDE)
         self._label_index = self._output_names.index(_LABEL)
@@ -278,8 +278,8 @@ class OnnxDigitClassifier:
 
         Parameters
         ----------
-        X : array-like of shape (28, 28), (n, 28, 28), (784,) or (n, 784)
-            Raw pixel intensities in [0, 255], white digit on black.
+        X : array-like
+            As for :meth:`predict`.
 
         Returns
         -------
@@ -289,12 +289,7 @@ class OnnxDigitClassifier:
         return self._run(X)[self._proba_index]
 
     def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Labels and probabilities from a single run of the model.
-
-        Parameters
-        ----------
-        X : array-like of shape (28, 28), (n, 28, 28), (784,) or (n, 784)
-            Raw pixel intensities in [0, 255], white digit on black.
+        """``(predict(X), predict_proba(X))`` from a single run of the model.
 
         Returns
         -------
@@ -351,7 +346,7 @@ class OnnxDigitClassifier:
         try:
             return session.run(names, {_INPUT: x})
         except Exception as err:  # onnxruntime's errors share no base class but Exception
-            message = _ORT_PREFIX.sub("", _one_line(err)).rstrip(".")
+            message = _ORT_PREFIX.sub("", one_line(err)).rstrip(".")
             raise ModelFileError(
                 f"{self._name} failed while predicting (onnxruntime: {message[:300]}); "
                 f"the model is not one skdigits exported: {_EXPORT_HINT}"
@@ -411,7 +406,7 @@ class OnnxDigitClassifier:
         # onnxruntime's errors (InvalidProtobuf, InvalidGraph, Fail, ...) share no
         # base class but Exception; every one means the file is not a usable model.
         except Exception as err:
-            message = _ORT_PREFIX.sub("", _one_line(err)).rstrip(".")
+            message = _ORT_PREFIX.sub("", one_line(err)).rstrip(".")
             raise ModelFileError(
                 f"{self._name} is not a valid ONNX model (onnxruntime: {message}); {_EXPORT_HINT}"
             ) from err
@@ -633,7 +628,7 @@ def _utf8(value: Any, name: str, what: str) -> str:
         return bytes(value).decode("utf-8")
     except UnicodeDecodeError as err:
         raise ModelFileError(
-            f"{name} has {what} that is not UTF-8 text ({_one_line(err)}); {_EXPORT_HINT}"
+            f"{name} has {what} that is not UTF-8 text ({one_line(err)}); {_EXPORT_HINT}"
         ) from err
 
 
@@ -825,7 +820,7 @@ def decode_metadata(raw: dict[str, str], name: str, *, strict: bool) -> dict[str
             if strict or key == "classes":
                 shown = raw[key] if len(raw[key]) <= 60 else raw[key][:57] + "..."
                 raise ModelFileError(
-                    f"{name} has malformed `{key}` metadata {shown!r} ({_one_line(err)[:120]}); "
+                    f"{name} has malformed `{key}` metadata {shown!r} ({one_line(err)[:120]}); "
                     f"{_EXPORT_HINT}"
                 ) from err
             continue
@@ -864,7 +859,7 @@ def read_model_bytes(path: str, name: str) -> bytes:
         raise ModelFileError(f"ONNX model file {name} does not exist; {_EXPORT_HINT}") from err
     except OSError as err:
         raise ModelFileError(
-            f"cannot read ONNX model file {name} ({_one_line(err)}); {_EXPORT_HINT}"
+            f"cannot read ONNX model file {name} ({one_line(err)}); {_EXPORT_HINT}"
         ) from err
     if stat.S_ISDIR(info.st_mode):
         raise ModelFileError(
@@ -884,7 +879,7 @@ def read_model_bytes(path: str, name: str) -> bytes:
             data = file.read()
     except OSError as err:
         raise ModelFileError(
-            f"cannot read ONNX model file {name} ({_one_line(err)}); {_EXPORT_HINT}"
+            f"cannot read ONNX model file {name} ({one_line(err)}); {_EXPORT_HINT}"
         ) from err
     if looks_like_pickle(data[:2]):
         raise ModelFileError(
@@ -927,7 +922,7 @@ def _asarray(X: Any) -> np.ndarray:
         return np.asarray(X)
     except (TypeError, ValueError) as err:  # ragged lists, for one
         raise DataError(
-            f"X cannot be read as an array of pixels ({_one_line(err)}); {_SHAPES_HINT}"
+            f"X cannot be read as an array of pixels ({one_line(err)}); {_SHAPES_HINT}"
         ) from err
 
 
@@ -961,7 +956,3 @@ def _describe(arg: Any) -> str:
 
 def _quoted(path: str) -> str:
     return f"'{path}'" if path.isprintable() else repr(path)
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__

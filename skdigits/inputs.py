@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import DataError
-from .images import _one_line
+from ._errors import DataError, one_line
 from .images import _source_name as _quoted
 
 __all__ = [
@@ -43,6 +42,7 @@ __all__ = [
     "InputImages",
     "read_input",
     "read_inputs",
+    "read_labels",
     "sniff_format",
     "to_mnist_convention",
 ]
@@ -240,6 +240,34 @@ def read_input(
     return InputImages(source, images, notes=notes)
 
 
+def read_labels(path: str | os.PathLike[str]) -> np.ndarray:
+    """True labels from a ``.npy`` array or an IDX file (raw or gzip), chosen by content.
+
+    Raises
+    ------
+    DataError
+        If the file cannot be read or is neither format.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            kind = sniff_format(fh.read(64))
+    except OSError as err:
+        raise DataError(f"labels {path} cannot be read ({err.strerror or err})") from err
+    if kind == "npy":
+        from .datasets import load_npy
+
+        return load_npy(path)
+    if kind in ("IDX", "gzip"):
+        from .datasets import load_idx
+
+        return load_idx(path)
+    raise DataError(
+        f"labels {path} is not a .npy array or an IDX file (its content: {kind}); pass "
+        "the labels as a .npy array or an IDX file"
+    )
+
+
 def to_mnist_convention(X: Any, *, scale: str = "auto", invert: str = "auto") -> np.ndarray:
     """Convert images to MNIST's convention: raw intensities 0-255, white digit on black.
 
@@ -386,7 +414,7 @@ def _read_head(path: Path, name: str) -> bytes:
     except FileNotFoundError as err:
         raise DataError(f"input {name} does not exist; check the path") from err
     except OSError as err:
-        raise DataError(f"input {name} cannot be read ({_one_line(err)}); check the path") from err
+        raise DataError(f"input {name} cannot be read ({one_line(err)}); check the path") from err
     if stat.S_ISDIR(info.st_mode):
         raise DataError(f"input {name} is a directory; pass the files inside it, e.g. dir/*.png")
     if not stat.S_ISREG(info.st_mode):  # /dev/zero never ends; a FIFO blocks the open
@@ -398,7 +426,7 @@ def _read_head(path: Path, name: str) -> bytes:
             return fh.read(_HEAD_BYTES)
     except OSError as err:
         raise DataError(
-            f"input {name} cannot be read ({_one_line(err)}); check its permissions"
+            f"input {name} cannot be read ({one_line(err)}); check its permissions"
         ) from err
 
 
@@ -475,7 +503,7 @@ def _describe_zip(path: Path) -> str:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        return f"is a damaged zip archive ({_one_line(err)}); {_READ_HINT}"
+        return f"is a damaged zip archive ({one_line(err)}); {_READ_HINT}"
     if "manifest.json" in names:
         return (
             "is a saved skdigits model (.skdigits), not images; pass it as the first "

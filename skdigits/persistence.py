@@ -11,6 +11,10 @@ A fitted pipeline is saved as one zip archive (``.skdigits``) holding
 Unlike pickle or joblib, loading never imports or calls anything named by the
 file: the classes are looked up in ``_STEP_CLASSES`` and the parameters are
 JSON scalars, lists and dicts.
+
+Hand-written because no kept library serves: ``skops.io`` secures scikit-learn
+and NumPy objects but has no safe loader for a Keras model, and Keras' own
+``.keras`` format (used inside) holds the network only, not the pipeline around it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 
 from ._atomic import atomic_path, temporary_dir_beside
 from ._deps import require
-from ._errors import ModelFileError
+from ._errors import ModelFileError, one_line
 from ._version import __version__
 
 FORMAT = "skdigits-pipeline"
@@ -108,25 +112,12 @@ def save_model(pipeline, path, *, metadata: dict[str, Any] | None = None) -> Pat
     Path
         The path written.
     """
-    from sklearn.pipeline import Pipeline
+    from .pipeline import check_skdigits_pipeline
 
-    from .classifier import DigitClassifier
-    from .preprocessing import PixelScaler
-
-    if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2:
-        raise ModelFileError(
-            f"save_model expects a skdigits Pipeline of PixelScaler and DigitClassifier, "
-            f"got {type(pipeline).__name__}; build one with skdigits.make_pipeline()"
-        )
-    (scale_name, scaler), (clf_name, clf) = pipeline.steps
-    if not isinstance(scaler, PixelScaler) or not isinstance(clf, DigitClassifier):
-        raise ModelFileError(
-            "save_model expects the steps PixelScaler then DigitClassifier, got "
-            f"{type(scaler).__name__} then {type(clf).__name__}"
-        )
-    if not hasattr(clf, "model_"):
-        raise ModelFileError("the pipeline is not fitted yet; call fit(X, y) before saving")
-
+    scaler, clf = check_skdigits_pipeline(
+        pipeline, purpose="save_model", action="saving", error=ModelFileError
+    )
+    (scale_name, _), (clf_name, _) = pipeline.steps
     classes = np.asarray(clf.classes_)
     params = clf.get_params(deep=False)
     teacher_note = None
@@ -193,20 +184,42 @@ def load_model(path):
     """
     # A missing training extra is said first; then the whole file is bounded and
     # validated before TensorFlow is even imported.
-    Pipeline = require("sklearn.pipeline", feature="loading a saved model").Pipeline
+    require("sklearn.pipeline", feature="loading a saved model")
     with _open_archive(path) as zf:
         manifest = _read_manifest(zf, path)
         keras_bytes = _read_member(zf, _KERAS, path)
     spec = _check_manifest(manifest, path)
     keras_config = _check_keras_archive(keras_bytes, path)
 
-    from ._tf import import_keras
+    pipeline = _build_pipeline(spec, path)
+    expected = _initialize(pipeline, spec, path)
+    if keras_config["weights_bytes"] < 4 * expected:
+        raise ModelFileError(
+            f"{path}: the stored weights ({keras_config['weights_bytes']} bytes) are too few "
+            f"for the network the manifest describes ({expected} float32 values); "
+            "re-save the model with `skdigits train`"
+        )
+    model = _load_keras(keras_bytes, path)
+    if int(model.count_params()) != expected:
+        raise ModelFileError(
+            f"{path}: the Keras model inside has {int(model.count_params())} weights but "
+            f"the manifest describes a network of {expected}; the file was altered or "
+            "assembled from two models: re-save it with `skdigits train`"
+        )
+    clf = pipeline[-1]
+    clf.model_ = model
+    clf.history_ = defaultdict(list, spec["history"])
+    return pipeline
+
+
+def _build_pipeline(spec: dict[str, Any], path: Any) -> Any:
+    """The unfitted pipeline the manifest describes; its classes come from a fixed table."""
+    from sklearn.pipeline import Pipeline
+
     from .classifier import DigitClassifier
     from .preprocessing import PixelScaler
 
-    keras = import_keras(feature="loading a saved model")
     step_classes = {"PixelScaler": PixelScaler, "DigitClassifier": DigitClassifier}
-
     steps = []
     for step in spec["steps"]:
         try:
@@ -215,30 +228,34 @@ def load_model(path):
         except (TypeError, ValueError) as err:  # an unknown legacy preset is a ValueError
             raise ModelFileError(
                 f"{path}: step {step['class']} does not accept these parameters "
-                f"({_one_line(err)}); the file was written by an incompatible skdigits version"
+                f"({one_line(err)}); the file was written by an incompatible skdigits version"
             ) from err
-    pipeline = Pipeline(steps)
-    scaler, clf = pipeline[0], pipeline[-1]
+    return Pipeline(steps)
 
-    # Set up the fitted state (encoders, classes_, shapes) without training,
-    # then put the saved weights in place of the fresh model. Every size this
-    # builds from was bounded above.
+
+def _initialize(pipeline: Any, spec: dict[str, Any], path: Any) -> int:
+    """Set up the fitted state (encoders, classes_, shapes) without training.
+
+    Returns the number of weights of the fresh network, which the saved one
+    must match. Every size this builds from was bounded by _check_manifest.
+    """
     X_stub = np.zeros((len(spec["classes"]), *spec["input_shape"]), dtype=spec["input_dtype"])
     try:
-        scaler.fit(X_stub)
-        clf.initialize(X_stub, spec["classes"])
+        pipeline[0].fit(X_stub)
+        pipeline[-1].initialize(X_stub, spec["classes"])
     except (TypeError, ValueError) as err:
         raise ModelFileError(
-            f"{path}: the manifest's parameters do not build a network ({_one_line(err)}); "
+            f"{path}: the manifest's parameters do not build a network ({one_line(err)}); "
             "re-save the model with `skdigits train`"
         ) from err
-    expected = int(clf.model_.count_params())
-    if keras_config["weights_bytes"] < 4 * expected:
-        raise ModelFileError(
-            f"{path}: the stored weights ({keras_config['weights_bytes']} bytes) are too few "
-            f"for the network the manifest describes ({expected} float32 values); "
-            "re-save the model with `skdigits train`"
-        )
+    return int(pipeline[-1].model_.count_params())
+
+
+def _load_keras(keras_bytes: bytes, path: Any) -> Any:
+    """The Keras model inside, loaded with ``safe_mode=True`` (no serialized code runs)."""
+    from ._tf import import_keras
+
+    keras = import_keras(feature="loading a saved model")
     # Loaded from a scratch folder: Keras' public loader reads only named files. Its
     # contents were bounded above (at most MAX_MEMBER_BYTES); a load killed midway
     # leaves a hidden .part folder that the next load removes once stale.
@@ -246,21 +263,12 @@ def load_model(path):
         keras_file = tmp / _KERAS
         try:
             keras_file.write_bytes(keras_bytes)
-            model = keras.saving.load_model(keras_file, safe_mode=True)
+            return keras.saving.load_model(keras_file, safe_mode=True)
         except Exception as err:  # Keras raises many types for a bad file
             raise ModelFileError(
                 f"{path}: the Keras model inside could not be loaded safely "
-                f"({_one_line(err)}); re-save it with `skdigits train`"
+                f"({one_line(err)}); re-save it with `skdigits train`"
             ) from err
-    if int(model.count_params()) != expected:
-        raise ModelFileError(
-            f"{path}: the Keras model inside has {int(model.count_params())} weights but "
-            f"the manifest describes a network of {expected}; the file was altered or "
-            "assembled from two models: re-save it with `skdigits train`"
-        )
-    clf.model_ = model
-    clf.history_ = defaultdict(list, spec["history"])
-    return pipeline
 
 
 def _without_legacy_preset(params: dict[str, Any]) -> dict[str, Any]:
@@ -314,10 +322,6 @@ def _read_manifest(zf: zipfile.ZipFile, path) -> dict[str, Any]:
     return manifest
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
-
-
 def _check_member(info: zipfile.ZipInfo, where: str) -> None:
     """Refuse a member whose declared size or compression ratio is a bomb's.
 
@@ -358,7 +362,7 @@ def _read_member(zf: zipfile.ZipFile, name: str, path: Any) -> bytes:
         raise ModelFileError(f"{path}: the archive has no {name}") from err
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as err:
         raise ModelFileError(
-            f"{path}: {name} is corrupt ({_one_line(err)}); re-save the model with `skdigits train`"
+            f"{path}: {name} is corrupt ({one_line(err)}); re-save the model with `skdigits train`"
         ) from err
 
 
@@ -372,7 +376,7 @@ def _parse_json(data: bytes, where: str) -> Any:
     # ValueError covers bad JSON, bad UTF-8 and integers of over 4300 digits;
     # RecursionError a document nested thousands deep.
     except (ValueError, RecursionError) as err:
-        raise ModelFileError(f"{where} is corrupt ({_one_line(err)[:200]})") from err
+        raise ModelFileError(f"{where} is corrupt ({one_line(err)[:200]})") from err
 
 
 def _is_int(value: Any) -> bool:
@@ -442,7 +446,7 @@ def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
     try:
         class_array = np.asarray(classes, dtype=dtype)
     except (OverflowError, TypeError, ValueError) as err:
-        raise bad(f"`classes` do not fit `classes_dtype` {dtype} ({_one_line(err)})") from err
+        raise bad(f"`classes` do not fit `classes_dtype` {dtype} ({one_line(err)})") from err
 
     shape = manifest.get("input_shape")
     if (
@@ -516,7 +520,7 @@ def _check_keras_archive(data: bytes, path: Any) -> dict[str, Any]:
         ) from err
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as err:
         raise ModelFileError(
-            f"{where} is not a valid Keras archive ({_one_line(err)}); re-save it with "
+            f"{where} is not a valid Keras archive ({one_line(err)}); re-save it with "
             "`skdigits train`"
         ) from err
     _check_keras_sizes(config, where)

@@ -6,11 +6,12 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
+from ._errors import SkdigitsError
 from .classifier import DigitClassifier
 from .preprocessing import PixelScaler
 from .presets import PRESETS, preset_params
 
-__all__ = ["PRESETS", "make_pipeline", "preset_params"]
+__all__ = ["PRESETS", "check_skdigits_pipeline", "make_pipeline", "preset_params"]
 
 
 def make_pipeline(preset: str | None = None, **params: Any) -> Pipeline:
@@ -45,3 +46,51 @@ def make_pipeline(preset: str | None = None, **params: Any) -> Pipeline:
     if preset is not None:
         params = {**preset_params(preset, params.get("architecture")), **params}
     return Pipeline([("scale", PixelScaler()), ("clf", DigitClassifier(**params))])
+
+
+def check_skdigits_pipeline(
+    pipeline: Any,
+    *,
+    purpose: str = "skdigits",
+    action: str = "using it",
+    source: str | None = None,
+    error: type[SkdigitsError] = SkdigitsError,
+) -> tuple[PixelScaler, DigitClassifier]:
+    """Return ``(scaler, classifier)`` of a fitted ``Pipeline(PixelScaler, DigitClassifier)``.
+
+    Parameters
+    ----------
+    pipeline : object
+        What to check.
+    purpose : str, default="skdigits"
+        Who expects the pipeline, for the message (e.g. ``"ONNX export"``).
+    action : str, default="using it"
+        What needs it fitted, for the message (e.g. ``"exporting"``).
+    source : str, default=None
+        The file it was read from, if any: the message then names the file.
+    error : type, default=SkdigitsError
+        The exception raised otherwise.
+    """
+    steps = pipeline.steps if isinstance(pipeline, Pipeline) else None
+    if (
+        steps is None
+        or len(steps) != 2
+        or not (isinstance(steps[0][1], PixelScaler) and isinstance(steps[1][1], DigitClassifier))
+    ):
+        got = type(pipeline).__name__
+        if steps is not None and len(steps) == 2:
+            got = f"Pipeline of {type(steps[0][1]).__name__} then {type(steps[1][1]).__name__}"
+        if source is not None:
+            raise error(
+                f"{source} holds a {got}, not a skdigits Pipeline of PixelScaler and "
+                "DigitClassifier; pass a pipeline from skdigits.make_pipeline()"
+            )
+        raise error(
+            f"{purpose} expects a skdigits Pipeline of PixelScaler and DigitClassifier, got "
+            f"{got}; build one with skdigits.make_pipeline()"
+        )
+    (_, scaler), (_, clf) = steps
+    if not hasattr(clf, "model_") or not hasattr(scaler, "n_features_in_"):
+        where = f"{source} holds a pipeline that" if source else "the pipeline"
+        raise error(f"{where} is not fitted yet; call fit(X, y) before {action}")
+    return scaler, clf

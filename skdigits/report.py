@@ -41,7 +41,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -229,24 +229,11 @@ def write_report(
     """
     out_dir = check_report_dir(out_dir, overwrite=overwrite)
     require("matplotlib", feature="the model report")
-    from sklearn.metrics import precision_recall_fscore_support
     from sklearn.utils.validation import check_is_fitted
 
     clf = pipeline[-1] if hasattr(pipeline, "steps") else pipeline
     check_is_fitted(clf, "model_")
-    X_test = np.asarray(X_test)
-    y_test = np.asarray(y_test).ravel()
-    if len(X_test) != len(y_test):
-        raise DataError(
-            f"X_test has {len(X_test)} images but y_test has {len(y_test)} labels; "
-            "pass one label per image"
-        )
-    if len(X_test) == 0:
-        raise DataError("X_test is empty; pass at least one test image")
-    if X_test[0].size != _SIDE * _SIDE:
-        raise DataError(
-            f"X_test holds images of shape {X_test.shape[1:]}; expected (28, 28) or (784,)"
-        )
+    X_test, y_test = _check_test_set(X_test, y_test)
     if history is None:
         history = dict(getattr(clf, "history_", None) or {})
 
@@ -255,37 +242,20 @@ def write_report(
     proba = np.asarray(pipeline.predict_proba(X_test))
     y_pred = classes[proba.argmax(axis=1)]
     evaluation = evaluate_predictions(y_test, y_pred, labels=classes)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_test, y_pred, labels=classes, zero_division=0
-    )
-    per_class = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+    per_class = _per_class_scores(y_test, y_pred, classes)
 
-    model = clf.model_
-    tiles, tiles_source = first_layer_tiles(model)
     X_model = pipeline[:-1].transform(X_test) if hasattr(pipeline, "steps") else X_test
-    activation_layer = hidden_layer(model)
-    activations = _layer_activations(model, activation_layer, X_model)
-    mean_activations = np.stack(
-        [
-            activations[y_test == c].mean(axis=0)
-            if np.any(y_test == c)
-            else np.zeros(activations.shape[1])
-            for c in classes
-        ]
+    figures = _figures(
+        clf.model_,
+        X_test,
+        X_model,
+        y_test,
+        proba,
+        classes=classes,
+        evaluation=evaluation,
+        per_class=per_class,
+        history=history,
     )
-    images = X_test.reshape(len(X_test), _SIDE, _SIDE)
-    errors = most_confident_errors(proba, y_test, classes, k=_N_GALLERY)
-
-    figures = {
-        "confusion_matrix.png": _plot_confusion(evaluation),
-        "misclassified.png": _plot_errors(images, y_test, y_pred, proba, errors),
-        "precision_recall.png": _plot_precision_recall(classes, precision, recall),
-        "learning_curves.png": _plot_learning_curves(history),
-        "first_layer_weights.png": _plot_tiles(tiles, tiles_source),
-        "hidden_activations.png": _plot_activations(
-            mean_activations, classes, activation_layer.name
-        ),
-    }
     pngs = {name: _png_bytes(fig) for name, fig in figures.items()}
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -299,7 +269,7 @@ def write_report(
         evaluation=evaluation,
         per_class=per_class,
         pngs=pngs,
-        model_description=_describe_model(model),
+        model_description=_describe_model(clf.model_),
         n_epochs=len(history.get("loss", [])),
         data_files=list(data_paths),
     )
@@ -307,6 +277,74 @@ def write_report(
     html_path = out_dir / HTML_FILE
     write_bytes_atomic(html_path, page.encode("utf-8"))
     return ReportResult(out_dir, html_path, figure_paths, data_paths, evaluation)
+
+
+def _check_test_set(X_test: Any, y_test: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The test images and labels as arrays, one label per 28 x 28 image."""
+    X_test = np.asarray(X_test)
+    y_test = np.asarray(y_test).ravel()
+    if len(X_test) != len(y_test):
+        raise DataError(
+            f"X_test has {len(X_test)} images but y_test has {len(y_test)} labels; "
+            "pass one label per image"
+        )
+    if len(X_test) == 0:
+        raise DataError("X_test is empty; pass at least one test image")
+    if X_test[0].size != _SIDE * _SIDE:
+        raise DataError(
+            f"X_test holds images of shape {X_test.shape[1:]}; expected (28, 28) or (784,)"
+        )
+    return X_test, y_test
+
+
+def _per_class_scores(y_test: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> dict:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_test, y_pred, labels=classes, zero_division=0
+    )
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
+
+
+def _figures(
+    model: Any,
+    X_test: np.ndarray,
+    X_model: np.ndarray,
+    y_test: np.ndarray,
+    proba: np.ndarray,
+    *,
+    classes: np.ndarray,
+    evaluation: Any,
+    per_class: dict,
+    history: Mapping[str, Sequence[float]],
+) -> dict[str, Any]:
+    """The report's figures by file name: what the model gets wrong, and what it holds."""
+    y_pred = classes[proba.argmax(axis=1)]
+    tiles, tiles_source = first_layer_tiles(model)
+    activation_layer = hidden_layer(model)
+    activations = _layer_activations(model, activation_layer, X_model)
+    mean_activations = np.stack(
+        [
+            activations[y_test == c].mean(axis=0)
+            if np.any(y_test == c)
+            else np.zeros(activations.shape[1])
+            for c in classes
+        ]
+    )
+    images = X_test.reshape(len(X_test), _SIDE, _SIDE)
+    errors = most_confident_errors(proba, y_test, classes, k=_N_GALLERY)
+    return {
+        "confusion_matrix.png": _plot_confusion(evaluation),
+        "misclassified.png": _plot_errors(images, y_test, y_pred, proba, errors),
+        "precision_recall.png": _plot_precision_recall(
+            classes, per_class["precision"], per_class["recall"]
+        ),
+        "learning_curves.png": _plot_learning_curves(history),
+        "first_layer_weights.png": _plot_tiles(tiles, tiles_source),
+        "hidden_activations.png": _plot_activations(
+            mean_activations, classes, activation_layer.name
+        ),
+    }
 
 
 # --- what the model holds -------------------------------------------------------------

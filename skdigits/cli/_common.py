@@ -34,12 +34,26 @@ class HelpFormatter(argparse.HelpFormatter):
         )
 
 
-def add_command(sub: Any, name: str, *, help: str, description: str, examples: list[str]) -> Any:
-    """A subcommand's parser, with the shared formatter and an epilog of examples."""
+def add_command(
+    sub: Any,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    examples: list[str],
+    model: str | None = None,
+) -> Any:
+    """A subcommand's parser, with the shared formatter and an epilog of examples.
+
+    ``model`` is the help of the command's first argument, a MODEL file, if it takes one.
+    """
     epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples)
-    return sub.add_parser(
+    parser = sub.add_parser(
         name, help=help, description=description, epilog=epilog, formatter_class=HelpFormatter
     )
+    if model is not None:
+        parser.add_argument("model", type=Path, metavar="MODEL", help=model)
+    return parser
 
 
 def add_common_options(
@@ -132,12 +146,32 @@ def quiet_tensorflow() -> None:
         logging.getLogger(module).setLevel(logging.ERROR)
 
 
+def add_pickle_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help=(
+            "also load a pickle/joblib MODEL (loading a pickle runs code: use only files "
+            "you trust; .onnx and .skdigits files never run code)"
+        ),
+    )
+
+
+def open_model(path: Path, *, allow_pickle: bool) -> Any:
+    """:func:`skdigits.models.load_predictor`, with TensorFlow's log noise silenced if it loads."""
+    from ..models import load_predictor, model_kind
+
+    kind = model_kind(path)
+    if kind == "skdigits" or (kind == "pickle" and allow_pickle):
+        quiet_tensorflow()
+    return load_predictor(path, allow_pickle=allow_pickle, allow_hint="--allow-pickle")
+
+
 def check_output_path(path: Path, *, force: bool) -> None:
     """Refuse to overwrite an existing file without ``--force``, before any work is done."""
-    if path.is_dir():
-        raise SkdigitsError(f"output {path} is a directory; pass a file path")
-    if path.exists() and not force:
-        raise SkdigitsError(f"output {path} already exists; pass --force to overwrite it")
+    from .._atomic import refuse_existing
+
+    refuse_existing(path, force=force, fix="pass --force to overwrite it", label="output ")
     parent = path.parent
     if not parent.exists():
         # A typo in a folder name must not silently create a tree of folders.

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from ._common import add_command, add_common_options, add_data_options, load_mnist
-from .predict import add_pickle_option
+from ._common import (
+    add_command,
+    add_common_options,
+    add_data_options,
+    add_pickle_option,
+    load_mnist,
+    open_model,
+)
 
 _EXAMPLES = [
     "skdigits evaluate model.onnx",
@@ -27,9 +32,7 @@ def add_parser(sub) -> None:
             "MNIST is downloaded into the cache the first time (said on stderr)."
         ),
         examples=_EXAMPLES,
-    )
-    p.add_argument(
-        "model", type=Path, metavar="MODEL", help="an .onnx file or a .skdigits pipeline"
+        model="an .onnx file or a .skdigits pipeline",
     )
     add_common_options(p, json="print the results as JSON")
     add_data_options(p)
@@ -39,9 +42,8 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_predictions
-    from .predict import load_predictor
 
-    predictor = load_predictor(args.model, allow_pickle=args.allow_pickle)
+    predictor = open_model(args.model, allow_pickle=args.allow_pickle)
     X_test, y_test = load_mnist(args, "test")
     labels, _ = predictor.predict_with_proba(X_test)
     ev = evaluate_predictions(y_test, labels, labels=predictor.classes_)

@@ -41,12 +41,7 @@ def add_parser(sub) -> None:
             "--web DIR writes a static site that runs the model in the browser."
         ),
         examples=_EXAMPLES,
-    )
-    p.add_argument(
-        "model",
-        type=Path,
-        metavar="MODEL",
-        help="a .skdigits file written by `skdigits train` (with --web also an exported .onnx)",
+        model="a .skdigits file written by `skdigits train` (with --web also an exported .onnx)",
     )
     where = p.add_mutually_exclusive_group()
     add_common_options(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from ._common import add_command, add_common_options
 
@@ -24,18 +23,19 @@ def add_parser(sub) -> None:
             "measured at training, hyper-parameters, versions. TensorFlow is never loaded."
         ),
         examples=_EXAMPLES,
+        model="an .onnx file or a .skdigits file",
     )
-    p.add_argument("model", type=Path, metavar="MODEL", help="an .onnx file or a .skdigits file")
     add_common_options(p, json="print the metadata as JSON")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from .predict import is_pickle_file, refuse_pickle
+    from ..models import model_kind, refuse_pickle
 
-    if is_pickle_file(args.model):
-        refuse_pickle(args.model, flag=None)  # info never unpickles: it only reads metadata
-    if args.model.suffix == ".skdigits":
+    kind = model_kind(args.model)
+    if kind == "pickle":
+        refuse_pickle(args.model, allow_hint=None)  # info never unpickles: it only reads metadata
+    if kind == "skdigits":
         from ..persistence import load_metadata
 
         manifest = load_metadata(args.model)

@@ -18,7 +18,14 @@ import numpy as np
 
 from .._errors import DataError, SkdigitsError
 from ..inputs import INVERT_CHOICES, SCALE_CHOICES
-from ._common import add_command, add_common_options, note, positive_int
+from ._common import (
+    add_command,
+    add_common_options,
+    add_pickle_option,
+    note,
+    open_model,
+    positive_int,
+)
 
 _EXAMPLES = [
     "skdigits predict model.onnx seven.png three.jpg     # image files, any size",
@@ -39,9 +46,7 @@ def add_parser(sub) -> None:
             "and the exit status is then 1."
         ),
         examples=_EXAMPLES,
-    )
-    p.add_argument(
-        "model", type=Path, metavar="MODEL", help="an .onnx file (fast) or a .skdigits pipeline"
+        model="an .onnx file (fast) or a .skdigits pipeline",
     )
     p.add_argument(
         "inputs",
@@ -83,142 +88,6 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def add_pickle_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--allow-pickle",
-        action="store_true",
-        help=(
-            "also load a pickle/joblib MODEL (loading a pickle runs code: use only files "
-            "you trust; .onnx and .skdigits files never run code)"
-        ),
-    )
-
-
-def _load_labels(path: Path) -> np.ndarray:
-    from ..inputs import sniff_format
-
-    try:
-        with open(path, "rb") as fh:
-            kind = sniff_format(fh.read(64))
-    except OSError as err:
-        raise DataError(f"labels {path} cannot be read ({err.strerror or err})") from err
-    if kind == "npy":
-        from ..datasets import load_npy
-
-        return load_npy(path)
-    if kind in ("IDX", "gzip"):
-        from ..datasets import load_idx
-
-        return load_idx(path)
-    raise DataError(
-        f"labels {path} is not a .npy array or an IDX file (its content: {kind}); pass "
-        "the labels as a .npy array or an IDX file"
-    )
-
-
-class _PipelinePredictor:
-    """A saved .skdigits pipeline behind the predictor's interface."""
-
-    def __init__(self, path: Path) -> None:
-        from ._common import quiet_tensorflow
-
-        quiet_tensorflow()
-        from ..persistence import load_model
-
-        self.pipeline = load_model(path)
-        self.classes_ = self.pipeline.classes_
-
-    def predict_with_proba(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from ..preprocessing import check_pixel_range
-
-        check_pixel_range(np.asarray(X).reshape(len(X), -1))
-        proba = self.pipeline.predict_proba(X)
-        return self.classes_[proba.argmax(axis=1)], proba
-
-
-PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jl"}
-
-
-def is_pickle_file(path: Path) -> bool:
-    """Whether ``path`` is a pickle, by its suffix or by its first bytes (``\\x80`` protocol)."""
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        return True
-    from ..inference import looks_like_pickle
-
-    try:
-        with open(path, "rb") as fh:
-            return looks_like_pickle(fh.read(2))
-    except OSError:
-        return False  # the loader that runs next names the problem
-
-
-def refuse_pickle(path: Path, *, flag: str | None = "--allow-pickle") -> None:
-    """Raise the one-line error for a pickle model that was not explicitly allowed."""
-    how = f"pass {flag} only if you trust the file, or " if flag else ""
-    raise SkdigitsError(
-        f"{path} is a pickle/joblib file, and loading a pickle runs any code it holds; "
-        f"{how}re-save the model with skdigits.save_model (.skdigits) or export it to ONNX"
-    )
-
-
-class _PicklePredictor(_PipelinePredictor):
-    """A pickled/joblib skdigits pipeline, loaded only with ``--allow-pickle``."""
-
-    def __init__(self, path: Path) -> None:
-        from ._common import quiet_tensorflow
-
-        quiet_tensorflow()
-        import joblib
-        from sklearn.pipeline import Pipeline
-        from sklearn.utils.validation import check_is_fitted
-
-        from ..classifier import DigitClassifier
-        from ..preprocessing import PixelScaler
-
-        try:
-            pipeline = joblib.load(path)
-        except Exception as err:  # unpickling raises anything
-            raise SkdigitsError(
-                f"{path} could not be unpickled ({type(err).__name__}: "
-                f"{' '.join(str(err).split())}); pass a model saved by this skdigits"
-            ) from err
-        steps = getattr(pipeline, "steps", None)
-        if (
-            not isinstance(pipeline, Pipeline)
-            or len(steps or ()) != 2
-            or not isinstance(pipeline[0], PixelScaler)
-            or not isinstance(pipeline[-1], DigitClassifier)
-        ):
-            raise SkdigitsError(
-                f"{path} holds a {type(pipeline).__name__}, not a skdigits Pipeline of "
-                "PixelScaler and DigitClassifier; pass a pipeline from skdigits.make_pipeline()"
-            )
-        try:
-            check_is_fitted(pipeline[-1])
-        except Exception as err:
-            raise SkdigitsError(
-                f"{path} holds a pipeline that is not fitted; fit it before saving"
-            ) from err
-        self.pipeline = pipeline
-        self.classes_ = pipeline.classes_
-
-
-def load_predictor(path: Path, *, allow_pickle: bool = False) -> Any:
-    """An OnnxDigitClassifier for .onnx files, the saved pipeline for .skdigits files.
-
-    A pickle/joblib file (by suffix or content) is refused unless ``allow_pickle``.
-    """
-    if is_pickle_file(path):
-        if not allow_pickle:
-            refuse_pickle(path)
-        return _PicklePredictor(path)
-    if path.suffix == ".skdigits":
-        return _PipelinePredictor(path)
-    from ..inference import OnnxDigitClassifier
-
-    return OnnxDigitClassifier(path)
-
-
 def _check_labels(truth: np.ndarray, path: Path, classes: Any) -> np.ndarray:
     """True labels must be integers among the model's classes."""
     if truth.dtype.kind not in "iu":
@@ -237,9 +106,9 @@ def _check_labels(truth: np.ndarray, path: Path, classes: Any) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inputs import read_inputs
+    from ..inputs import read_inputs, read_labels
 
-    predictor = load_predictor(args.model, allow_pickle=args.allow_pickle)
+    predictor = open_model(args.model, allow_pickle=args.allow_pickle)
     if args.labels is not None and len(args.inputs) != 1:
         raise SkdigitsError("--labels needs exactly one INPUT array to line up with")
     results = read_inputs(args.inputs, scale=args.scale, invert=args.invert)
@@ -258,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     )
     truth = None
     if args.labels is not None:
-        truth = _load_labels(args.labels).ravel()
+        truth = read_labels(args.labels).ravel()
         if len(truth) != len(X):
             raise DataError(
                 f"{args.labels} has {len(truth)} labels but {args.inputs[0]} has {len(X)} "

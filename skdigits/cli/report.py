@@ -28,9 +28,7 @@ def add_parser(sub) -> None:
             'matplotlib: pip install "skdigits[plot]".'
         ),
         examples=_EXAMPLES,
-    )
-    p.add_argument(
-        "model", type=Path, metavar="MODEL", help="a .skdigits pipeline written by `skdigits train`"
+        model="a .skdigits pipeline written by `skdigits train`",
     )
     add_common_options(
         p,

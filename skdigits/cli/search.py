@@ -8,6 +8,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 from ._common import (
     HelpFormatter,
@@ -160,6 +161,30 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    param_grid, results_path = _check_request(args)
+    X, y = load_mnist(args, "train")
+    if args.subset is not None:
+        X, y = X[: args.subset], y[: args.subset]
+    X_test, y_test = load_mnist(args, "test")
+
+    quiet_tensorflow()
+    search, n_candidates, n_jobs = _make_search(args, param_grid)
+    if not args.quiet:
+        _print_plan(args, param_grid, n_candidates, n_jobs, len(X))
+    _fit(search, args, X, y)
+
+    summary = _summarize(search, args, X_test, y_test)
+    summary.update(n_candidates=n_candidates, n_splits=args.cv)
+    _save(search, args, param_grid, results_path, summary, n_images=len(X))
+    if args.json:
+        print(json.dumps({**summary, "results": str(results_path), "model": str(args.output)}))
+    return 0
+
+
+def _check_request(args: argparse.Namespace) -> tuple[dict[str, list], Path]:
+    """Everything that can be refused before MNIST is read: the grid and both outputs."""
+    from sklearn.metrics import get_scorer_names
+
     from .._errors import SkdigitsError
     from ..search import build_param_grid
 
@@ -170,34 +195,20 @@ def run(args: argparse.Namespace) -> int:
     if results_path.resolve() == args.output.resolve():
         raise SkdigitsError("--results and --output name the same file; choose two paths")
     param_grid = build_param_grid(args.param, args.grid)
-
-    from sklearn.metrics import get_scorer_names
-
     if args.scoring not in get_scorer_names():
         raise SkdigitsError(
             f"--scoring {args.scoring!r} is not a scikit-learn scorer; try accuracy, "
             "balanced_accuracy, f1_macro or neg_log_loss"
         )
+    return param_grid, results_path
 
-    X, y = load_mnist(args, "train")
-    if args.subset is not None:
-        X, y = X[: args.subset], y[: args.subset]
-    X_test, y_test = load_mnist(args, "test")
 
-    quiet_tensorflow()
+def _make_search(args: argparse.Namespace, param_grid: dict[str, list]) -> tuple[Any, int, int]:
+    """The GridSearchCV to run, its number of candidates and its n_jobs."""
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-    from ..persistence import save_model
     from ..pipeline import make_pipeline
-    from ..search import (
-        SearchProgress,
-        check_param_grid,
-        dask_backend,
-        format_results,
-        format_value,
-        short_params,
-        write_results_csv,
-    )
+    from ..search import SearchProgress, check_param_grid
 
     pipeline = make_pipeline(random_state=args.random_state, verbose=0)
     n_candidates = check_param_grid(pipeline, param_grid)
@@ -214,30 +225,42 @@ def run(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         search.set_callbacks(SearchProgress())  # scikit-learn's callback API
+    return search, n_candidates, n_jobs
 
-    if not args.quiet:
-        where = (
-            f"Dask scheduler {args.scheduler}"
-            if args.scheduler
-            else (
-                f"a local Dask cluster of {args.dask_workers} workers"
-                if args.backend == "dask"
-                else f"n_jobs={n_jobs}"
+
+def _print_plan(
+    args: argparse.Namespace,
+    param_grid: dict[str, list],
+    n_candidates: int,
+    n_jobs: int,
+    n_images: int,
+) -> None:
+    from ..search import format_value
+
+    if args.scheduler:
+        where = f"Dask scheduler {args.scheduler}"
+    elif args.backend == "dask":
+        where = f"a local Dask cluster of {args.dask_workers} workers"
+    else:
+        where = f"n_jobs={n_jobs}"
+    print(
+        f"searching {n_candidates} candidates x {args.cv} folds = {n_candidates * args.cv} "
+        f"fits on {n_images} MNIST images ({where}), then refitting the best on all of them"
+    )
+    for label, keep in (("searched", True), ("fixed", False)):
+        names = {k: v for k, v in param_grid.items() if (len(v) > 1) == keep}
+        if names:
+            shown = "; ".join(
+                f"{k.removeprefix('clf__')} = {', '.join(map(format_value, v))}"
+                for k, v in names.items()
             )
-        )
-        print(
-            f"searching {n_candidates} candidates x {args.cv} folds = {n_candidates * args.cv} "
-            f"fits on {len(X)} MNIST images ({where}), then refitting the best on all of them"
-        )
-        for label, keep in (("searched", True), ("fixed", False)):
-            names = {k: v for k, v in param_grid.items() if (len(v) > 1) == keep}
-            if names:
-                shown = "; ".join(
-                    f"{k.removeprefix('clf__')} = {', '.join(map(format_value, v))}"
-                    for k, v in names.items()
-                )
-                print(f"  {label}: {shown}")
-        sys.stdout.flush()
+            print(f"  {label}: {shown}")
+    sys.stdout.flush()
+
+
+def _fit(search: Any, args: argparse.Namespace, X: Any, y: Any) -> None:
+    from .._errors import SkdigitsError
+    from ..search import dask_backend
 
     try:
         with warnings.catch_warnings():
@@ -251,6 +274,11 @@ def run(args: argparse.Namespace) -> int:
                 search.fit(X, y)
     except (ValueError, TypeError) as err:
         raise SkdigitsError(f"the search failed: {err}") from err
+
+
+def _summarize(search: Any, args: argparse.Namespace, X_test: Any, y_test: Any) -> dict[str, Any]:
+    """Print the results table and the best candidate; return the figures for --json."""
+    from ..search import format_results, short_params
 
     best = search.best_index_
     mean = float(search.cv_results_["mean_test_score"][best])
@@ -266,18 +294,42 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"test accuracy of the refitted best: {test_accuracy:.4f} ({len(X_test)} MNIST test images)"
     )
+    return {
+        "best_params": search.best_params_,
+        "best_score": mean,
+        "best_score_std": std,
+        "scoring": args.scoring,
+        "test_accuracy": test_accuracy,
+    }
+
+
+def _save(
+    search: Any,
+    args: argparse.Namespace,
+    param_grid: dict[str, list],
+    results_path: Path,
+    summary: dict[str, Any],
+    *,
+    n_images: int,
+) -> None:
+    """Write cv_results_ and the refitted best pipeline, with the search in its metadata."""
+    from ..persistence import save_model
+    from ..search import write_results_csv
 
     write_results_csv(search.cv_results_, results_path)
     metadata = {
-        "metrics": {"test_accuracy": test_accuracy, f"cv_mean_{args.scoring}": mean},
+        "metrics": {
+            "test_accuracy": summary["test_accuracy"],
+            f"cv_mean_{args.scoring}": summary["best_score"],
+        },
         "search": {
             "best_params": search.best_params_,
             "param_grid": param_grid,
             "scoring": args.scoring,
             "cv": args.cv,
             "random_state": args.random_state,
-            "n_candidates": n_candidates,
-            "n_images": len(X),
+            "n_candidates": summary["n_candidates"],
+            "n_images": n_images,
         },
         "training_data": "MNIST",
     }
@@ -287,20 +339,3 @@ def run(args: argparse.Namespace) -> int:
         f"saved the refitted best pipeline to {args.output} "
         f"(next: skdigits export {args.output} -o {args.output.with_suffix('.onnx')})"
     )
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "best_params": search.best_params_,
-                    "best_score": mean,
-                    "best_score_std": std,
-                    "scoring": args.scoring,
-                    "test_accuracy": test_accuracy,
-                    "n_candidates": n_candidates,
-                    "n_splits": args.cv,
-                    "results": str(results_path),
-                    "model": str(args.output),
-                }
-            )
-        )
-    return 0

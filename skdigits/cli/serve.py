@@ -9,7 +9,6 @@ import argparse
 import errno
 import os
 import socket
-from pathlib import Path
 
 from .._errors import MissingDependencyError, SkdigitsError
 from ._common import add_command, port_number, positive_int
@@ -43,9 +42,7 @@ def add_parser(sub) -> None:
             "GET /healthz, GET /openapi.json, and a page at / to draw a digit on."
         ),
         examples=_EXAMPLES,
-    )
-    p.add_argument(
-        "model", type=Path, metavar="MODEL", help="an .onnx file written by `skdigits export`"
+        model="an .onnx file written by `skdigits export`",
     )
     p.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..presets import PRESETS
 from ._common import (
@@ -24,6 +25,88 @@ _EXAMPLES = [
     "skdigits train --subset 5000 --epochs 2 --force  # a quick trial",
     "skdigits train --preset tuned --architecture cnn -o cnn.skdigits",
 ]
+
+
+# The training options in --help order. Each defaults to None: "the preset's
+# value, else the classifier's".
+_TRAINING_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--epochs", {"type": positive_int, "help": "default: 10, or the preset's"}),
+    ("--batch-size", {"type": positive_int, "help": "default: 32, or the preset's"}),
+    ("--hidden-units", {"type": positive_int, "help": "default: 100"}),
+    (
+        "--learning-rate",
+        {"type": float, "help": "Adam's learning rate (default: 0.001, or the preset's)"},
+    ),
+    (
+        "--output-activation",
+        {
+            "choices": ("softmax", "sigmoid"),
+            "help": "'sigmoid' reproduces the original recipe exactly (default: softmax, or "
+            "the preset's)",
+        },
+    ),
+    (
+        "--validation-split",
+        {"type": fraction, "help": "the fraction held out, from 0 to below 1 (default: 0.2)"},
+    ),
+    (
+        "--preset",
+        {
+            "choices": tuple(PRESETS),
+            "help": "a named recipe to start from: 'seed' the original one, 'tuned' the "
+            "searched one for the chosen --architecture, 'fast' and 'best' CNNs, 'distilled' "
+            "the 784-100-10 net taught by the fast CNN, 'robust' for handwriting unlike "
+            "MNIST's (see README, 'Accuracy'); any option given explicitly replaces the "
+            "preset's value",
+        },
+    ),
+    (
+        "--architecture",
+        {
+            "choices": ("mlp", "cnn"),
+            "help": "the reference net or the convolutional net (default: mlp)",
+        },
+    ),
+    (
+        "--augment",
+        {
+            "type": float,
+            "nargs": "?",
+            "const": 1.0,
+            "metavar": "STRENGTH",
+            "help": "random shifts, rotations and zoom while training only; STRENGTH 1.0 "
+            "(the value without one) means up to 10%% / 10 degrees / 10%%",
+        },
+    ),
+    (
+        "--augment-with",
+        {
+            "nargs": "+",
+            "choices": ("shift", "rotate", "zoom", "shear", "elastic", "thickness"),
+            "metavar": "KIND",
+            "help": "which transformations --augment applies: shift, rotate, zoom, shear "
+            "(slant), elastic (a wobbly hand), thickness (pen width) (default: shift rotate "
+            "zoom; shifts alone are the cheapest)",
+        },
+    ),
+    (
+        "--teacher",
+        {
+            "metavar": "PRESET_OR_MODEL",
+            "help": "distil from a teacher: a preset trained first on the same images (e.g. "
+            "fast), or a saved .skdigits model (default: none, or the preset's)",
+        },
+    ),
+    (
+        "--label-smoothing",
+        {
+            "type": float,
+            "metavar": "EPS",
+            "help": "train towards 1-EPS for the true class instead of 1 (default: 0, or the "
+            "preset's)",
+        },
+    ),
+)
 
 
 def add_parser(sub) -> None:
@@ -45,68 +128,8 @@ def add_parser(sub) -> None:
         output_default=Path("model.skdigits"),
         force="overwrite --output (and an earlier --report) if it exists",
     )
-    # Training options default to None: "the preset's value, else the classifier's".
-    p.add_argument("--epochs", type=positive_int, help="default: 10, or the preset's")
-    p.add_argument("--batch-size", type=positive_int, help="default: 32, or the preset's")
-    p.add_argument("--hidden-units", type=positive_int, help="default: 100")
-    p.add_argument(
-        "--learning-rate", type=float, help="Adam's learning rate (default: 0.001, or the preset's)"
-    )
-    p.add_argument(
-        "--output-activation",
-        choices=("softmax", "sigmoid"),
-        help="'sigmoid' reproduces the original recipe exactly (default: softmax, or the preset's)",
-    )
-    p.add_argument(
-        "--validation-split",
-        type=fraction,
-        help="the fraction held out, from 0 to below 1 (default: 0.2)",
-    )
-    p.add_argument(
-        "--preset",
-        choices=tuple(PRESETS),
-        default=None,
-        help="a named recipe to start from: 'seed' the original one, 'tuned' the searched "
-        "one for the chosen --architecture, 'fast' and 'best' CNNs, 'distilled' the "
-        "784-100-10 net taught by the fast CNN, 'robust' for handwriting unlike MNIST's "
-        "(see README, 'Accuracy'); any option given explicitly replaces the preset's value",
-    )
-    p.add_argument(
-        "--architecture",
-        choices=("mlp", "cnn"),
-        help="the reference net or the convolutional net (default: mlp)",
-    )
-    p.add_argument(
-        "--augment",
-        type=float,
-        nargs="?",
-        const=1.0,
-        metavar="STRENGTH",
-        help="random shifts, rotations and zoom while training only; STRENGTH 1.0 (the "
-        "value without one) means up to 10%% / 10 degrees / 10%%",
-    )
-    p.add_argument(
-        "--augment-with",
-        nargs="+",
-        choices=("shift", "rotate", "zoom", "shear", "elastic", "thickness"),
-        default=None,
-        metavar="KIND",
-        help="which transformations --augment applies: shift, rotate, zoom, shear (slant), "
-        "elastic (a wobbly hand), thickness (pen width) (default: shift rotate zoom; "
-        "shifts alone are the cheapest)",
-    )
-    p.add_argument(
-        "--teacher",
-        metavar="PRESET_OR_MODEL",
-        help="distil from a teacher: a preset trained first on the same images (e.g. "
-        "fast), or a saved .skdigits model (default: none, or the preset's)",
-    )
-    p.add_argument(
-        "--label-smoothing",
-        type=float,
-        metavar="EPS",
-        help="train towards 1-EPS for the true class instead of 1 (default: 0, or the preset's)",
-    )
+    for flag, options in _TRAINING_OPTIONS:
+        p.add_argument(flag, default=None, **options)
     p.add_argument("--random-state", type=int, default=None, help="seed for a repeatable run")
     p.add_argument(
         "--subset",

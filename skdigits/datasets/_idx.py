@@ -20,7 +20,7 @@ from typing import BinaryIO
 import numpy as np
 
 from .._atomic import atomic_path
-from .._errors import DataError
+from .._errors import DataError, one_line
 
 __all__ = ["load_idx", "save_idx"]
 
@@ -170,7 +170,7 @@ def _open_regular(
         raise DataError(folder) from err
     except OSError as err:
         raise DataError(
-            f"cannot read {what} '{path}' ({_one_line(err)}); check its permissions"
+            f"cannot read {what} '{path}' ({one_line(err)}); check its permissions"
         ) from err
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
@@ -253,7 +253,7 @@ def _read_gzip(fh: BinaryIO, path: Path) -> np.ndarray:
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(
             f"IDX file '{path}' starts like gzip but is not a valid gzip stream "
-            f"({_one_line(err)}); download or copy the file again"
+            f"({one_line(err)}); download or copy the file again"
         ) from err
     if len(body) != expected:
         found = len(body) if len(body) <= expected else f"more than {expected}"
@@ -279,7 +279,3 @@ def _to_array(body: bytes, dtype: np.dtype, shape: tuple[int, ...], path: Path) 
     array = np.frombuffer(body, dtype=dtype).reshape(shape)
     # Copy into native byte order: the result is writable and fast to compute with.
     return array.astype(dtype.newbyteorder("="))
-
-
-def _one_line(err: object) -> str:
-    return " ".join(str(err).split()) or type(err).__name__

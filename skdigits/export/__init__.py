@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._atomic import write_bytes_atomic
+from .._atomic import refuse_existing, write_bytes_atomic
 from ._gate import (
     PARITY_TOLERANCE,
     ExportError,
@@ -171,12 +171,7 @@ def export_onnx(
 
 
 def _refuse_existing(path: Path, force: bool) -> None:
-    if path.is_dir():
-        raise ExportError(f"{path} is a directory; pass a file path such as {path / 'model.onnx'}")
-    if path.exists() and not force:
-        raise ExportError(
-            f"{path} already exists; pass force=True (or --force on the command line) to replace it"
-        )
+    refuse_existing(path, force=force, example="model.onnx", error=ExportError)
 
 
 def register_converters() -> None:

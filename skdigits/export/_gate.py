@@ -93,28 +93,11 @@ def check_exportable(pipeline: Any) -> tuple[Any, Any]:
         fitted, was fitted on images other than 28 x 28, or has class labels that
         are not integers (the ONNX ``label`` output is int64).
     """
-    from sklearn.pipeline import Pipeline
+    from ..pipeline import check_skdigits_pipeline
 
-    from ..classifier import DigitClassifier
-    from ..preprocessing import PixelScaler
-
-    steps = pipeline.steps if isinstance(pipeline, Pipeline) else None
-    if steps is None or len(steps) != 2:
-        raise ExportError(
-            "ONNX export expects a skdigits Pipeline of PixelScaler and DigitClassifier, "
-            f"got {type(pipeline).__name__}; build one with skdigits.make_pipeline()"
-        )
-    (_, scaler), (_, clf) = steps
-    if not isinstance(scaler, PixelScaler) or not isinstance(clf, DigitClassifier):
-        raise ExportError(
-            "ONNX export expects the steps PixelScaler then DigitClassifier, got "
-            f"{type(scaler).__name__} then {type(clf).__name__}"
-        )
-    if not hasattr(clf, "model_") or not hasattr(scaler, "n_features_in_"):
-        raise ExportError(
-            "the pipeline is not fitted yet, so there is no model to export; "
-            "call fit(X, y) before exporting"
-        )
+    scaler, clf = check_skdigits_pipeline(
+        pipeline, purpose="ONNX export", action="exporting", error=ExportError
+    )
     n_pixels = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
     if scaler.n_features_in_ != n_pixels or clf.n_features_in_ != n_pixels:
         raise ExportError(

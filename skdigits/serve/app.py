@@ -28,8 +28,10 @@ arrives) and the web stack; never TensorFlow, Keras or scikit-learn.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import os
+from collections.abc import AsyncGenerator
 from importlib import resources
 from typing import Any
 
@@ -45,10 +47,10 @@ try:
     from starlette.concurrency import run_in_threadpool
     from starlette.datastructures import UploadFile
     from starlette.exceptions import HTTPException
+    from starlette.formparsers import MultiPartException, MultiPartParser
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
-    from starlette.types import Message
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingDependencyError(
         f"serving needs {err.name or 'the web stack'}, which is not installed; "
@@ -84,7 +86,6 @@ _PIXELS_HINT = (
     'send {"pixels": [[...28 values...], ...28 rows]} for one image or '
     '{"pixels": [image, ...]} for a batch, raw intensities 0-255, white digit on black'
 )
-_JSON_HEADERS = {"content-type": "application/json"}
 
 
 def create_app(
@@ -158,13 +159,7 @@ def create_app(
         max_image_pixels=max_image_pixels,
         decode_concurrency=decode_concurrency,
     )
-    routes = [
-        Route("/", service.index, methods=["GET"]),
-        Route("/predict", service.predict, methods=["POST"]),
-        Route("/metadata", service.metadata, methods=["GET"]),
-        Route("/healthz", service.healthz, methods=["GET"]),
-        Route("/openapi.json", service.openapi, methods=["GET"]),
-    ]
+    routes = [Route(r.path, getattr(service, r.handler), methods=[r.method]) for r in _ROUTES]
     app = Starlette(
         routes=routes,
         exception_handlers={
@@ -343,20 +338,20 @@ class _DigitService:
         return b"".join(chunks)
 
     async def _form_image(self, request: Request, body: bytes) -> io.BytesIO:
-        """The ``image`` file of a multipart upload (the body is already read and bounded)."""
-        sent = False
+        """The ``image`` file of a multipart upload (the body is already read and bounded).
 
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        Starlette's own multipart parser reads the bounded body; ``request.form()``
+        would read the request's stream again, which the size check consumed.
+        """
 
+        async def bounded_body() -> AsyncGenerator[bytes, None]:
+            yield body
+
+        parser = MultiPartParser(request.headers, bounded_body(), max_files=1, max_fields=10)
         try:
-            form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
-        except HTTPException as err:  # the multipart parser's own wording, rephrased
-            if "Too many files" in str(err.detail):
+            form = await parser.parse()
+        except MultiPartException as err:  # the multipart parser's own wording, rephrased
+            if "Too many files" in err.message:
                 raise _RequestError(
                     422,
                     f"the multipart upload holds more than one file; send one image, as the "
@@ -364,7 +359,7 @@ class _DigitService:
                 ) from err
             raise _RequestError(
                 400,
-                f"the multipart body is malformed ({err.detail}); send one file field "
+                f"the multipart body is malformed ({err.message}); send one file field "
                 f"{_FORM_FIELD!r}",
             ) from err
         try:
@@ -494,23 +489,95 @@ def _read_static(name: str) -> bytes:
     return resources.files(__package__).joinpath("static", name).read_bytes()
 
 
+def _json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _error_response(why: str) -> dict[str, Any]:
+    return {"description": why, "content": _json_content({"$ref": "#/components/schemas/Error"})}
+
+
+@dataclasses.dataclass(frozen=True)
+class _RouteSpec:
+    """One route: how it is served and how the OpenAPI schema describes it."""
+
+    path: str
+    method: str
+    handler: str  # the _DigitService method that answers it
+    summary: str
+    ok: str  # what a 200 answer holds
+    ok_content: dict[str, Any]
+    errors: tuple[tuple[str, str], ...] = ()  # (status, why) pairs
+    documented: bool = True
+
+
+# The one table of routes: create_app serves these and _openapi_schema describes
+# them, so the schema cannot miss a route or describe one that is gone.
+_ROUTES = (
+    _RouteSpec(
+        "/predict",
+        "POST",
+        "predict",
+        "Predict the digit in an image, or in raw MNIST-layout pixels",
+        "One label and one row of probabilities per image",
+        _json_content({"$ref": "#/components/schemas/Prediction"}),
+        errors=(
+            ("400", "Empty body, malformed JSON or multipart"),
+            ("413", "Body or batch over the limit"),
+            ("415", "Unsupported Content-Type"),
+            ("422", "Not a digit image: wrong shape or values, undecodable, blank"),
+        ),
+    ),
+    _RouteSpec(
+        "/metadata",
+        "GET",
+        "metadata",
+        "The model's ONNX metadata (classes, test accuracy, ...)",
+        "metadata_props, JSON values decoded",
+        _json_content({"type": "object"}),
+    ),
+    _RouteSpec(
+        "/healthz",
+        "GET",
+        "healthz",
+        "Liveness",
+        "The service is up",
+        _json_content({"type": "object", "properties": {"status": {"const": "ok"}}}),
+    ),
+    _RouteSpec("/", "GET", "index", "The drawing page", "HTML", {"text/html": {}}),
+    _RouteSpec(
+        "/openapi.json",
+        "GET",
+        "openapi",
+        "This description",
+        "OpenAPI 3.1",
+        _json_content({"type": "object"}),
+        documented=False,
+    ),
+)
+
+
+def _operation(route: _RouteSpec) -> dict[str, Any]:
+    responses = {"200": {"description": route.ok, "content": route.ok_content}}
+    responses.update((status, _error_response(why)) for status, why in route.errors)
+    return {"summary": route.summary, "responses": responses}
+
+
 def _openapi_schema(classes: list[Any], max_body_bytes: int, max_batch: int) -> dict[str, Any]:
-    """The OpenAPI 3.1 description of the routes, written out: four routes need no generator."""
+    """The OpenAPI 3.1 description of the routes in :data:`_ROUTES`."""
     from .. import __version__
 
-    def error_response(why: str) -> dict[str, Any]:
-        return {
-            "description": why,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        }
-
-    image = {
-        "type": "array",
-        "minItems": 28,
-        "maxItems": 28,
-        "items": {"$ref": "#/components/schemas/Row"},
-    }
-    binary = {"schema": {"type": "string", "contentMediaType": "image/*"}}
+    paths = {r.path: {r.method.lower(): _operation(r)} for r in _ROUTES if r.documented}
+    paths["/predict"]["post"].update(
+        description=(
+            "An image (raw body or multipart field `image`) is prepared as "
+            "`skdigits predict` prepares image files: greyscale, inverted if dark "
+            "on light, cropped, fitted into 20x20 and centred by mass in 28x28. "
+            "JSON pixels are used as they are. "
+            f"Bodies are limited to {max_body_bytes} bytes, batches to {max_batch} images."
+        ),
+        requestBody=_predict_request_body(),
+    )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -518,138 +585,73 @@ def _openapi_schema(classes: list[Any], max_body_bytes: int, max_batch: int) -> 
             "version": __version__,
             "description": "Handwritten digit (MNIST) recognition with an ONNX model.",
         },
-        "paths": {
-            "/predict": {
-                "post": {
-                    "summary": "Predict the digit in an image, or in raw MNIST-layout pixels",
-                    "description": (
-                        "An image (raw body or multipart field `image`) is prepared as "
-                        "`skdigits predict` prepares image files: greyscale, inverted if dark "
-                        "on light, cropped, fitted into 20x20 and centred by mass in 28x28. "
-                        "JSON pixels are used as they are. "
-                        f"Bodies are limited to {max_body_bytes} bytes, batches to "
-                        f"{max_batch} images."
-                    ),
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "image/png": binary,
-                            "image/jpeg": binary,
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["image"],
-                                    "properties": {"image": {"type": "string", "format": "binary"}},
-                                }
-                            },
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/PixelsRequest"}
-                            },
-                        },
-                    },
-                    "responses": {
-                        "200": {
-                            "description": "One label and one row of probabilities per image",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Prediction"}
-                                }
-                            },
-                        },
-                        "400": error_response("Empty body, malformed JSON or multipart"),
-                        "413": error_response("Body or batch over the limit"),
-                        "415": error_response("Unsupported Content-Type"),
-                        "422": error_response(
-                            "Not a digit image: wrong shape or values, undecodable, blank"
-                        ),
-                    },
-                }
-            },
-            "/metadata": {
-                "get": {
-                    "summary": "The model's ONNX metadata (classes, test accuracy, ...)",
-                    "responses": {
-                        "200": {
-                            "description": "metadata_props, JSON values decoded",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        }
-                    },
-                }
-            },
-            "/healthz": {
-                "get": {
-                    "summary": "Liveness",
-                    "responses": {
-                        "200": {
-                            "description": "The service is up",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {"status": {"const": "ok"}},
-                                    }
-                                }
-                            },
-                        }
-                    },
-                }
-            },
-            "/": {
-                "get": {
-                    "summary": "The drawing page",
-                    "responses": {
-                        "200": {"description": "HTML", "content": {"text/html": {}}},
-                    },
-                }
+        "paths": paths,
+        "components": {"schemas": _schemas(len(classes), max_batch)},
+    }
+
+
+def _predict_request_body() -> dict[str, Any]:
+    binary = {"schema": {"type": "string", "contentMediaType": "image/*"}}
+    upload = {
+        "type": "object",
+        "required": [_FORM_FIELD],
+        "properties": {_FORM_FIELD: {"type": "string", "format": "binary"}},
+    }
+    return {
+        "required": True,
+        "content": {
+            "image/png": binary,
+            "image/jpeg": binary,
+            _FORM_TYPE: {"schema": upload},
+            **_json_content({"$ref": "#/components/schemas/PixelsRequest"}),
+        },
+    }
+
+
+def _schemas(n_classes: int, max_batch: int) -> dict[str, Any]:
+    image = {
+        "type": "array",
+        "minItems": 28,
+        "maxItems": 28,
+        "items": {"$ref": "#/components/schemas/Row"},
+    }
+    pixels = {
+        "description": (
+            "One image (28 rows of 28 values) or a batch of them; raw intensities 0-255, "
+            "white digit on black. Flat rows of 784 values are accepted too."
+        ),
+        "oneOf": [image, {"type": "array", "maxItems": max_batch, "items": image}],
+    }
+    probabilities = {
+        "type": "array",
+        "minItems": n_classes,
+        "maxItems": n_classes,
+        "items": {"type": "number", "minimum": 0, "maximum": 1},
+    }
+    return {
+        "PixelsRequest": {
+            "type": "object",
+            "required": ["pixels"],
+            "properties": {"pixels": pixels},
+        },
+        "Row": {
+            "type": "array",
+            "minItems": 28,
+            "maxItems": 28,
+            "items": {"type": "number", "minimum": 0, "maximum": 255},
+        },
+        "Prediction": {
+            "type": "object",
+            "required": ["labels", "probabilities", "classes"],
+            "properties": {
+                "labels": {"type": "array", "items": {"type": "integer"}},
+                "probabilities": {"type": "array", "items": probabilities},
+                "classes": {"type": "array", "items": {"type": "integer"}},
             },
         },
-        "components": {
-            "schemas": {
-                "PixelsRequest": {
-                    "type": "object",
-                    "required": ["pixels"],
-                    "properties": {
-                        "pixels": {
-                            "description": (
-                                "One image (28 rows of 28 values) or a batch of them; raw "
-                                "intensities 0-255, white digit on black. Flat rows of 784 "
-                                "values are accepted too."
-                            ),
-                            "oneOf": [
-                                image,
-                                {"type": "array", "maxItems": max_batch, "items": image},
-                            ],
-                        }
-                    },
-                },
-                "Row": {
-                    "type": "array",
-                    "minItems": 28,
-                    "maxItems": 28,
-                    "items": {"type": "number", "minimum": 0, "maximum": 255},
-                },
-                "Prediction": {
-                    "type": "object",
-                    "required": ["labels", "probabilities", "classes"],
-                    "properties": {
-                        "labels": {"type": "array", "items": {"type": "integer"}},
-                        "probabilities": {
-                            "type": "array",
-                            "items": {
-                                "type": "array",
-                                "minItems": len(classes),
-                                "maxItems": len(classes),
-                                "items": {"type": "number", "minimum": 0, "maximum": 1},
-                            },
-                        },
-                        "classes": {"type": "array", "items": {"type": "integer"}},
-                    },
-                },
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {"type": "string"}},
-                },
-            }
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}},
         },
     }
