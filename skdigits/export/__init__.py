@@ -70,8 +70,9 @@ def to_onnx_model(
 ) -> onnx.ModelProto:
     """Convert a fitted ``Pipeline(PixelScaler, DigitClassifier)`` to an ONNX model in memory.
 
+    ``skl2onnx.to_onnx`` converts it through skdigits' registered converters:
     tf2onnx converts the Keras net; the ÷255, reshape, row normalisation and
-    label lookup are added as ONNX nodes (see :mod:`skdigits.export._keras` for
+    label lookup are ONNX nodes around it (see :mod:`skdigits.export._keras` for
     why). The model passes ``onnx.checker.check_model(full_check=True)``; no
     parity check is run (:func:`export_onnx` runs one).
 
@@ -88,9 +89,9 @@ def to_onnx_model(
     -------
     onnx.ModelProto
     """
-    from ._keras import pipeline_to_onnx
+    from ._skl2onnx import pipeline_to_onnx
 
-    return pipeline_to_onnx(pipeline, opset=opset, metadata=dict(metadata or {}))
+    return pipeline_to_onnx(pipeline, opset=opset, metadata=metadata)
 
 
 def export_onnx(
