@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import temporary_dir_beside, write_bytes_atomic
+from .._atomic import temporary_dir_beside
 from ._gate import ExportError, as_check_images, check_opset, check_parity
 from ._metadata import INPUT_NAME, set_metadata
+from ._onnx import refuse_existing, to_onnx_model, write_new_files
 
 METHODS = ("dynamic", "static")
 
@@ -364,13 +365,12 @@ def export_int8_onnx(
     SlowerThanFp32Error
         If the int8 graph ran slower than fp32 and ``allow_slower`` is False.
     """
-    from . import _refuse_existing, to_onnx_model
-
     path = Path(path)
     check_opset(opset)
-    _refuse_existing(path, force)
+    refuse_existing(path, force)
     if not 0.0 <= float(max_accuracy_loss) < 1.0:
         raise ExportError(f"`max_accuracy_loss` is a fraction in [0, 1), got {max_accuracy_loss!r}")
+    # Not export_onnx: the int8 file must not carry the fp32 graph's parity metadata.
     fp32 = to_onnx_model(pipeline, opset=opset, metadata=metadata)
     if check_samples is None:
         check_samples = np.asarray(test_images)[:1000]
@@ -420,6 +420,5 @@ def export_int8_onnx(
             "int8_fp32_nodes": ",".join(report.fp32_nodes),
         },
     )
-    _refuse_existing(path, force)
-    write_bytes_atomic(path, int8.SerializeToString())
+    write_new_files({path: int8.SerializeToString()}, force=force)
     return report
