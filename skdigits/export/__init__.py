@@ -24,28 +24,20 @@ Importing this package is cheap; TensorFlow and tf2onnx load when a conversion r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from .._atomic import refuse_existing, write_bytes_atomic
 from ._gate import (
     PARITY_TOLERANCE,
     ExportError,
     ParityError,
     ParityReport,
-    check_opset,
     check_parity,
     default_check_samples,
     measure_parity,
 )
 from ._metadata import read_metadata
+from ._onnx import export_onnx, to_onnx_model
 from ._ort import export_ort
 from ._ortweb import fetch_onnxruntime_web
 from ._web import export_web
-
-if TYPE_CHECKING:  # pragma: no cover
-    import onnx
 
 __all__ = [
     "PARITY_TOLERANCE",
@@ -63,115 +55,6 @@ __all__ = [
     "register_converters",
     "to_onnx_model",
 ]
-
-
-def to_onnx_model(
-    pipeline: Any, *, opset: int = 17, metadata: Mapping[str, Any] | None = None
-) -> onnx.ModelProto:
-    """Convert a fitted ``Pipeline(PixelScaler, DigitClassifier)`` to an ONNX model in memory.
-
-    tf2onnx converts the Keras net; the ÷255, reshape, row normalisation and
-    label lookup are added as ONNX nodes (see :mod:`skdigits.export._keras` for
-    why). The model passes ``onnx.checker.check_model(full_check=True)``; no
-    parity check is run (:func:`export_onnx` runs one).
-
-    Parameters
-    ----------
-    pipeline : sklearn.pipeline.Pipeline
-        Fitted, on 28 x 28 images, with integer class labels.
-    opset : int, default=17
-        ONNX opset, from 13 to 18.
-    metadata : mapping, default=None
-        Extra ``metadata_props``, e.g. ``{"test_accuracy": 0.97}``.
-
-    Returns
-    -------
-    onnx.ModelProto
-    """
-    from ._keras import pipeline_to_onnx
-
-    return pipeline_to_onnx(pipeline, opset=opset, metadata=dict(metadata or {}))
-
-
-def export_onnx(
-    pipeline: Any,
-    path: str | Path,
-    *,
-    opset: int = 17,
-    metadata: Mapping[str, Any] | None = None,
-    check_samples: Any = None,
-    n_check: int = 256,
-    force: bool = False,
-) -> Path:
-    """Convert a fitted pipeline to ONNX, check it against the pipeline, and write it atomically.
-
-    Parameters
-    ----------
-    pipeline : sklearn.pipeline.Pipeline
-        A fitted ``Pipeline(PixelScaler, DigitClassifier)`` (e.g. from
-        :func:`skdigits.make_pipeline`), fitted on 28 x 28 images with integer labels.
-    path : str or path-like
-        Destination, conventionally ``*.onnx``.
-    opset : int, default=17
-        ONNX opset, from 13 to 18.
-    metadata : mapping, default=None
-        Extra ``metadata_props``; ``{"test_accuracy": 0.97}`` fills the
-        ``test_accuracy`` field (otherwise ``"unknown"``).
-    check_samples : array-like of shape (n, 28, 28) or (n, 784), default=None
-        Raw images (0–255) for the parity gate. Pass real images when you have
-        them (e.g. some test images); all of them are used. None uses
-        ``n_check`` deterministic synthetic images (black, white, noise).
-    n_check : int, default=256
-        Number of synthetic images when ``check_samples`` is None.
-    force : bool, default=False
-        Replace ``path`` if it exists.
-
-    Returns
-    -------
-    Path
-        The path written. Its ``parity_max_abs_diff`` metadata records the gate's result.
-
-    Raises
-    ------
-    ExportError
-        For an unfitted or non-skdigits pipeline, non-integer class labels, an
-        opset outside 13–18, or an existing ``path`` without ``force``.
-    ParityError
-        If the ONNX model's labels or probabilities differ from the pipeline's;
-        nothing is written then.
-
-    Examples
-    --------
-    >>> from skdigits.export import export_onnx, read_metadata
-    >>> export_onnx(pipe, "mnist.onnx", check_samples=X_test[:500])  # doctest: +SKIP
-    >>> read_metadata("mnist.onnx")["parity_max_abs_diff"]  # doctest: +SKIP
-    """
-    path = Path(path)
-    check_opset(opset)
-    _refuse_existing(path, force)
-    if check_samples is None:
-        check_samples = default_check_samples(n_check)
-
-    model = to_onnx_model(pipeline, opset=opset, metadata=metadata)
-    report = check_parity(model.SerializeToString(), pipeline, check_samples)
-
-    from ._metadata import set_metadata
-
-    set_metadata(
-        model,
-        {
-            "parity_max_abs_diff": repr(report.max_abs_diff),
-            "parity_n_samples": str(report.n_samples),
-        },
-    )
-    data = model.SerializeToString()
-    _refuse_existing(path, force)  # it may have appeared while converting
-    write_bytes_atomic(path, data)
-    return path
-
-
-def _refuse_existing(path: Path, force: bool) -> None:
-    refuse_existing(path, force=force, example="model.onnx", error=ExportError)
 
 
 def register_converters() -> None:

@@ -21,6 +21,9 @@ PARITY_TOLERANCE = 1e-5
 #: and tf2onnx 1.17 converts up to 18.
 MIN_OPSET, MAX_OPSET = 13, 18
 
+#: How many synthetic images the parity gate uses when it is given none.
+N_CHECK = 256
+
 #: The image layout of the ONNX contract.
 IMAGE_SHAPE = (28, 28)
 
@@ -125,7 +128,7 @@ def class_labels(clf: Any) -> np.ndarray:
     return as_int64
 
 
-def default_check_samples(n: int = 256, *, seed: int = 0) -> np.ndarray:
+def default_check_samples(n: int = N_CHECK, *, seed: int = 0) -> np.ndarray:
     """Deterministic raw images for the parity check when no real images are given.
 
     An all-black and an all-white image, then alternately uniform noise and

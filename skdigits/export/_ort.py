@@ -7,8 +7,10 @@ minimal build needs no optimiser), and lists the operators the file uses in a
 ORT file keeps the ONNX model's ``metadata_props``, so ``OnnxDigitClassifier`` and
 ``skdigits info`` read it as they read ``.onnx``.
 
-The parity gate runs on the ``.ort`` bytes themselves, through onnxruntime: labels
-identical, probabilities within 1e-5 of the pipeline's, or nothing is written.
+The ONNX graph is written and gated by :func:`~skdigits.export.export_onnx` (into a
+scratch folder), then the parity gate runs again on the ``.ort`` bytes themselves,
+through onnxruntime: labels identical, probabilities within 1e-5 of the pipeline's,
+or nothing is written.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import contextlib
 import io
 import logging
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .._atomic import temporary_dir_beside, write_bytes_atomic
-from ._gate import ExportError, ParityReport, check_opset, check_parity, default_check_samples
+from .._atomic import temporary_dir_beside
+from ._gate import N_CHECK, ExportError, ParityReport, check_parity, default_check_samples
+from ._metadata import set_metadata
+from ._onnx import export_onnx, record_parity, refuse_existing, write_new_files
 
 __all__ = ["OrtExport", "export_ort", "required_operators_path"]
 
@@ -45,14 +48,7 @@ def required_operators_path(path: str | Path) -> Path:
 
 
 def export_ort(
-    pipeline: Any,
-    path: str | Path,
-    *,
-    opset: int = 17,
-    metadata: Mapping[str, Any] | None = None,
-    check_samples: Any = None,
-    n_check: int = 256,
-    force: bool = False,
+    pipeline: Any, path: str | Path, *, force: bool = False, **options: Any
 ) -> OrtExport:
     """Export a fitted pipeline as an ORT-format model, parity-checked, written atomically.
 
@@ -63,8 +59,12 @@ def export_ort(
     path : str or path-like
         Destination, conventionally ``*.ort``; the operator list is written
         beside it (:func:`required_operators_path`).
-    opset, metadata, check_samples, n_check, force
-        As for :func:`~skdigits.export.export_onnx`.
+    force : bool, default=False
+        Replace ``path`` and its operator list if they exist.
+    **options
+        ``opset``, ``metadata``, ``check_samples`` and ``n_check``, passed to
+        :func:`~skdigits.export.export_onnx`, which writes the gated ONNX graph that
+        is then converted; the ``.ort`` file is gated on the same images.
 
     Returns
     -------
@@ -84,41 +84,28 @@ def export_ort(
     >>> from skdigits.export import export_ort
     >>> export_ort(pipe, "mnist.ort", check_samples=X_test[:1000])  # doctest: +SKIP
     """
-    from . import _refuse_existing, to_onnx_model
-    from ._metadata import set_metadata
+    import onnx
 
     path = Path(path)
-    check_opset(opset)
     config_path = required_operators_path(path)
     for target in (path, config_path):
-        _refuse_existing(target, force)
-    if check_samples is None:
-        check_samples = default_check_samples(n_check)
-
-    model = to_onnx_model(pipeline, opset=opset, metadata=metadata)
-    check_parity(model.SerializeToString(), pipeline, check_samples)  # the ONNX graph first
-    set_metadata(model, {"model_format": "ort", "ort_optimization_style": OPTIMIZATION_STYLE})
-    # The converter's scratch files live beside the destination (a killed export leaves
-    # a hidden .part folder there, removed by the next export once stale).
+        refuse_existing(target, force)
+    if options.get("check_samples") is None:  # both gates see the same images
+        options["check_samples"] = default_check_samples(options.get("n_check", N_CHECK))
+    images = options["check_samples"]
+    # The scratch files live beside the destination (a killed export leaves a hidden
+    # .part folder there, removed by the next export once stale).
     with temporary_dir_beside(path) as scratch:
+        gated = export_onnx(pipeline, scratch / "gated.onnx", **options)
+        model = onnx.load(gated)
+        set_metadata(model, {"model_format": "ort", "ort_optimization_style": OPTIMIZATION_STYLE})
         ort_bytes, _ = _convert(model, scratch)
-        report = check_parity(ort_bytes, pipeline, check_samples)
         # Record the gate's result in the file, convert again, and gate the final bytes.
-        set_metadata(
-            model,
-            {
-                "parity_max_abs_diff": repr(report.max_abs_diff),
-                "parity_n_samples": str(report.n_samples),
-            },
-        )
+        record_parity(model, check_parity(ort_bytes, pipeline, images))
         ort_bytes, config = _convert(model, scratch)
-    report = check_parity(ort_bytes, pipeline, check_samples)
-
+    report = check_parity(ort_bytes, pipeline, images)
     config = config.replace("# - model.ort", f"# - {path.name}")
-    for target in (path, config_path):
-        _refuse_existing(target, force)  # it may have appeared while converting
-    write_bytes_atomic(path, ort_bytes)
-    write_bytes_atomic(config_path, config.encode("utf-8"))
+    write_new_files({path: ort_bytes, config_path: config.encode("utf-8")}, force=force)
     return OrtExport(path, config_path, report)
 
 

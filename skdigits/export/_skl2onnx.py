@@ -1,79 +1,46 @@
-"""skl2onnx converters and shape calculators for PixelScaler and DigitClassifier.
+"""skl2onnx converters for PixelScaler and DigitClassifier, and the pipeline's ONNX assembly.
 
-After :func:`register_converters`, ``skl2onnx.to_onnx`` converts a skdigits
-pipeline, alone or inside a larger scikit-learn pipeline:
+This is the one route from a fitted pipeline to ONNX: :func:`pipeline_to_onnx`
+(behind :func:`~skdigits.export.to_onnx_model` and every ``export_*``) calls
+``skl2onnx.to_onnx`` through the converters registered here, then writes the
+skdigits header and metadata. After :func:`register_converters`, skl2onnx also
+converts a skdigits pipeline inside a larger scikit-learn pipeline:
 
 - ``PixelScaler``: ``Div`` by 255 and ``Reshape`` to ``[N, n_features]``; the
   input may be ``[N, 28, 28]`` or ``[N, 784]`` (non-float inputs are cast first).
 - ``DigitClassifier``: a classifier to skl2onnx (default parser, option
   ``zipmap``), whose outputs are ``label`` (int64) and ``probabilities``
-  (float32). Its converter embeds the Keras net converted by tf2onnx, renamed
-  into the skl2onnx graph, then normalises rows and looks up the label.
-
-Both converters use the node builders of :mod:`._keras`, so a model converted
-here computes exactly what :func:`~skdigits.export.export_onnx` writes.
+  (float32). Its converter embeds the graph of :func:`._keras.classifier_to_onnx`
+  with skl2onnx's ``add_onnx_graph``, which gives its tensors unique names.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from .._deps import require
-from ._gate import MAX_OPSET, MIN_OPSET, ExportError, class_labels
+import numpy as np
 
-require("onnx", feature="skl2onnx conversion of skdigits models")
-require("skl2onnx", feature="skl2onnx conversion of skdigits models")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-from skl2onnx import update_registered_converter  # noqa: E402
+from .._deps import require
+from .._version import __version__
+from ._gate import MAX_OPSET, MIN_OPSET, ExportError, check_exportable, check_opset, class_labels
+from ._metadata import DOC_STRING, INPUT_NAME, PRODUCER_NAME, build_metadata, set_metadata
+
+require("onnx", feature="ONNX export")
+require("skl2onnx", feature="ONNX export")
+import onnx  # noqa: E402
+from onnx import TensorProto  # noqa: E402
+from skl2onnx import to_onnx, update_registered_converter  # noqa: E402
 from skl2onnx.common.data_types import FloatTensorType, Int64TensorType  # noqa: E402
 from skl2onnx.common.utils import check_input_and_output_numbers  # noqa: E402
-
-from ._keras import (  # noqa: E402
-    Pieces,
-    classification_pieces,
-    keras_net_pieces,
-    keras_net_to_onnx,
-    scaling_pieces,
-)
+from skl2onnx.helpers.integration import add_onnx_graph  # noqa: E402
 
 PIXEL_SCALER_ALIAS = "SkdigitsPixelScaler"
 DIGIT_CLASSIFIER_ALIAS = "SkdigitsDigitClassifier"
 
-
-def _add_pieces(scope: Any, container: Any, pieces: Pieces) -> None:
-    """Add nodes and initializers built by :mod:`._keras` to an skl2onnx container."""
-    nodes, tensors = pieces
-    for tensor in tensors:
-        # add_initializer copies only raw_data from a TensorProto: make sure it has it.
-        raw = numpy_helper.from_array(numpy_helper.to_array(tensor), tensor.name)
-        container.add_initializer(raw.name, raw.data_type, list(raw.dims), raw)
-    for node in nodes:
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        container.add_node(
-            node.op_type,
-            list(node.input),
-            list(node.output),
-            op_domain="",
-            name=scope.get_unique_operator_name(node.name or node.op_type),
-            **attrs,
-        )
-
-
-def _float_input(scope: Any, operator: Any, container: Any) -> str:
-    """The name of operator's input as float32, casting it if needed."""
-    variable = operator.inputs[0]
-    if isinstance(variable.type, FloatTensorType):
-        return variable.full_name
-    cast = scope.get_unique_variable_name(f"{variable.full_name}_float")
-    container.add_node(
-        "Cast",
-        [variable.full_name],
-        [cast],
-        name=scope.get_unique_operator_name("cast_to_float"),
-        to=TensorProto.FLOAT,
-    )
-    return cast
+#: Divisor of the scaling step, the same float32 value PixelScaler divides by.
+MAX_PIXEL = np.float32(255.0)
 
 
 # --- PixelScaler ------------------------------------------------------------------
@@ -97,13 +64,32 @@ def pixel_scaler_shape(operator: Any) -> None:
 
 
 def convert_pixel_scaler(scope: Any, operator: Any, container: Any) -> None:
-    """``Div`` by 255 (exactly as PixelScaler) and ``Reshape`` to ``[N, n_features]``."""
-    pixels = _float_input(scope, operator, container)
+    """``Div`` by 255 (exactly as PixelScaler: IEEE division) and ``Reshape`` to rows."""
+    pixels = operator.inputs[0].full_name
+    if not isinstance(operator.inputs[0].type, FloatTensorType):
+        pixels = scope.get_unique_variable_name(f"{pixels}_float")
+        container.add_node(
+            "Cast",
+            [operator.inputs[0].full_name],
+            [pixels],
+            name=scope.get_unique_operator_name("cast_to_float"),
+            to=TensorProto.FLOAT,
+        )
     n_features = int(operator.raw_operator.n_features_in_)
-    pieces = scaling_pieces(
-        pixels, operator.outputs[0].full_name, n_features, scope.get_unique_variable_name
+    divisor = scope.get_unique_variable_name("max_pixel")
+    shape = scope.get_unique_variable_name("rows_shape")
+    scaled = scope.get_unique_variable_name("scaled")
+    container.add_initializer(divisor, TensorProto.FLOAT, [], [float(MAX_PIXEL)])
+    container.add_initializer(shape, TensorProto.INT64, [2], [-1, n_features])
+    container.add_node(
+        "Div", [pixels, divisor], [scaled], name=scope.get_unique_operator_name("scale")
     )
-    _add_pieces(scope, container, pieces)
+    container.add_node(
+        "Reshape",
+        [scaled, shape],
+        [operator.outputs[0].full_name],
+        name=scope.get_unique_operator_name("flatten"),
+    )
 
 
 # --- DigitClassifier --------------------------------------------------------------
@@ -113,20 +99,26 @@ def digit_classifier_shape(operator: Any) -> None:
     """Outputs: ``label`` int64 ``[N]`` and ``probabilities`` float32 ``[N, n_classes]``."""
     check_input_and_output_numbers(operator, input_count_range=1, output_count_range=2)
     classes = class_labels(operator.raw_operator)  # refuses string labels, with the reason
+    if not isinstance(operator.inputs[0].type, FloatTensorType):
+        raise ExportError(
+            f"DigitClassifier's ONNX converter takes float32 rows, got "
+            f"{operator.inputs[0].type}; put a PixelScaler before it (it casts)"
+        )
     batch = operator.inputs[0].get_first_dimension()
     operator.outputs[0].type = Int64TensorType([batch])
     operator.outputs[1].type = FloatTensorType([batch, len(classes)])
 
 
 def convert_digit_classifier(scope: Any, operator: Any, container: Any) -> None:
-    """Embed the Keras net (via tf2onnx), then normalise rows and look up the label.
+    """Embed the Keras net (via tf2onnx) and the head that normalises rows and finds the label.
 
     The net is converted at ``min(target_opset, 18)``, tf2onnx's highest; its
     operators (MatMul, Add, Relu, Softmax or Sigmoid, Reshape) mean the same
     in every later opset, so the graph stays valid in a newer model.
     """
+    from ._keras import classifier_to_onnx
+
     clf = operator.raw_operator
-    classes = class_labels(clf)
     if len(clf.X_shape_) != 2:
         raise ExportError(
             f"DigitClassifier was fitted on inputs of shape {tuple(clf.X_shape_)}; the "
@@ -135,18 +127,8 @@ def convert_digit_classifier(scope: Any, operator: Any, container: Any) -> None:
     target = int(container.target_opset)
     if target < MIN_OPSET:
         raise ExportError(f"DigitClassifier needs `target_opset` >= {MIN_OPSET}, got {target}")
-    net = keras_net_to_onnx(
-        clf.model_, n_features=int(clf.X_shape_[1]), opset=min(target, MAX_OPSET)
-    )
-    fresh = scope.get_unique_variable_name
-    rows = _float_input(scope, operator, container)
-    activations = fresh("keras_activations")
-    label, probabilities = (v.full_name for v in operator.outputs)
-    _add_pieces(scope, container, keras_net_pieces(net, rows, activations, fresh))
-    _add_pieces(
-        scope,
-        container,
-        classification_pieces(activations, label, probabilities, classes, fresh),
+    add_onnx_graph(
+        scope, operator, container, classifier_to_onnx(clf, opset=min(target, MAX_OPSET))
     )
 
 
@@ -167,3 +149,38 @@ def register_converters() -> None:
         convert_digit_classifier,
         options={"zipmap": [False, True], "nocl": [False]},
     )
+
+
+# --- The pipeline -----------------------------------------------------------------
+
+
+def pipeline_to_onnx(
+    pipeline: Any, *, opset: int = 17, metadata: Mapping[str, Any] | None = None
+) -> onnx.ModelProto:
+    """Convert a fitted ``Pipeline(PixelScaler, DigitClassifier)`` to an ONNX model.
+
+    See :func:`skdigits.export.to_onnx_model`.
+    """
+    opset = check_opset(opset)
+    _, clf = check_exportable(pipeline)
+    props = build_metadata(clf, class_labels(clf), opset=opset, extra=metadata)
+    register_converters()
+    model = to_onnx(
+        pipeline,
+        initial_types=[(INPUT_NAME, FloatTensorType([None, 28, 28]))],
+        options={type(clf): {"zipmap": False}},
+        target_opset=opset,
+        name="skdigits_mnist",
+    )
+    for value in (*model.graph.input, *model.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = "N"  # skl2onnx leaves it unnamed
+    model.producer_name, model.producer_version = PRODUCER_NAME, __version__
+    model.domain, model.doc_string = "", DOC_STRING
+    set_metadata(model, props)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as err:
+        raise ExportError(
+            f"the converted ONNX model is invalid ({err}); please report this"
+        ) from err
+    return model

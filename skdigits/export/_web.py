@@ -6,6 +6,8 @@ modules (``app.mjs``, the page; ``preprocess.mjs``, the MNIST preparation of
 :mod:`skdigits.images` ported to JavaScript), ``model.onnx``, ``model.json`` (the
 model's classes and metadata for the page) and onnxruntime-web's three files
 (:data:`~skdigits.export._ortweb.ORT_WEB_FILES`), fetched into a verified cache.
+The drawing pad and answer bars are those of the page ``skdigits serve`` serves,
+inlined into ``index.html`` and ``app.mjs`` as they are written (:mod:`skdigits._page`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_path, write_bytes_atomic
+from .._page import inline_shared
 from ._gate import ExportError
 from ._ortweb import ORT_WEB_FILES, ORT_WEB_VERSION, fetch_onnxruntime_web
 
@@ -88,8 +91,9 @@ def export_web(
 
     out.mkdir(parents=True, exist_ok=True)
     static = resources.files("skdigits.export") / "web_static"
-    for name in WEB_PAGE_FILES:
-        write_bytes_atomic(out / name, (static / name).read_bytes())
+    for name in WEB_PAGE_FILES:  # with the drawing pad shared with `skdigits serve` inlined
+        page = inline_shared((static / name).read_text(encoding="utf-8"))
+        write_bytes_atomic(out / name, page.encode("utf-8"))
     for name in ORT_WEB_FILES:
         _copy_atomic(runtime / name, out / name)
     _copy_atomic(Path(model), out / MODEL_FILE)

@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import temporary_dir_beside, write_bytes_atomic
+from .._atomic import temporary_dir_beside
 from ._gate import ExportError, as_check_images, check_opset, check_parity
 from ._metadata import INPUT_NAME, set_metadata
+from ._onnx import refuse_existing, to_onnx_model, write_new_files
 
 METHODS = ("dynamic", "static")
 
@@ -364,22 +365,57 @@ def export_int8_onnx(
     SlowerThanFp32Error
         If the int8 graph ran slower than fp32 and ``allow_slower`` is False.
     """
-    from . import _refuse_existing, to_onnx_model
-
     path = Path(path)
     check_opset(opset)
-    _refuse_existing(path, force)
+    refuse_existing(path, force)
     if not 0.0 <= float(max_accuracy_loss) < 1.0:
         raise ExportError(f"`max_accuracy_loss` is a fraction in [0, 1), got {max_accuracy_loss!r}")
+    # Not export_onnx: the int8 file must not carry the fp32 graph's parity metadata.
     fp32 = to_onnx_model(pipeline, opset=opset, metadata=metadata)
     if check_samples is None:
         check_samples = np.asarray(test_images)[:1000]
     check_parity(fp32.SerializeToString(), pipeline, check_samples)
 
-    nodes = compute_nodes(fp32)
-    fallbacks = [[], nodes[-1:], [*nodes[:1], *nodes[-1:]] if len(nodes) > 1 else nodes[-1:]]
-    for i, keep in enumerate(fallbacks):
-        with temporary_dir_beside(path) as scratch:
+    int8, report = _quantize_within_gate(
+        fp32,
+        test_images,
+        test_labels,
+        method=method,
+        calibration_images=calibration_images,
+        max_accuracy_loss=max_accuracy_loss,
+        scratch_beside=path,
+    )
+    if report.speedup < 1.0 and not allow_slower:
+        raise SlowerThanFp32Error(
+            f"{report}; the int8 model ran slower than fp32 on this CPU, so it was not "
+            "written. Keep the fp32 model, or pass allow_slower=True (--allow-slower) if "
+            "the smaller file matters more"
+        )
+    set_metadata(int8, _int8_metadata(method, report))
+    write_new_files({path: int8.SerializeToString()}, force=force)
+    return report
+
+
+def _quantize_within_gate(
+    fp32: Any,
+    test_images: Any,
+    test_labels: Any,
+    *,
+    method: str,
+    calibration_images: Any,
+    max_accuracy_loss: float,
+    scratch_beside: Path,
+) -> tuple[Any, QuantizationReport]:
+    """Quantise ``fp32`` to int8 until it passes :func:`check_accuracy`; return both.
+
+    First every quantisable layer is int8; if that loses too much, the last layer
+    stays fp32, then the first and the last (the layers int8 hurts most). The last
+    try's :class:`AccuracyGateError` propagates. onnxruntime's scratch files go in a
+    fresh folder beside ``scratch_beside``, so a killed export leaves nothing elsewhere.
+    """
+
+    def attempt(keep: list[str]) -> tuple[Any, QuantizationReport]:
+        with temporary_dir_beside(scratch_beside) as scratch:
             int8 = quantize_int8(
                 fp32,
                 method=method,
@@ -387,39 +423,34 @@ def export_int8_onnx(
                 nodes_to_exclude=keep,
                 scratch_dir=scratch,
             )
-        try:
-            report = check_accuracy(
-                fp32,
-                int8,
-                test_images,
-                test_labels,
-                method=method,
-                max_accuracy_loss=max_accuracy_loss,
-                fp32_nodes=keep,
-            )
-            break
-        except AccuracyGateError:
-            if i == len(fallbacks) - 1:
-                raise
-    if report.speedup < 1.0 and not allow_slower:
-        raise SlowerThanFp32Error(
-            f"{report}; the int8 model ran slower than fp32 on this CPU, so it was not "
-            "written. Keep the fp32 model, or pass allow_slower=True (--allow-slower) if "
-            "the smaller file matters more"
+        report = check_accuracy(
+            fp32,
+            int8,
+            test_images,
+            test_labels,
+            method=method,
+            max_accuracy_loss=max_accuracy_loss,
+            fp32_nodes=keep,
         )
-    set_metadata(
-        int8,
-        {
-            "quantization": "int8",
-            "quantization_method": method,
-            "fp32_test_accuracy": repr(report.fp32_accuracy),
-            "int8_test_accuracy": repr(report.int8_accuracy),
-            "test_accuracy": repr(report.int8_accuracy),
-            "accuracy_gate_n_samples": str(report.n_samples),
-            "int8_speedup_measured": f"{report.speedup:.2f}",
-            "int8_fp32_nodes": ",".join(report.fp32_nodes),
-        },
-    )
-    _refuse_existing(path, force)
-    write_bytes_atomic(path, int8.SerializeToString())
-    return report
+        return int8, report
+
+    nodes = compute_nodes(fp32)
+    *tries, last = [[], nodes[-1:], [*nodes[:1], *nodes[-1:]] if len(nodes) > 1 else nodes[-1:]]
+    for keep in tries:
+        with contextlib.suppress(AccuracyGateError):  # then keep more layers in fp32
+            return attempt(keep)
+    return attempt(last)
+
+
+def _int8_metadata(method: str, report: QuantizationReport) -> dict[str, str]:
+    """What the int8 file records of its quantisation and of the accuracy gate."""
+    return {
+        "quantization": "int8",
+        "quantization_method": method,
+        "fp32_test_accuracy": repr(report.fp32_accuracy),
+        "int8_test_accuracy": repr(report.int8_accuracy),
+        "test_accuracy": repr(report.int8_accuracy),
+        "accuracy_gate_n_samples": str(report.n_samples),
+        "int8_speedup_measured": f"{report.speedup:.2f}",
+        "int8_fp32_nodes": ",".join(report.fp32_nodes),
+    }

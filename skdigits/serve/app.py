@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError, MissingDependencyError
+from .._page import inline_shared
 from ..inference import OnnxDigitClassifier
 from ..inputs import INVERT_CHOICES, SCALE_CHOICES, to_mnist_convention
 
@@ -265,7 +266,7 @@ class _DigitService:
         # Bound on the pixels decoded at once; created here, bound to the loop on first use.
         self._decoding = asyncio.Semaphore(decode_concurrency)
         self.classes = classifier.classes_.tolist()
-        self._page = _read_static("index.html")
+        self._page = inline_shared(_read_static("index.html").decode("utf-8")).encode("utf-8")
         self._metadata = orjson.dumps(classifier.metadata)
         self._openapi = orjson.dumps(_openapi_schema(self.classes, max_body_bytes, max_batch))
 

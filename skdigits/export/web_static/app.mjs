@@ -4,23 +4,26 @@
 import * as ort from "./ort.wasm.min.mjs";
 import { preprocess, SIZE } from "./preprocess.mjs";
 
+// @include drawing.mjs
+
 // One thread: no SharedArrayBuffer, so no cross-origin isolation headers are needed.
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.proxy = false;
 ort.env.wasm.wasmPaths = new URL("./", import.meta.url).href;
 
-const canvas = document.getElementById("canvas");
-const ctx = canvas.getContext("2d", { willReadFrequently: true });
 const preview = document.getElementById("preview").getContext("2d");
-const labelEl = document.getElementById("label");
-const confidenceEl = document.getElementById("confidence");
-const barsEl = document.getElementById("bars");
 const statusEl = document.getElementById("status");
-const bars = [];
-let classes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+const answer = answerView({
+  labelEl: document.getElementById("label"),
+  confidenceEl: document.getElementById("confidence"),
+  barsEl: document.getElementById("bars"),
+});
 let session = null;
-let drawing = false;
-let last = null;
+const pad = drawingPad(document.getElementById("canvas"), {
+  onStroke: predict,
+  canDraw: () => session !== null,
+});
+const { canvas, ctx } = pad;
 let requestId = 0;
 
 // For tests and benchmarks: what the model was given, and how long things took.
@@ -32,32 +35,6 @@ function setState(state, message = "") {
   document.body.dataset.state = state;
 }
 
-function buildBars() {
-  barsEl.replaceChildren();
-  bars.length = 0;
-  classes.forEach((c, i) => {
-    const li = document.createElement("li");
-    li.dataset.digit = String(c);
-    li.innerHTML = '<span class="digit"></span><span class="track"><span class="fill"></span></span>' +
-      '<span class="pct"></span>';
-    li.querySelector(".digit").textContent = String(c);
-    li.querySelector(".pct").id = "p" + i;
-    barsEl.append(li);
-    bars.push(li);
-  });
-}
-
-function resetCanvas() {
-  ctx.fillStyle = "#000";
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.strokeStyle = "#fff";
-  ctx.fillStyle = "#fff";
-  ctx.lineWidth = 18;
-  ctx.lineCap = "round";
-  ctx.lineJoin = "round";
-  resetPreview();
-}
-
 function showInput(pixels) {
   const image = preview.createImageData(SIZE, SIZE);
   for (let i = 0; i < pixels.length; i++) {
@@ -67,28 +44,9 @@ function showInput(pixels) {
   preview.putImageData(image, 0, 0);
 }
 
-function showResult(label, probabilities) {
-  probabilities.forEach((p, i) => {
-    const pct = bars[i].querySelector(".pct");
-    bars[i].querySelector(".fill").style.width = (100 * p).toFixed(1) + "%";
-    pct.textContent = (100 * p).toFixed(1) + " %";
-    pct.dataset.p = String(p);
-    bars[i].classList.toggle("top", classes[i] === label);
-  });
-  labelEl.textContent = String(label);
-  confidenceEl.textContent = (100 * Math.max(...probabilities)).toFixed(1) + " % sure";
-}
-
-function clearResult() {
-  labelEl.textContent = "";
-  confidenceEl.textContent = "";
-  for (const li of bars) {
-    li.querySelector(".fill").style.width = "0";
-    const pct = li.querySelector(".pct");
-    pct.textContent = "";
-    delete pct.dataset.p;
-    li.classList.remove("top");
-  }
+function resetPreview() {
+  preview.fillStyle = "#000";
+  preview.fillRect(0, 0, SIZE, SIZE);
 }
 
 async function predict() {
@@ -100,7 +58,7 @@ async function predict() {
   window.skdigits.lastInput = pixels && Array.from(pixels);
   if (pixels === null) {
     resetPreview();
-    clearResult();
+    answer.clear();
     setState("nodigit", "no digit");
     return;
   }
@@ -109,68 +67,23 @@ async function predict() {
     const feeds = { pixels: new ort.Tensor("float32", pixels, [1, SIZE, SIZE]) };
     const out = await session.run(feeds);
     if (id !== requestId) return; // a newer stroke or a clear came in meanwhile
-    const label = Number(out.label.data[0]);
-    showResult(label, Array.from(out.probabilities.data));
+    answer.show(Number(out.label.data[0]), Array.from(out.probabilities.data));
     const ms = performance.now() - start;
     if (timings.firstPredictionMs === null) timings.firstPredictionMs = ms;
     else timings.predictionsMs.push(ms);
     setState("done");
   } catch (err) {
     if (id !== requestId) return;
-    clearResult();
+    answer.clear();
     setState("error", String(err.message || err));
   }
 }
 
-function resetPreview() {
-  preview.fillStyle = "#000";
-  preview.fillRect(0, 0, SIZE, SIZE);
-}
-
-function point(event) {
-  const rect = canvas.getBoundingClientRect();
-  return {
-    x: (event.clientX - rect.left) * (canvas.width / rect.width),
-    y: (event.clientY - rect.top) * (canvas.height / rect.height),
-  };
-}
-
-canvas.addEventListener("pointerdown", (event) => {
-  if (event.button !== 0 || session === null) return;
-  event.preventDefault();
-  canvas.setPointerCapture(event.pointerId);
-  drawing = true;
-  last = point(event);
-  ctx.beginPath();
-  ctx.arc(last.x, last.y, ctx.lineWidth / 2, 0, 2 * Math.PI);
-  ctx.fill();
-});
-
-canvas.addEventListener("pointermove", (event) => {
-  if (!drawing) return;
-  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
-  for (const e of events.length ? events : [event]) {
-    const p = point(e);
-    ctx.beginPath();
-    ctx.moveTo(last.x, last.y);
-    ctx.lineTo(p.x, p.y);
-    ctx.stroke();
-    last = p;
-  }
-});
-
-function endStroke() {
-  if (!drawing) return;
-  drawing = false;
-  predict();
-}
-canvas.addEventListener("pointerup", endStroke);
-canvas.addEventListener("pointercancel", endStroke);
-
 document.getElementById("clear").addEventListener("click", () => {
   requestId++;
-  resetCanvas();
-  clearResult();
+  pad.reset();
+  resetPreview();
+  answer.clear();
   window.skdigits.lastInput = null;
   setState("empty");
 });
@@ -188,23 +101,19 @@ async function warmUp() {
 }
 
 async function load() {
-  resetCanvas();
-  buildBars();
+  resetPreview();
   const start = performance.now();
   try {
     const meta = await (await fetch("model.json")).json();
-    if (Array.isArray(meta.classes)) classes = meta.classes;
-    buildBars();
+    if (Array.isArray(meta.classes)) answer.build(meta.classes);
     session = await ort.InferenceSession.create(meta.model || "model.onnx", {
       executionProviders: ["wasm"],
     });
     await warmUp();
     timings.sessionMs = performance.now() - start;
-    const accuracy = typeof meta.test_accuracy === "number"
-      ? ", test accuracy " + (100 * meta.test_accuracy).toFixed(1) + " %" : "";
-    document.getElementById("model").textContent =
-      "Model: " + (meta.architecture || "ONNX") + accuracy + "; exported by skdigits " +
-      (meta.skdigits_version || "") + ", running in onnxruntime-web " + ort.env.versions.web;
+    document.getElementById("model").textContent = describeModel(meta) +
+      "; exported by skdigits " + (meta.skdigits_version || "") +
+      ", running in onnxruntime-web " + ort.env.versions.web;
     setState("empty");
   } catch (err) {
     setState("error", "could not load the model: " + String(err.message || err));
