@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 #: Configurations with an idle model kept at most.
@@ -43,21 +43,34 @@ GRAPH_PARAMS = (
 
 _lock = threading.Lock()
 _idle: OrderedDict[Any, Any] = OrderedDict()
+#: Released (key, model) pairs not yet in ``_idle``. A release runs whenever the
+#: garbage collector runs, possibly inside a locked block of this thread, so it
+#: only appends here (thread-safe, no lock); the pool's users drain it.
+_released: deque[tuple[Any, Any]] = deque()
 #: The release of each owner's current model, run when the owner is collected.
 _owners: weakref.WeakKeyDictionary[Any, weakref.finalize[Any, Any]] = weakref.WeakKeyDictionary()
 
 
-def _put(key: Any, model: Any) -> None:
+def _release(key: Any, model: Any) -> None:
+    _released.append((key, model))
+
+
+def _take(key: Any) -> Any:
+    """The idle model for ``key`` or None, after moving every release into the pool."""
     with _lock:
-        _idle[key] = model
-        _idle.move_to_end(key)
+        while _released:
+            released_key, model = _released.popleft()
+            _idle[released_key] = model
+            _idle.move_to_end(released_key)
         while len(_idle) > MAX_IDLE:
             _idle.popitem(last=False)
+        return _idle.pop(key, None)
 
 
 def clear() -> None:
     """Drop every idle model of this process."""
     with _lock:
+        _released.clear()
         _idle.clear()
 
 
@@ -100,13 +113,14 @@ def reuse(owner: Any, fresh: Any, meta: dict[str, Any], compile_kwargs: dict[str
     Either way it is released to the pool when ``owner`` is collected or builds
     its next model.
     """
-    previous = _owners.pop(owner, None)
+    with _lock:
+        previous = _owners.pop(owner, None)
     if previous is not None:
         previous()  # the owner's last model is free now: it may serve this very fit
     fresh.compile(**compile_kwargs)
     key = configuration(owner, meta, fresh.optimizer)
-    with _lock:
-        pooled = _idle.pop(key, None)
+    pooled = _take(key)
     model = pooled if pooled is not None and _reset_into(pooled, fresh) else fresh
-    _owners[owner] = weakref.finalize(owner, _put, key, model)
+    with _lock:
+        _owners[owner] = weakref.finalize(owner, _release, key, model)
     return model

@@ -210,7 +210,9 @@ def _make_search(args: argparse.Namespace, param_grid: dict[str, list]) -> tuple
     from ..pipeline import make_pipeline
     from ..search import SearchProgress, check_param_grid
 
-    pipeline = make_pipeline(random_state=args.random_state, verbose=0)
+    # Each candidate and fold is a new clone: let later fits take earlier ones' traced
+    # Keras models (bit-identical scores, about a second less per fit).
+    pipeline = make_pipeline(random_state=args.random_state, verbose=0, reuse_models=True)
     n_candidates = check_param_grid(pipeline, param_grid)
     cv = StratifiedKFold(n_splits=args.cv, shuffle=True, random_state=args.random_state)
     n_jobs = args.n_jobs if args.n_jobs is not None else (-1 if args.backend == "dask" else 1)
