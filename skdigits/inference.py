@@ -50,7 +50,7 @@ _RANGE_HINT = (
     "(if yours are already scaled to [0, 1], multiply them by 255)"
 )
 # Batches of at least this many images go to the multi-threaded session; smaller
-# ones to the single-threaded one. Measured: see OnnxDigitClassifier's notes.
+# ones to the single-threaded one (the crossover measured: README, "Benchmarks").
 _LARGE_BATCH = 64
 # Protobuf cannot hold more; an ONNX file this big is not one of ours.
 _MAX_MODEL_BYTES = 2**31 - 1
@@ -185,26 +185,11 @@ class OnnxDigitClassifier:
     One instance may be shared between threads: onnxruntime sessions are
     thread-safe and nothing else changes after loading.
 
-    Threads: one session per regime, because the fastest setting depends on the
-    batch size. Median time per call of a 784-100-10 MLP, onnxruntime 1.32, two
-    AMD EPYC (Zen 3) cores shared with other jobs (``benchmarks/bench_inference.py
-    --thread-sweep``; the 1-minute load average says how busy they were)::
-
-                        quieter (load 1.4)         busy (load 3.5)
-        images      1 thread    default (2)      1 thread    default (2)
-        1             26 µs       25 µs            37 µs       39 µs
-        64           208 µs      158 µs           189 µs      187 µs
-        10,000        40 ms       23 ms            36 ms       45 ms
-
-    For a few images one thread is as fast as two on a quieter machine and
-    steadier on a busy one (a worker thread must first get a core); for large
-    batches the default pool is 1.7 times faster on a quieter machine. Calls of fewer than 64
-    images (the crossover measured) therefore run single-threaded, larger ones
-    on the default pool. On a machine kept busy by other work, pass
-    ``intra_op_num_threads=1``: one thread then wins at every size (36 vs 45 ms
-    above). Both sessions keep ``graph_optimization_level = ORT_ENABLE_ALL`` and
-    onnxruntime's spinning workers (disabling spinning cost 15-50 % on large
-    batches under load).
+    Threads: calls of fewer than 64 images run on a single-threaded session,
+    larger ones on onnxruntime's default pool, the faster setting for each
+    (measured with ``benchmarks/bench_inference.py --thread-sweep``; the figures
+    are in the README, "Benchmarks"). On a machine kept busy by other work, pass
+    ``intra_op_num_threads=1``.
 
     Examples
     --------
