@@ -25,7 +25,7 @@ from ._validation import (  # noqa: E402
     check_X,
 )
 from .distill import distilling, fit_teacher  # noqa: E402
-from .networks import augmentation_kinds, build_cnn, build_mlp, training_callbacks  # noqa: E402
+from .networks import NET_PARAMS, build_network, training_callbacks  # noqa: E402
 
 require("scikeras", feature="DigitClassifier")
 from scikeras.utils.transformers import ClassifierLabelEncoder  # noqa: E402
@@ -215,27 +215,11 @@ class DigitClassifier(KerasClassifier):
     # --- the Keras model and how SciKeras trains it (SciKeras' subclass hooks) ----------
 
     def _keras_build_fn(self, meta: dict[str, Any]) -> Any:
-        model = self._build_net(meta)
+        params = {name: getattr(self, name) for name in NET_PARAMS}
+        model = build_network(meta, seed=seed_from(self.random_state), **params)
         if self.reuse_models and self.teacher is None:
             return _reuse.reuse(self, model, meta, self._get_compile_kwargs())
         return model
-
-    def _build_net(self, meta: dict[str, Any]) -> Any:
-        kinds = augmentation_kinds(self.augmentations)
-        seed = seed_from(self.random_state)
-        if self.architecture == "cnn":
-            return build_cnn(
-                meta,
-                self.output_activation,
-                self.augment,
-                kinds,
-                tuple(self.conv_filters),
-                self.dense_units,
-                seed=seed,
-            )
-        return build_mlp(
-            meta, self.hidden_units, self.output_activation, self.augment, kinds, seed=seed
-        )
 
     @property
     def target_encoder(self):

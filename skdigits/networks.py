@@ -286,6 +286,40 @@ def build_cnn(
     return keras.Sequential(layers, name="digit_cnn")
 
 
+#: The DigitClassifier parameters that choose and shape its net.
+NET_PARAMS = (
+    "architecture",
+    "hidden_units",
+    "output_activation",
+    "augment",
+    "augmentations",
+    "conv_filters",
+    "dense_units",
+)
+
+
+def build_network(
+    meta: dict[str, Any],
+    *,
+    architecture: str,
+    hidden_units: int,
+    output_activation: str,
+    augment: float | None,
+    augmentations: Any,
+    conv_filters: Any,
+    dense_units: int,
+    seed: int | None,
+) -> Any:
+    """The net a DigitClassifier's :data:`NET_PARAMS` describe: :func:`build_cnn` or
+    :func:`build_mlp`, seeded with ``seed``."""
+    kinds = augmentation_kinds(augmentations)
+    if architecture == "cnn":
+        return build_cnn(
+            meta, output_activation, augment, kinds, tuple(conv_filters), dense_units, seed=seed
+        )
+    return build_mlp(meta, hidden_units, output_activation, augment, kinds, seed=seed)
+
+
 class _TrainingOnlyTransform(keras.layers.Layer):  # type: ignore[name-defined]
     """A random image transformation of strength ``factor`` that acts only while training.
 
