@@ -62,7 +62,9 @@ _FAST_CNN: dict[str, Any] = {
     "conv_filters": (16, 32),
     "dense_units": 256,
     "batch_size": 256,
-    "epochs": 5,
+    # 7 epochs: 99.45 +- 0.04 % over random_state 0, 1, 2 in 65-68 s on two idle
+    # cores; 5 epochs gave 99.38 % and 6 gave 99.40 % (README, "Accuracy").
+    "epochs": 7,
     "optimizer__learning_rate": 0.01,
     "lr_schedule": "onecycle",
 }
