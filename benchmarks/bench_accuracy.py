@@ -122,7 +122,7 @@ def speed_table(
     return speed_rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
@@ -155,28 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ONNX",
         help="train nothing: print the speed table of these fp32 models",
     )
-    args = parser.parse_args(argv)
+    return parser
 
-    from handwriting import predict_accuracy, write_sets
 
-    from skdigits import fetch_mnist
-    from skdigits.export import export_onnx
-
-    X, y = fetch_mnist(subset="train", return_X_y=True)
-    X_test, y_test = fetch_mnist(subset="test", return_X_y=True)
-    if args.speed_of is not None:
-        print(f"load average before: {os.getloadavg()}", flush=True)
-        models = {path.stem: (path.stem, path.read_bytes()) for path in args.speed_of}
-        speed_table(models, X[:500], X_test, y_test, batch=args.batch)
-        print(f"load average after: {os.getloadavg()}")
-        return 0
-    if args.subset:
-        X, y = X[: args.subset], y[: args.subset]
-    n_train = int(len(X) * 0.8)
-    work = args.models_dir or Path(tempfile.mkdtemp(prefix="bench_accuracy_"))
-    work.mkdir(parents=True, exist_ok=True)
-    handwriting = write_sets(args.handwriting or work / "handwriting")
-
+def _recipes(
+    args: argparse.Namespace,
+) -> list[tuple[str, str, Callable[[int], Any], list[int], bool]]:
+    """(key, label, make(seed), seeds, Keras net?) for each row to run, in run order."""
     cnn = {"architecture": "cnn"}
     # The rows whose fit time has a target (fast, distilled, best) run last.
     recipes: list[tuple[str, str, Callable[[int], Any], list[int], bool]] = [
@@ -208,46 +193,51 @@ def main(argv: list[str] | None = None) -> int:
     recipes = [(k, lab, make, row_seeds.get(k, seeds), ker) for k, lab, make, seeds, ker in recipes]
     if args.only is not None:  # in the order asked for
         recipes.sort(key=lambda r: args.only.index(r[0]) if r[0] in args.only else -1)
-    print(f"load average before: {os.getloadavg()}", flush=True)
-    rows, exported = [], {}
-    for key, label, make, seeds, keras_net in recipes:
-        if key in args.skip or (args.only is not None and key not in args.only):
-            continue
-        accs, times, epochs = [], [], []
-        for seed in seeds:
-            pipe = make(seed)
-            t = time.perf_counter()
-            if keras_net:  # Keras holds out the last 20 % itself
-                pipe.fit(X, y)
-                epochs.append(len(pipe[-1].history_["loss"]))
-            else:
-                pipe.fit(X[:n_train], y[:n_train])
-            times.append(time.perf_counter() - t)
-            accs.append(float(pipe.score(X_test, y_test)))
-            print(
-                f"  {label} seed {seed}: {accs[-1]:.4f} in {times[-1]:.0f} s "
-                f"(load {os.getloadavg()[0]:.1f}, {time.strftime('%H:%M:%S')})",
-                flush=True,
-            )
-        hand = {}
-        if keras_net:  # the last seed's model, through the parity gate, as a user has it
-            path = export_onnx(pipe, work / f"{key}.onnx", check_samples=X_test[:1000], force=True)
-            exported[key] = (label, path.read_bytes())
-            hand = {name: predict_accuracy(path, files) for name, files in handwriting.items()}
-        rows.append(
-            {
-                "key": key,
-                "label": label,
-                "accuracies": accs,
-                "fit_seconds": times,
-                "epochs": epochs,
-                "handwriting": hand,
-            }
-        )
-        if args.json:
-            args.json.write_text(json.dumps({"rows": rows}, indent=2))
-    print(f"load average after: {os.getloadavg()}\n")
+    return recipes
 
+
+def _run_row(
+    key: str,
+    label: str,
+    make: Callable[[int], Any],
+    seeds: list[int],
+    keras_net: bool,
+    X: Any,
+    y: Any,
+    X_test: Any,
+    y_test: Any,
+    n_train: int,
+) -> tuple[dict[str, Any], Any]:
+    """Fit and score one row's recipe for each seed: the row and the last seed's pipeline."""
+    accs, times, epochs = [], [], []
+    for seed in seeds:
+        pipe = make(seed)
+        t = time.perf_counter()
+        if keras_net:  # Keras holds out the last 20 % itself
+            pipe.fit(X, y)
+            epochs.append(len(pipe[-1].history_["loss"]))
+        else:
+            pipe.fit(X[:n_train], y[:n_train])
+        times.append(time.perf_counter() - t)
+        accs.append(float(pipe.score(X_test, y_test)))
+        print(
+            f"  {label} seed {seed}: {accs[-1]:.4f} in {times[-1]:.0f} s "
+            f"(load {os.getloadavg()[0]:.1f}, {time.strftime('%H:%M:%S')})",
+            flush=True,
+        )
+    row = {
+        "key": key,
+        "label": label,
+        "accuracies": accs,
+        "fit_seconds": times,
+        "epochs": epochs,
+        "handwriting": {},
+    }
+    return row, pipe
+
+
+def _print_table(rows: list[dict[str, Any]], handwriting: dict[str, Any]) -> None:
+    """The README's accuracy table, one line per row."""
     sets = list(handwriting)
     print(
         "| model | test accuracy | fit time | epochs run | "
@@ -264,6 +254,50 @@ def main(argv: list[str] | None = None) -> int:
             f"{_time_str(row['fit_seconds'])} | {', '.join(map(str, row['epochs'])) or '-'} | "
             f"{hand_cells} |"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+
+    from handwriting import predict_accuracy, write_sets
+
+    from skdigits import fetch_mnist
+    from skdigits.export import export_onnx
+
+    X, y = fetch_mnist(subset="train", return_X_y=True)
+    X_test, y_test = fetch_mnist(subset="test", return_X_y=True)
+    if args.speed_of is not None:
+        print(f"load average before: {os.getloadavg()}", flush=True)
+        models = {path.stem: (path.stem, path.read_bytes()) for path in args.speed_of}
+        speed_table(models, X[:500], X_test, y_test, batch=args.batch)
+        print(f"load average after: {os.getloadavg()}")
+        return 0
+    if args.subset:
+        X, y = X[: args.subset], y[: args.subset]
+    n_train = int(len(X) * 0.8)
+    work = args.models_dir or Path(tempfile.mkdtemp(prefix="bench_accuracy_"))
+    work.mkdir(parents=True, exist_ok=True)
+    handwriting = write_sets(args.handwriting or work / "handwriting")
+
+    recipes = _recipes(args)
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    rows, exported = [], {}
+    for key, label, make, seeds, keras_net in recipes:
+        if key in args.skip or (args.only is not None and key not in args.only):
+            continue
+        row, pipe = _run_row(key, label, make, seeds, keras_net, X, y, X_test, y_test, n_train)
+        if keras_net:  # the last seed's model, through the parity gate, as a user has it
+            path = export_onnx(pipe, work / f"{key}.onnx", check_samples=X_test[:1000], force=True)
+            exported[key] = (label, path.read_bytes())
+            row["handwriting"] = {
+                name: predict_accuracy(path, files) for name, files in handwriting.items()
+            }
+        rows.append(row)
+        if args.json:
+            args.json.write_text(json.dumps({"rows": rows}, indent=2))
+    print(f"load average after: {os.getloadavg()}\n")
+
+    _print_table(rows, handwriting)
 
     if not args.skip_speed:
         speed_rows = speed_table(exported, X[:500], X_test, y_test, batch=args.batch)
