@@ -90,7 +90,9 @@ def _reset_into(pooled: Any, fresh: Any) -> bool:
     states of dropout and augmentation, which ``get_weights`` leaves out), and the
     optimizer's variables as a new optimizer builds them.
     """
-    state = fresh.optimizer
+    # A new optimizer of the same configuration, built on the pooled net's variables:
+    # ``fresh``'s own stays unbuilt, so ``fresh`` can still train if these do not line up.
+    state = type(fresh.optimizer).from_config(fresh.optimizer.get_config())
     state.build(pooled.trainable_variables)
     try:  # the configuration matched, so these line up; if not, use the new model
         pairs = [
