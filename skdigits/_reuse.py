@@ -10,8 +10,13 @@ weights and optimizer state of a new build of the net, so it trains exactly as
 that new model would: the same seed gives bit-identical predictions
 (``tests/test_reuse.py``). Only the traced functions survive.
 
+A seeded net's initial values depend only on its configuration and its seed, so
+they are kept too: a later fit with the same seed (every candidate and fold of a
+seeded search) copies them into the taken model and builds no new one.
+
 The pool holds at most one idle model for each of :data:`MAX_IDLE`
-configurations, least recently released first out; :func:`clear` empties it.
+configurations, least recently released first out, and as many sets of initial
+values; :func:`clear` empties both.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 
 #: Configurations with an idle model kept at most.
@@ -49,6 +55,9 @@ _idle: OrderedDict[Any, Any] = OrderedDict()
 _released: deque[tuple[Any, Any]] = deque()
 #: The release of each owner's current model, run when the owner is collected.
 _owners: weakref.WeakKeyDictionary[Any, weakref.finalize[Any, Any]] = weakref.WeakKeyDictionary()
+#: (configuration, seed) -> the initial value of every layer variable of a new build;
+#: (configuration, optimizer settings) -> those of a new optimizer's variables.
+_initial: OrderedDict[Any, list[Any]] = OrderedDict()
 
 
 def _release(key: Any, model: Any) -> None:
@@ -72,6 +81,7 @@ def clear() -> None:
     with _lock:
         _released.clear()
         _idle.clear()
+        _initial.clear()
 
 
 def configuration(estimator: Any, meta: dict[str, Any], optimizer: Any) -> Any:
@@ -83,24 +93,39 @@ def configuration(estimator: Any, meta: dict[str, Any], optimizer: Any) -> Any:
     return (type(estimator).__qualname__, graph, type(optimizer).__qualname__, repr(config), data)
 
 
-def _reset_into(pooled: Any, fresh: Any) -> bool:
-    """Give ``pooled`` the initial state of ``fresh`` (the same net, newly built).
+def _layer_variables(model: Any) -> list[Any]:
+    """Every layer's variables: weights, normalisation statistics and the seed
+    states of dropout and augmentation (which ``get_weights`` leaves out)."""
+    return [variable for layer in model.layers for variable in layer.variables]
 
-    Every layer's variables (weights, normalisation statistics and the seed
-    states of dropout and augmentation, which ``get_weights`` leaves out), and the
-    optimizer's variables as a new optimizer builds them.
-    """
-    # A new optimizer of the same configuration, built on the pooled net's variables:
-    # ``fresh``'s own stays unbuilt, so ``fresh`` can still train if these do not line up.
-    state = type(fresh.optimizer).from_config(fresh.optimizer.get_config())
-    state.build(pooled.trainable_variables)
-    try:  # the configuration matched, so these line up; if not, use the new model
-        pairs = [
-            (mine, theirs)
-            for a, b in zip(pooled.layers, fresh.layers, strict=True)
-            for mine, theirs in zip(a.variables, b.variables, strict=True)
-        ]
-        pairs += list(zip(pooled.optimizer.variables, state.variables, strict=True))
+
+def _remember(key: Any, values: list[Any]) -> list[Any]:
+    with _lock:
+        _initial[key] = values
+        _initial.move_to_end(key)
+        while len(_initial) > 2 * MAX_IDLE:
+            _initial.popitem(last=False)
+    return values
+
+
+def _optimizer_initial(key: Any, optimizer: Any, net: Any) -> list[Any]:
+    """The variables of a new optimizer like ``optimizer``, built on ``net``'s, as
+    values: the iteration count, the learning rate and the zeroed moments."""
+    settings = (key, repr(optimizer.get_config()))
+    with _lock:
+        values = _initial.get(settings)
+    if values is None:
+        state = type(optimizer).from_config(optimizer.get_config())
+        state.build(net.trainable_variables)
+        values = _remember(settings, [variable.numpy() for variable in state.variables])
+    return values
+
+
+def _reset_into(pooled: Any, layers: list[Any], optimizer: list[Any]) -> bool:
+    """Give ``pooled`` the initial ``layers`` values and the ``optimizer`` state of a new model."""
+    try:  # the configuration matched, so these line up; if not, use a new model
+        pairs = list(zip(_layer_variables(pooled), layers, strict=True))
+        pairs += list(zip(pooled.optimizer.variables, optimizer, strict=True))
     except ValueError:
         return False
     for mine, theirs in pairs:
@@ -109,20 +134,46 @@ def _reset_into(pooled: Any, fresh: Any) -> bool:
     return True
 
 
-def reuse(owner: Any, fresh: Any, meta: dict[str, Any], compile_kwargs: dict[str, Any]) -> Any:
-    """The compiled model ``owner`` fits: an idle traced one reset to ``fresh``, else ``fresh``.
+def reuse(
+    owner: Any,
+    build: Callable[[], Any],
+    seed: int | None,
+    meta: dict[str, Any],
+    compile_kwargs: dict[str, Any],
+) -> Any:
+    """The compiled model ``owner`` fits: an idle traced one reset to a new build's
+    initial state, else the new build itself.
 
-    Either way it is released to the pool when ``owner`` is collected or builds
-    its next model.
+    ``build()`` makes the uncompiled net; with a ``seed`` whose initial values
+    are kept, it is not called when a traced model is idle. Either way the model
+    is released to the pool when ``owner`` is collected or builds its next model.
     """
     with _lock:
         previous = _owners.pop(owner, None)
     if previous is not None:
         previous()  # the owner's last model is free now: it may serve this very fit
-    fresh.compile(**compile_kwargs)
-    key = configuration(owner, meta, fresh.optimizer)
+    optimizer = compile_kwargs["optimizer"]
+    key = configuration(owner, meta, optimizer)
     pooled = _take(key)
-    model = pooled if pooled is not None and _reset_into(pooled, fresh) else fresh
+    with _lock:
+        initial = _initial.get((key, seed)) if seed is not None else None
+    model = None
+    if (
+        pooled is not None
+        and initial is not None
+        and _reset_into(pooled, initial, _optimizer_initial(key, optimizer, pooled))
+    ):
+        model = pooled
+    if model is None:
+        fresh = build()
+        fresh.compile(**compile_kwargs)
+        initial = [variable.numpy() for variable in _layer_variables(fresh)]
+        if seed is not None:
+            _remember((key, seed), initial)
+        reset = pooled is not None and _reset_into(
+            pooled, initial, _optimizer_initial(key, optimizer, pooled)
+        )
+        model = pooled if reset else fresh
     with _lock:
         _owners[owner] = weakref.finalize(owner, _release, key, model)
     return model

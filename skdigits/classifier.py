@@ -216,10 +216,14 @@ class DigitClassifier(KerasClassifier):
 
     def _keras_build_fn(self, meta: dict[str, Any]) -> Any:
         params = {name: getattr(self, name) for name in NET_PARAMS}
-        model = build_network(meta, seed=seed_from(self.random_state), **params)
+        seed = seed_from(self.random_state)
+
+        def build() -> Any:
+            return build_network(meta, seed=seed, **params)
+
         if self.reuse_models and self.teacher is None:
-            return _reuse.reuse(self, model, meta, self._get_compile_kwargs())
-        return model
+            return _reuse.reuse(self, build, seed, meta, self._get_compile_kwargs())
+        return build()
 
     @property
     def target_encoder(self):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from skdigits import _reuse, make_pipeline
+from skdigits import _reuse, classifier, make_pipeline
 
 
 @pytest.fixture(autouse=True)
@@ -36,14 +36,20 @@ def data(small_mnist):
     [{}, {"architecture": "cnn", "augment": 0.5, "conv_filters": (8, 16), "dense_units": 32}],
     ids=["mlp", "cnn-augmented"],
 )
-def test_a_reused_model_predicts_bit_identically_to_a_new_one(data, params):
+def test_a_reused_model_predicts_bit_identically_to_a_new_one(data, params, monkeypatch):
     _, new = _fit(data, **params)  # reuse_models off: a new model every time
     first, _ = _fit(data, reuse_models=True, **params)
     traced = first[-1].model_
     del first
     gc.collect()
+    builds = []
+    build_network = classifier.build_network
+    monkeypatch.setattr(
+        classifier, "build_network", lambda *a, **k: builds.append(1) or build_network(*a, **k)
+    )
     second, reused = _fit(data, reuse_models=True, **params)
     assert second[-1].model_ is traced  # the collected estimator's model served this fit
+    assert not builds  # with the same seed, its kept initial values: no new net was built
     np.testing.assert_array_equal(reused, new)
 
 
