@@ -38,6 +38,7 @@ GRAPH_PARAMS = (
     "architecture",
     "conv_filters",
     "dense_units",
+    "ensemble_size",
     "augment",
     "augmentations",
     "label_smoothing",

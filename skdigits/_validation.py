@@ -50,6 +50,7 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "architecture": (lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
     "conv_filters": (_is_filters, "a tuple of positive integers, one per convolution block"),
     "dense_units": (lambda v: _is_int(v) and v >= 0, "a non-negative integer (0: no dense layer)"),
+    "ensemble_size": (lambda v: _is_int(v) and v >= 1, "a positive integer (1: a single net)"),
     "batch_size": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "epochs": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
     "validation_split": (lambda v: _is_number(v) and 0.0 <= v < 1.0, "in [0, 1)"),
@@ -92,6 +93,11 @@ def check_params(estimator: Any) -> None:
         raise ValueError(
             "`early_stopping` watches the validation accuracy, but `validation_split` "
             "is 0; set validation_split (e.g. 0.2) or early_stopping=False"
+        )
+    if estimator.ensemble_size > 1 and estimator.teacher is not None:
+        raise ValueError(
+            f"`teacher` distils into a single net, got ensemble_size={estimator.ensemble_size}; "
+            "set ensemble_size=1 (an ensemble can be the teacher)"
         )
     if estimator.label_smoothing > 0.0 and estimator.loss != "sparse_categorical_crossentropy":
         raise ValueError(

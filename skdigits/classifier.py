@@ -25,6 +25,7 @@ from ._validation import (  # noqa: E402
     check_X,
 )
 from .distill import distilling, fit_teacher  # noqa: E402
+from .ensemble import training_members  # noqa: E402
 from .networks import NET_PARAMS, build_network, training_callbacks  # noqa: E402
 
 require("scikeras", feature="DigitClassifier")
@@ -57,6 +58,9 @@ class DigitClassifier(KerasClassifier):
         dense layer). Both take ``[N, 784]`` rows.
     conv_filters : tuple of int, default=(32, 64)
     dense_units : int, default=128
+    ensemble_size : int, default=1
+        How many such nets, each from its own seeds and trained on its own loss,
+        one model averages (:mod:`skdigits.ensemble`); exported as one graph.
     optimizer : str or keras optimizer class, default="adam"
         Its parameters are routed with the ``optimizer__`` prefix.
     optimizer__learning_rate : float, default=0.001
@@ -134,6 +138,7 @@ class DigitClassifier(KerasClassifier):
         architecture: str = "mlp",
         conv_filters: Any = (32, 64),
         dense_units: int = 128,
+        ensemble_size: int = 1,
         optimizer: Any = "adam",
         optimizer__learning_rate: float = 0.001,
         loss: Any = "sparse_categorical_crossentropy",
@@ -189,6 +194,7 @@ class DigitClassifier(KerasClassifier):
         self.architecture = architecture
         self.conv_filters = conv_filters
         self.dense_units = dense_units
+        self.ensemble_size = ensemble_size
         self.lr_schedule = lr_schedule
         self.early_stopping = early_stopping
         self.patience = patience
@@ -246,9 +252,20 @@ class DigitClassifier(KerasClassifier):
         return kwargs
 
     def _fit_keras_model(self, *args, **kwargs):
-        # With a teacher, Keras trains a wrapper of both nets; model_ stays the student.
-        with contextlib.nullcontext() if self.teacher is None else distilling(self):
-            return super()._fit_keras_model(*args, **kwargs)
+        # With a teacher, Keras trains a wrapper of both nets, and with an ensemble
+        # one of its members; model_ stays the student or the ensemble.
+        wrapper: contextlib.AbstractContextManager[None]
+        if self.teacher is not None:
+            wrapper = distilling(self)
+        elif self.ensemble_size > 1:
+            wrapper = training_members(self)
+        else:
+            wrapper = contextlib.nullcontext()
+        with wrapper:
+            result = super()._fit_keras_model(*args, **kwargs)
+        for callback in self._fit_callbacks:  # they would keep (and pickle) the wrapper
+            callback.set_model(self.model_)
+        return result
 
     def _initialize_callbacks(self) -> None:
         # SciKeras has no public way to add callbacks made from other parameters:

@@ -126,8 +126,13 @@ def _logits(net: Any, x: Any, *, training: bool) -> tuple[Any, Any]:
 
     The images are the output of the last ``augment_*`` layer (the input when
     there is none); the logits are the output layer's affine map, before its
-    activation, so a temperature can divide them.
+    activation, so a temperature can divide them. An ensemble's logits are the
+    log of its averaged probabilities.
     """
+    from .ensemble import is_ensemble
+
+    if is_ensemble(net):  # a teacher only: its averaged probabilities, as logits
+        return x, keras.ops.log(keras.ops.maximum(net(x, training=training), 1e-12))
     *body, output = net.layers
     h, images = x, x
     for layer in body:

@@ -295,6 +295,7 @@ NET_PARAMS = (
     "augmentations",
     "conv_filters",
     "dense_units",
+    "ensemble_size",
 )
 
 
@@ -308,16 +309,28 @@ def build_network(
     augmentations: Any,
     conv_filters: Any,
     dense_units: int,
+    ensemble_size: int = 1,
     seed: int | None,
 ) -> Any:
     """The net a DigitClassifier's :data:`NET_PARAMS` describe: :func:`build_cnn` or
-    :func:`build_mlp`, seeded with ``seed``."""
+    :func:`build_mlp`, seeded with ``seed``; with ``ensemble_size`` > 1, that many
+    of them, each from its own seed, averaged in one model (:mod:`skdigits.ensemble`)."""
     kinds = augmentation_kinds(augmentations)
-    if architecture == "cnn":
-        return build_cnn(
-            meta, output_activation, augment, kinds, tuple(conv_filters), dense_units, seed=seed
-        )
-    return build_mlp(meta, hidden_units, output_activation, augment, kinds, seed=seed)
+
+    def one(seed: int | None) -> Any:
+        if architecture == "cnn":
+            return build_cnn(
+                meta, output_activation, augment, kinds, tuple(conv_filters), dense_units, seed=seed
+            )
+        return build_mlp(meta, hidden_units, output_activation, augment, kinds, seed=seed)
+
+    if int(ensemble_size) == 1:
+        return one(seed)
+    from .ensemble import assemble
+
+    seeds = layer_seeds(seed)
+    nets = [one(seeds()) for _ in range(int(ensemble_size))]
+    return assemble(nets, tuple(meta["X_shape_"][1:]), name=f"digit_{architecture}_ensemble")
 
 
 class _TrainingOnlyTransform(keras.layers.Layer):  # type: ignore[name-defined]

@@ -245,8 +245,14 @@ def write_report(
     per_class = _per_class_scores(y_test, y_pred, classes)
 
     X_model = pipeline[:-1].transform(X_test) if hasattr(pipeline, "steps") else X_test
+    from .ensemble import members
+
+    nets = members(clf.model_)  # an ensemble's figures show its first net
+    description = _describe_model(nets[0])
+    if len(nets) > 1:
+        description = f"the average of {len(nets)} nets, each {description} (figures: the first)"
     figures = _figures(
-        clf.model_,
+        nets[0],
         X_test,
         X_model,
         y_test,
@@ -269,7 +275,7 @@ def write_report(
         evaluation=evaluation,
         per_class=per_class,
         pngs=pngs,
-        model_description=_describe_model(clf.model_),
+        model_description=description,
         n_epochs=len(history.get("loss", [])),
         data_files=list(data_paths),
     )
