@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import zipfile
 
 import numpy as np
@@ -44,6 +45,15 @@ def test_the_student_is_the_reference_net_alone(student, teacher, small_mnist):
     assert clf.teacher_ is teacher[-1]  # a fitted teacher is used as it is
     assert student.score(X_test, y_test) > 0.8
     assert set(clf.history_) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+def test_a_fitted_student_pickles_without_the_training_wrapper(student, small_mnist):
+    """Its schedule callback pointed at the wrapper of both nets, which Keras cannot save."""
+    _, _, X_test, _ = small_mnist
+    copy = pickle.loads(pickle.dumps(student))
+    np.testing.assert_array_equal(
+        copy.predict_proba(X_test[:50]), student.predict_proba(X_test[:50])
+    )
 
 
 def test_the_student_learns_from_the_teacher_not_only_the_labels(small_mnist, teacher):
