@@ -43,13 +43,12 @@ def test_train_quick_run_reports_and_saves(cli_trained):
     assert 0.5 < meta["metadata"]["metrics"]["test_accuracy"] <= 1.0
 
 
-def test_train_distils_from_a_saved_teacher_with_handwriting_augmentation(tmp_path, mnist):
+def test_train_distils_from_a_saved_ensemble_teacher_with_pen_augmentation(tmp_path, mnist):
     teacher, student = tmp_path / "teacher.skdigits", tmp_path / "student.skdigits"
     common = ["--subset", "400", "--epochs", "1", "--random-state", "0", "-q"]
-    assert (
-        main(["train", *common, "--architecture", "cnn", "--batch-size", "32", "-o", str(teacher)])
-        == 0
-    )
+    cnn = ["--architecture", "cnn", "--batch-size", "32", "--ensemble-size", "2"]
+    assert main(["train", *common, *cnn, "-o", str(teacher)]) == 0
+    assert load_metadata(teacher)["steps"][1]["params"]["ensemble_size"] == 2
     augment = ["--augment", "0.5", "--augment-with", "thickness", "shear", "elastic"]
     assert main(["train", *common, *augment, "--teacher", str(teacher), "-o", str(student)]) == 0
     params = load_metadata(student)["steps"][1]["params"]

@@ -90,6 +90,15 @@ _TRAINING_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         },
     ),
     (
+        "--ensemble-size",
+        {
+            "type": int,
+            "metavar": "N",
+            "help": "average N nets, each from its own seeds and trained on its own loss, in "
+            "one model and one ONNX graph (default: 1, or the preset's)",
+        },
+    ),
+    (
         "--teacher",
         {
             "metavar": "PRESET_OR_MODEL",
@@ -184,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing,
         augmentations=None if args.augment_with is None else "+".join(args.augment_with),
         teacher=args.teacher,
+        ensemble_size=args.ensemble_size,
     )
     params = {name: value for name, value in given.items() if value is not None}
     # Progress only while fitting: prediction stays silent.
