@@ -129,8 +129,8 @@ def _parser() -> argparse.ArgumentParser:
         "--cnn-seeds",
         type=int,
         nargs="+",
-        default=[0],
-        help="seeds of the slow rows (tuned, best and robust CNN)",
+        default=None,
+        help="seeds of the slow rows (tuned, best and robust CNN; default: --seeds)",
     )
     parser.add_argument(
         "--row-seeds",
@@ -163,6 +163,7 @@ def _recipes(
 ) -> list[tuple[str, str, Callable[[int], Any], list[int], bool]]:
     """(key, label, make(seed), seeds, Keras net?) for each row to run, in run order."""
     cnn = {"architecture": "cnn"}
+    cnn_seeds = args.cnn_seeds or args.seeds
     # The rows whose fit time has a target (fast, distilled, best) run last.
     recipes: list[tuple[str, str, Callable[[int], Any], list[int], bool]] = [
         ("seed", "seed recipe (preset='seed')", _keras_recipe("seed"), args.seeds, True),
@@ -172,10 +173,10 @@ def _recipes(
             "tuned-cnn",
             "tuned CNN (preset='tuned', architecture='cnn')",
             _keras_recipe("tuned", **cnn),
-            args.cnn_seeds,
+            cnn_seeds,
             True,
         ),
-        ("robust", "robust CNN (preset='robust')", _keras_recipe("robust"), args.cnn_seeds, True),
+        ("robust", "robust CNN (preset='robust')", _keras_recipe("robust"), cnn_seeds, True),
         ("fast", "fast CNN (preset='fast')", _keras_recipe("fast"), args.seeds, True),
         (
             "distilled",
@@ -184,7 +185,7 @@ def _recipes(
             args.seeds,
             True,
         ),
-        ("best", "best CNN (preset='best')", _keras_recipe("best"), args.cnn_seeds, True),
+        ("best", "best CNN (preset='best')", _keras_recipe("best"), cnn_seeds, True),
     ]
     row_seeds = {
         key: [int(seed) for seed in seeds.split(",")]
