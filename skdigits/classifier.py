@@ -262,10 +262,7 @@ class DigitClassifier(KerasClassifier):
         else:
             wrapper = contextlib.nullcontext()
         with wrapper:
-            result = super()._fit_keras_model(*args, **kwargs)
-        for callback in self._fit_callbacks:  # they would keep (and pickle) the wrapper
-            callback.set_model(self.model_)
-        return result
+            return super()._fit_keras_model(*args, **kwargs)
 
     def _initialize_callbacks(self) -> None:
         # SciKeras has no public way to add callbacks made from other parameters:

@@ -28,6 +28,8 @@ keras = import_keras(feature="distillation")
 
 import tensorflow as tf  # noqa: E402
 
+from .ensemble import FitWrapper  # noqa: E402
+
 
 def is_teacher(value: Any) -> bool:
     """Whether ``value`` can be a ``teacher``: None, a string, or a skdigits estimator."""
@@ -145,7 +147,7 @@ def _logits(net: Any, x: Any, *, training: bool) -> tuple[Any, Any]:
     return images, logits
 
 
-class Distiller(keras.Model):  # type: ignore[name-defined]
+class Distiller(FitWrapper):
     """Keras model that trains ``student`` towards ``teacher``'s soft targets.
 
     It predicts what the student predicts; only the student's weights train. Used
@@ -157,6 +159,10 @@ class Distiller(keras.Model):  # type: ignore[name-defined]
         self.student, self.teacher = student, teacher
         self.teacher.trainable = False
         self.temperature, self.alpha = float(temperature), float(alpha)
+
+    @property
+    def inner(self) -> Any:
+        return self.student
 
     def call(self, x: Any, training: Any = None) -> Any:
         return self.student(x, training=training)

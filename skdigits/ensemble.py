@@ -50,7 +50,28 @@ def members(model: Any) -> list[Any]:
     return [layer for layer in model.layers if layer.name.startswith("member")]
 
 
-class EnsembleTrainer(keras.Model):  # type: ignore[name-defined]
+class FitWrapper(keras.Model):  # type: ignore[name-defined]
+    """A Keras model that trains ``inner`` for one ``fit`` and is then dropped.
+
+    Keras points every fit callback at the model it fits; afterwards they point
+    at ``inner`` again, so no callback keeps (or pickles, with the estimator)
+    the wrapper.
+    """
+
+    @property
+    def inner(self) -> Any:
+        """The net this wrapper trains."""
+        raise NotImplementedError
+
+    def fit(self, *args: Any, callbacks: Any = None, **kwargs: Any) -> Any:
+        try:
+            return super().fit(*args, callbacks=callbacks, **kwargs)
+        finally:
+            for callback in callbacks or ():
+                callback.set_model(self.inner)
+
+
+class EnsembleTrainer(FitWrapper):
     """Keras model that trains each member of ``ensemble`` on its own loss.
 
     It predicts what the ensemble predicts (validation scores the average). Used
@@ -61,6 +82,10 @@ class EnsembleTrainer(keras.Model):  # type: ignore[name-defined]
         super().__init__(name="ensemble_trainer")
         self.ensemble = ensemble
         self.nets = members(ensemble)
+
+    @property
+    def inner(self) -> Any:
+        return self.ensemble
 
     def call(self, x: Any, training: Any = None) -> Any:
         return self.ensemble(x, training=training)
