@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 from typing import Any
 
 from ._tf import import_keras
@@ -28,7 +27,7 @@ keras = import_keras(feature="distillation")
 
 import tensorflow as tf  # noqa: E402
 
-from .ensemble import FitWrapper  # noqa: E402
+from .ensemble import FitWrapper, is_ensemble, training_with  # noqa: E402
 
 
 def is_teacher(value: Any) -> bool:
@@ -131,8 +130,6 @@ def _logits(net: Any, x: Any, *, training: bool) -> tuple[Any, Any]:
     activation, so a temperature can divide them. An ensemble's logits are the
     log of its averaged probabilities.
     """
-    from .ensemble import is_ensemble
-
     if is_ensemble(net):  # a teacher only: its averaged probabilities, as logits
         return x, keras.ops.log(keras.ops.maximum(net(x, training=training), 1e-12))
     *body, output = net.layers
@@ -164,11 +161,8 @@ class Distiller(FitWrapper):
     def inner(self) -> Any:
         return self.student
 
-    def call(self, x: Any, training: Any = None) -> Any:
-        return self.student(x, training=training)
-
     def train_step(self, data: Any) -> Any:
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = data = keras.utils.unpack_x_y_sample_weight(data)
         teacher_input_shape = tuple(self.teacher.inputs[0].shape[1:])
         with tf.GradientTape() as tape:
             images, student_logits = _logits(self.student, x, training=True)
@@ -184,43 +178,19 @@ class Distiller(FitWrapper):
             kl = keras.ops.sum(soft_targets * (log_targets - log_student), axis=-1)
             soft = keras.ops.mean(kl) * (t * t)
             loss = (1.0 - self.alpha) * hard + self.alpha * soft
-        weights = self.student.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, weights), weights)
-        for metric in self.metrics:
-            if metric.name == "loss":
-                metric.update_state(loss)
-        return self.compute_metrics(x, y, y_pred, sample_weight)
+        return self.finish_step(tape, loss, data, y_pred)
 
 
-def distillation_model(
-    student: Any, teacher: Any, *, temperature: float, alpha: float, compile_kwargs: dict[str, Any]
-) -> Distiller:
-    """A compiled :class:`Distiller` that trains ``student`` (already compiled) with its optimizer.
-
-    ``compile_kwargs`` are the student's (loss, metrics); the student's own
-    optimizer instance is kept, so a warm-started fit continues its state.
-    """
-    model = Distiller(student, teacher, temperature, alpha)
-    model.compile(**{**compile_kwargs, "optimizer": student.optimizer})
-    return model
-
-
-@contextlib.contextmanager
-def distilling(student: Any) -> Iterator[None]:
+def distilling(student: Any) -> contextlib.AbstractContextManager[None]:
     """Within the block, ``student.model_`` is a :class:`Distiller` of it and its ``teacher_``.
 
     SciKeras' fit then trains the wrapper, which runs both nets on the same
     augmented batch; afterwards ``model_`` is the student's net again.
     """
-    net = student.model_
-    student.model_ = distillation_model(
-        net,
+    distiller = Distiller(
+        student.model_,
         student.teacher_.model_,
         temperature=float(student.distill_temperature),
         alpha=float(student.distill_alpha),
-        compile_kwargs=student._get_compile_kwargs(),
     )
-    try:
-        yield
-    finally:
-        student.model_ = net
+    return training_with(student, distiller)

@@ -53,9 +53,10 @@ def members(model: Any) -> list[Any]:
 class FitWrapper(keras.Model):  # type: ignore[name-defined]
     """A Keras model that trains ``inner`` for one ``fit`` and is then dropped.
 
-    Keras points every fit callback at the model it fits; afterwards they point
-    at ``inner`` again, so no callback keeps (or pickles, with the estimator)
-    the wrapper.
+    It predicts what ``inner`` predicts; a subclass's ``train_step`` computes its
+    own loss and ends with :meth:`finish_step`. Keras points every fit callback
+    at the model it fits; afterwards they point at ``inner`` again, so no
+    callback keeps (or pickles, with the estimator) the wrapper.
     """
 
     @property
@@ -63,12 +64,42 @@ class FitWrapper(keras.Model):  # type: ignore[name-defined]
         """The net this wrapper trains."""
         raise NotImplementedError
 
+    def call(self, x: Any, training: Any = None) -> Any:
+        return self.inner(x, training=training)
+
     def fit(self, *args: Any, callbacks: Any = None, **kwargs: Any) -> Any:
         try:
             return super().fit(*args, callbacks=callbacks, **kwargs)
         finally:
             for callback in callbacks or ():
                 callback.set_model(self.inner)
+
+    def finish_step(
+        self, tape: Any, loss: Any, data: tuple[Any, Any, Any], y_pred: Any, shown_loss: Any = None
+    ) -> Any:
+        """Step ``inner``'s weights down ``loss``'s gradient; record ``shown_loss``
+        (default ``loss``) as the step's loss and return the metrics."""
+        weights = self.inner.trainable_variables
+        self.optimizer.apply(tape.gradient(loss, weights), weights)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss if shown_loss is None else shown_loss)
+        x, y, sample_weight = data
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+
+@contextlib.contextmanager
+def training_with(estimator: Any, wrapper: FitWrapper) -> Iterator[None]:
+    """Within the block, ``estimator.model_`` is ``wrapper``, compiled with the
+    estimator's loss and metrics and its net's own optimizer (so a warm start
+    continues its state); afterwards ``model_`` is the net again."""
+    net = estimator.model_
+    wrapper.compile(**{**estimator._get_compile_kwargs(), "optimizer": net.optimizer})
+    estimator.model_ = wrapper
+    try:
+        yield
+    finally:
+        estimator.model_ = net
 
 
 class EnsembleTrainer(FitWrapper):
@@ -87,11 +118,8 @@ class EnsembleTrainer(FitWrapper):
     def inner(self) -> Any:
         return self.ensemble
 
-    def call(self, x: Any, training: Any = None) -> Any:
-        return self.ensemble(x, training=training)
-
     def train_step(self, data: Any) -> Any:
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = data = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             outputs = [net(x, training=True) for net in self.nets]
             losses = [
@@ -99,27 +127,12 @@ class EnsembleTrainer(FitWrapper):
                 for out in outputs
             ]
             total = keras.ops.sum(keras.ops.stack(losses))
-        weights = self.ensemble.trainable_variables
-        self.optimizer.apply(tape.gradient(total, weights), weights)
         y_pred = keras.ops.mean(keras.ops.stack(outputs), axis=0)
-        for metric in self.metrics:
-            if metric.name == "loss":
-                metric.update_state(total / len(losses))  # the members' mean loss
-        return self.compute_metrics(x, y, y_pred, sample_weight)
+        # Shown: the members' mean loss.
+        return self.finish_step(tape, total, data, y_pred, shown_loss=total / len(losses))
 
 
-@contextlib.contextmanager
-def training_members(estimator: Any) -> Iterator[None]:
-    """Within the block, ``estimator.model_`` is an :class:`EnsembleTrainer` of it.
-
-    SciKeras' fit then trains the wrapper with the ensemble's own optimizer (so a
-    warm start continues its state); afterwards ``model_`` is the ensemble again.
-    """
-    net = estimator.model_
-    trainer = EnsembleTrainer(net)
-    trainer.compile(**{**estimator._get_compile_kwargs(), "optimizer": net.optimizer})
-    estimator.model_ = trainer
-    try:
-        yield
-    finally:
-        estimator.model_ = net
+def training_members(estimator: Any) -> contextlib.AbstractContextManager[None]:
+    """Within the block, ``estimator.model_`` is an :class:`EnsembleTrainer` of its
+    ensemble, which SciKeras' fit then trains; afterwards it is the ensemble again."""
+    return training_with(estimator, EnsembleTrainer(estimator.model_))
