@@ -135,6 +135,18 @@ def _reset_into(pooled: Any, layers: list[Any], optimizer: list[Any]) -> bool:
     return True
 
 
+def _new_model(
+    build: Callable[[], Any], compile_kwargs: dict[str, Any], remember_as: Any
+) -> tuple[Any, list[Any]]:
+    """A new compiled build and its initial layer values, kept as ``remember_as`` if given."""
+    model = build()
+    model.compile(**compile_kwargs)
+    initial = [variable.numpy() for variable in _layer_variables(model)]
+    if remember_as is not None:
+        _remember(remember_as, initial)
+    return model, initial
+
+
 def reuse(
     owner: Any,
     build: Callable[[], Any],
@@ -158,23 +170,17 @@ def reuse(
     pooled = _take(key)
     with _lock:
         initial = _initial.get((key, seed)) if seed is not None else None
-    model = None
-    if (
-        pooled is not None
-        and initial is not None
-        and _reset_into(pooled, initial, _optimizer_initial(key, optimizer, pooled))
+    fresh = None
+    if pooled is None or initial is None:
+        fresh, initial = _new_model(
+            build, compile_kwargs, (key, seed) if seed is not None else None
+        )
+    if pooled is not None and _reset_into(
+        pooled, initial, _optimizer_initial(key, optimizer, pooled)
     ):
         model = pooled
-    if model is None:
-        fresh = build()
-        fresh.compile(**compile_kwargs)
-        initial = [variable.numpy() for variable in _layer_variables(fresh)]
-        if seed is not None:
-            _remember((key, seed), initial)
-        reset = pooled is not None and _reset_into(
-            pooled, initial, _optimizer_initial(key, optimizer, pooled)
-        )
-        model = pooled if reset else fresh
+    else:  # no idle model, or (guarded) one whose variables do not line up
+        model = fresh if fresh is not None else _new_model(build, compile_kwargs, None)[0]
     with _lock:
         _owners[owner] = weakref.finalize(owner, _release, key, model)
     return model
