@@ -100,14 +100,24 @@ def seed_from(random_state: object) -> int | None:
 
 
 @contextlib.contextmanager
-def framework_random_state() -> Iterator[None]:
-    """Save TensorFlow's and Keras' global seeds and TensorFlow's op determinism; restore them.
+def framework_random_state(seed: int | None = None, *, keras: bool = True) -> Iterator[None]:
+    """Save TensorFlow's global seed, Keras' and TensorFlow's op determinism; restore them.
+
+    With a ``seed``, TensorFlow's global seed is ``seed`` inside (and, with
+    ``keras``, Keras' global seed too, its generator drawn anew from it), as
+    ``keras.utils.set_random_seed`` sets them, but without ``tf.random.set_seed``'s
+    emptying of TensorFlow's kernel cache: that makes the next call of every
+    traced function instantiate it again (0.25 s a fit of the reference net on
+    one core, measured), and Keras 3 draws only stateless random numbers, so
+    nothing in a fit needs it. The eager op-seed stream the caller had is put
+    back as it was, not restarted.
 
     The one place skdigits reaches past the public APIs, because they cannot
     undo what they set: Keras' ``set_random_seed`` has no getter for the seed
-    it replaces, TensorFlow has none for its global seed, and
-    ``enable_op_determinism`` has no public ``disable`` nor a way to ask whether
-    it was on. ``tests/test_tf.py`` fails, naming each call, if a release moves one.
+    it replaces, TensorFlow has none for its global seed nor a way to set it
+    that keeps the kernel cache, and ``enable_op_determinism`` has no public
+    ``disable`` nor a way to ask whether it was on. ``tests/test_tf.py`` fails,
+    naming each call, if a release moves one.
     """
     from keras.src.backend.common import global_state
     from keras.src.random import seed_generator
@@ -115,44 +125,49 @@ def framework_random_state() -> Iterator[None]:
     from tensorflow.python.eager import context
     from tensorflow.python.framework import config
 
-    tf_seed = context.global_seed()
+    eager = context.context()
+    tf_seed, tf_stream = eager._seed, getattr(eager, "_rng", None)  # set with a first seed
     keras_seed = global_state.get_global_attribute(rng_utils.GLOBAL_RANDOM_SEED)
     keras_gen = global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR)
     was_deterministic = config.is_op_determinism_enabled()
     try:
+        if seed is not None:
+            # What `_set_global_seed` does, less TFE_ContextClearCaches.
+            eager._seed, eager._rng = seed, random.Random(seed)
+            if keras:
+                global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+                global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
         yield
     finally:
         if not was_deterministic:
             config.disable_op_determinism()
-        import tensorflow as tf
-
-        tf.random.set_seed(tf_seed)
+        eager._seed, eager._rng = tf_seed, tf_stream
         global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, keras_seed)
         global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, keras_gen)
 
 
 @contextlib.contextmanager
-def seeded(seed: int | None) -> Iterator[None]:
+def seeded(seed: int | None, *, keras: bool = True) -> Iterator[None]:
     """Make TensorFlow/Keras deterministic under ``seed``, then restore every global.
 
-    Inside, ``keras.utils.set_random_seed(seed)`` has seeded Python, NumPy,
-    TensorFlow and Keras, and TensorFlow's op determinism is on; afterwards
-    every one of them is as it was, so a later unseeded fit is unaffected.
-    (SciKeras' own seeding sets ``TF_DETERMINISTIC_OPS`` before asking whether
-    determinism was on, and so never switches it off; inside this context it
-    finds determinism on already and leaves the switching to this one.)
+    Inside, Python, NumPy, TensorFlow and (with ``keras``) Keras are seeded with
+    ``seed``, as ``keras.utils.set_random_seed(seed)`` seeds them, and
+    TensorFlow's op determinism is on; afterwards every one of them is as it
+    was, so a later unseeded fit is unaffected. ``keras=False`` is what SciKeras
+    seeds around building and fitting the model (:meth:`DigitClassifier._scikeras_seeding`).
     """
     if seed is None:
         yield
         return
     import tensorflow as tf
 
-    keras = import_keras()
+    import_keras()
     py_state = random.getstate()
     np_state = np.random.get_state()  # noqa: NPY002 - the legacy global is what Keras seeds
     try:
-        with framework_random_state():
-            keras.utils.set_random_seed(int(seed))
+        with framework_random_state(int(seed), keras=keras):
+            random.seed(int(seed))
+            np.random.seed(int(seed))  # noqa: NPY002
             tf.config.experimental.enable_op_determinism()
             yield
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -261,8 +262,27 @@ class DigitClassifier(KerasClassifier):
             wrapper = training_members(self)
         else:
             wrapper = contextlib.nullcontext()
-        with wrapper:
+        with wrapper, self._scikeras_seeding():
             return super()._fit_keras_model(*args, **kwargs)
+
+    def _build_keras_model(self):
+        with self._scikeras_seeding():
+            return super()._build_keras_model()
+
+    @contextlib.contextmanager
+    def _scikeras_seeding(self) -> Iterator[None]:
+        # SciKeras seeds Python, NumPy and TensorFlow around building the model and
+        # around Keras' fit, through `tf.random.set_seed`, which also empties
+        # TensorFlow's kernel cache (see `framework_random_state`). This seeds them
+        # the same way, with the same seed, without that: SciKeras is told there is
+        # none for the block.
+        seed = self._random_state  # type: ignore[has-type]
+        self._random_state = None
+        try:
+            with seeded(seed, keras=False):
+                yield
+        finally:
+            self._random_state = seed
 
     def _initialize_callbacks(self) -> None:
         # SciKeras has no public way to add callbacks made from other parameters:

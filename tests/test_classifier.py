@@ -104,6 +104,17 @@ def test_seeded_fit_leaves_no_global_state_behind(small_mnist):
     make_pipeline(epochs=1, random_state=0).fit(X[:300], y[:300])
     assert np.random.rand() == expected_next  # noqa: NPY002  # numpy's global stream is untouched
     assert not config.is_op_determinism_enabled()
+    # TensorFlow's eager random stream goes on where it was (tf.random.set_seed
+    # would restart it), as does every later draw of the caller's.
+    import tensorflow as tf
+
+    tf.random.set_seed(5)
+    expected = [tf.random.uniform([2]).numpy() for _ in range(2)]
+    tf.random.set_seed(5)
+    first = tf.random.uniform([2]).numpy()
+    make_pipeline(epochs=1, random_state=0).fit(X[:300], y[:300])
+    np.testing.assert_array_equal([first, tf.random.uniform([2]).numpy()], expected)
+    tf.random.set_seed(None)
     # The failure SciKeras 0.13 shows: an unseeded fit after a seeded one must still work.
     unseeded = make_pipeline(epochs=1).fit(X[:300], y[:300])
     assert unseeded.predict(X[:5]).shape == (5,)

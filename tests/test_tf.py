@@ -1,4 +1,4 @@
-"""skdigits uses public Keras, TensorFlow and SciKeras APIs, save in two named places.
+"""skdigits uses public Keras, TensorFlow and SciKeras APIs, save in three named places.
 
 If a release of one of them moves a private name that those places need, the
 test below names the call that is gone.
@@ -11,6 +11,7 @@ import importlib
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import skdigits
@@ -21,6 +22,7 @@ PACKAGE = Path(skdigits.__file__).parent
 ALLOWED = {
     ("_tf.py", "framework_random_state"),  # restoring the seeds and op determinism
     ("classifier.py", "_initialize_callbacks"),  # SciKeras' list of fit callbacks
+    ("classifier.py", "_scikeras_seeding"),  # SciKeras' seed, for its seeding without set_seed
 }
 PRIVATE = re.compile(
     r"keras\.src|tensorflow\.python|\._random_state\b|\._fit_callbacks\b"
@@ -58,6 +60,7 @@ def test_no_private_framework_api_outside_the_allowed_functions():
         ("keras.src.utils.rng_utils", "GLOBAL_RANDOM_SEED"),
         ("keras.src.random.seed_generator", "GLOBAL_SEED_GENERATOR"),
         ("tensorflow.python.eager.context", "global_seed"),
+        ("tensorflow.python.eager.context", "context"),
         ("tensorflow.python.framework.config", "is_op_determinism_enabled"),
         ("tensorflow.python.framework.config", "disable_op_determinism"),
         ("scikeras.wrappers", "BaseWrapper._initialize_callbacks"),
@@ -79,3 +82,27 @@ def test_export_onnx_is_a_top_level_name():
 
     assert skdigits.export_onnx is export_onnx
     assert "export_onnx" in dir(skdigits)
+
+
+def test_seeding_gives_tensorflow_the_global_seed_set_seed_would():
+    """A traced random op draws the same numbers inside ``seeded(7)`` as after
+    ``tf.random.set_seed(7)``, and the caller's global seed is back afterwards."""
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    from skdigits._tf import seeded
+
+    def draw():  # a new graph each call, so its op seeds start afresh
+        return tf.function(lambda: tf.random.uniform([4]))().numpy()
+
+    before = context.global_seed()
+    try:
+        tf.random.set_seed(7)
+        expected = draw()
+        tf.random.set_seed(3)
+        with seeded(7):
+            got = draw()
+        assert context.global_seed() == 3
+    finally:
+        tf.random.set_seed(before)
+    np.testing.assert_array_equal(got, expected)
