@@ -14,9 +14,12 @@ A seeded net's initial values depend only on its configuration and its seed, so
 they are kept too: a later fit with the same seed (every candidate and fold of a
 seeded search) copies them into the taken model and builds no new one.
 
-The pool holds at most one idle model for each of :data:`MAX_IDLE`
-configurations, least recently released first out, and as many sets of initial
-values; :func:`clear` empties both.
+The pool holds at most :data:`IDLE_PER_CONFIGURATION` idle models for each of
+:data:`MAX_IDLE` configurations, least recently released first out, and twice as
+many sets of initial values; :func:`clear` empties both. Two a configuration,
+because a Dask worker keeps a finished task's arguments (the fitted clone among
+them) until the client has collected its result: the next fit of the same net
+starts while that model is still taken, so two models take turns.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any
 
 #: Configurations with an idle model kept at most.
 MAX_IDLE = 4
+#: Idle models kept at most for one configuration.
+IDLE_PER_CONFIGURATION = 2
 
 #: The estimator parameters that shape the traced graph (the learning rate is a
 #: variable of the optimizer and the seed only sets initial values: neither is here).
@@ -49,7 +54,8 @@ GRAPH_PARAMS = (
 )
 
 _lock = threading.Lock()
-_idle: OrderedDict[Any, Any] = OrderedDict()
+#: configuration -> its idle models, the latest released last.
+_idle: OrderedDict[Any, list[Any]] = OrderedDict()
 #: Released (key, model) pairs not yet in ``_idle``. A release runs whenever the
 #: garbage collector runs, possibly inside a locked block of this thread, so it
 #: only appends here (thread-safe, no lock); the pool's users drain it.
@@ -70,11 +76,19 @@ def _take(key: Any) -> Any:
     with _lock:
         while _released:
             released_key, model = _released.popleft()
-            _idle[released_key] = model
+            models = _idle.setdefault(released_key, [])
+            models.append(model)
+            del models[:-IDLE_PER_CONFIGURATION]
             _idle.move_to_end(released_key)
         while len(_idle) > MAX_IDLE:
             _idle.popitem(last=False)
-        return _idle.pop(key, None)
+        models = _idle.get(key)
+        if not models:
+            return None
+        model = models.pop()
+        if not models:
+            del _idle[key]
+        return model
 
 
 def clear() -> None:

@@ -86,3 +86,26 @@ def test_a_search_with_reused_models_finds_the_same_scores(data):
         for reuse in (False, True)
     ]
     np.testing.assert_array_equal(scores[1], scores[0])
+
+
+def test_two_estimators_alive_at_once_still_reuse_when_both_are_collected(data, monkeypatch):
+    """As on a Dask worker, which keeps a finished task's fitted clone until the client
+    collects the result: the next fit of the same net starts while that clone still
+    holds its model, so two models must take turns."""
+    X, y, X_test = data
+    first = make_pipeline(epochs=1, random_state=0, reuse_models=True).fit(X, y)
+    second = make_pipeline(epochs=1, random_state=0, reuse_models=True).fit(X, y)
+    traced = {id(first[-1].model_), id(second[-1].model_)}
+    expected = second.predict_proba(X_test)
+    del first, second
+    gc.collect()
+    builds = []
+    build_network = classifier.build_network
+    monkeypatch.setattr(
+        classifier, "build_network", lambda *a, **k: builds.append(1) or build_network(*a, **k)
+    )
+    third = make_pipeline(epochs=1, random_state=0, reuse_models=True).fit(X, y)
+    fourth = make_pipeline(epochs=1, random_state=0, reuse_models=True).fit(X, y)  # third alive
+    assert {id(third[-1].model_), id(fourth[-1].model_)} == traced
+    assert not builds
+    np.testing.assert_array_equal(fourth.predict_proba(X_test), expected)
