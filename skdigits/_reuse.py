@@ -82,11 +82,11 @@ def _take(key: Any) -> Any:
             _idle.move_to_end(released_key)
         while len(_idle) > MAX_IDLE:
             _idle.popitem(last=False)
-        models = _idle.get(key)
-        if not models:
+        waiting = _idle.get(key)
+        if not waiting:
             return None
-        model = models.pop()
-        if not models:
+        model = waiting.pop()
+        if not waiting:
             del _idle[key]
         return model
 
