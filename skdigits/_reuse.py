@@ -126,7 +126,9 @@ def _remember(key: Any, values: list[Any]) -> list[Any]:
 def _optimizer_initial(key: Any, optimizer: Any, net: Any) -> list[Any]:
     """The variables of a new optimizer like ``optimizer``, built on ``net``'s, as
     values: the iteration count, the learning rate and the zeroed moments."""
-    settings = (key, repr(optimizer.get_config()))
+    # Keras numbers each optimizer's name (adam, adam_1, ...): not a setting.
+    config = {k: v for k, v in optimizer.get_config().items() if k != "name"}
+    settings = (key, repr(config))
     with _lock:
         values = _initial.get(settings)
     if values is None:

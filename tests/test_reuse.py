@@ -109,3 +109,19 @@ def test_two_estimators_alive_at_once_still_reuse_when_both_are_collected(data, 
     assert {id(third[-1].model_), id(fourth[-1].model_)} == traced
     assert not builds
     np.testing.assert_array_equal(fourth.predict_proba(X_test), expected)
+
+
+def test_a_reused_fit_builds_no_new_optimizer_either(data, monkeypatch):
+    """The optimizer's initial state is kept too (per optimizer settings, not per name):
+    only the first reused fit of a net and a setting builds one."""
+    for _ in range(2):
+        _fit(data, reuse_models=True)
+        gc.collect()
+    from skdigits._tf import import_keras
+
+    adam = import_keras().optimizers.Adam
+    builds = []
+    build = adam.build
+    monkeypatch.setattr(adam, "build", lambda self, v: builds.append(1) or build(self, v))
+    _fit(data, reuse_models=True)
+    assert not builds
