@@ -100,7 +100,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # long fit suit so small a student. For random_state 0 (teacher 99.39 %): 30
     # epochs at alpha 0.3 98.60 %, 60 epochs 98.72 %, 100 epochs 98.60 %; 60 epochs
     # at alpha 0.15 98.75 % (here), at 0.7 98.48 % (30 epochs), at T=4 98.65 %, in
-    # batches of 128 98.50 %; stronger shifts 98.14 % (alpha 0.7).
+    # batches of 128 98.50 %; stronger shifts 98.14 % (alpha 0.7). The "best" ensemble
+    # as teacher: 98.79 % and 98.77 % (random_state 0, 1) in 2.6x the fit time.
     "distilled": {
         "mlp": {
             "output_activation": "softmax",
