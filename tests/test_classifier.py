@@ -236,3 +236,25 @@ def test_seed_recipe_on_full_mnist_reaches_97_percent(mnist):
         assert result.test.accuracy >= 0.96
         accuracies.append(result.test.accuracy)
     assert np.mean(accuracies) >= 0.97, accuracies
+
+
+@pytest.mark.parametrize("params", [{}, {"label_smoothing": 0.1}], ids=["sparse", "one-hot"])
+def test_building_the_training_state_first_changes_nothing_learned(
+    small_mnist, params, monkeypatch
+):
+    """fit creates the optimizer's and the metrics' variables before Keras traces
+    (so the training step is traced once): the weights and the history are what
+    Keras' own creation inside the trace gives, sparse or one-hot targets alike."""
+    from skdigits import classifier
+
+    X, y, _, _ = small_mnist
+
+    def fit():
+        return make_pipeline(epochs=2, random_state=0, **params).fit(X[:600], y[:600])[-1]
+
+    built = fit()
+    monkeypatch.setattr(classifier, "_build_training_state", lambda *args: None)
+    keras_own = fit()
+    assert built.history_ == keras_own.history_
+    for a, b in zip(built.model_.get_weights(), keras_own.model_.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
