@@ -99,13 +99,20 @@ def clear() -> None:
         _initial.clear()
 
 
+def _settings(optimizer: Any, *leave_out: str) -> str:
+    """``optimizer``'s configuration less ``leave_out``, as a hashable string. Its name
+    is never a setting: Keras numbers each optimizer's (adam, adam_1, ...)."""
+    config = optimizer.get_config()
+    return repr({k: v for k, v in config.items() if k != "name" and k not in leave_out})
+
+
 def configuration(estimator: Any, meta: dict[str, Any], optimizer: Any) -> Any:
     """What must match for a traced model to serve another fit: a hashable key."""
     params = estimator.get_params()
     graph = tuple((name, repr(params[name])) for name in GRAPH_PARAMS)
-    config = {k: v for k, v in optimizer.get_config().items() if k not in ("name", "learning_rate")}
     data = (tuple(meta["X_shape_"][1:]), int(meta["n_classes_"]))
-    return (type(estimator).__qualname__, graph, type(optimizer).__qualname__, repr(config), data)
+    settings = _settings(optimizer, "learning_rate")
+    return (type(estimator).__qualname__, graph, type(optimizer).__qualname__, settings, data)
 
 
 def _layer_variables(model: Any) -> list[Any]:
@@ -126,9 +133,7 @@ def _remember(key: Any, values: list[Any]) -> list[Any]:
 def _optimizer_initial(key: Any, optimizer: Any, net: Any) -> list[Any]:
     """The variables of a new optimizer like ``optimizer``, built on ``net``'s, as
     values: the iteration count, the learning rate and the zeroed moments."""
-    # Keras numbers each optimizer's name (adam, adam_1, ...): not a setting.
-    config = {k: v for k, v in optimizer.get_config().items() if k != "name"}
-    settings = (key, repr(config))
+    settings = (key, _settings(optimizer))
     with _lock:
         values = _initial.get(settings)
     if values is None:
