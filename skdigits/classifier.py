@@ -89,8 +89,9 @@ class DigitClassifier(KerasClassifier):
     label_smoothing : float, default=0.0
         Keras' ``CategoricalCrossentropy(label_smoothing=...)``; default loss only.
     teacher : str, Pipeline, DigitClassifier or None, default=None
-        Knowledge distillation (:mod:`skdigits.distill`): a preset name, the path
-        of a saved model, or an estimator. Only the student is kept.
+        Knowledge distillation (:mod:`skdigits.distill`): a preset name (that
+        recipe, without label smoothing, fitted first on the same images), the
+        path of a saved model, or an estimator. Only the student is kept.
     distill_temperature : float, default=4.0
     distill_alpha : float, default=0.9
         Weight of the soft-target loss; the label loss has ``1 - distill_alpha``.

@@ -29,6 +29,9 @@ import tensorflow as tf  # noqa: E402
 
 from .ensemble import FitWrapper, is_ensemble, training_with  # noqa: E402
 
+#: The label smoothing of a teacher named by a preset: none, whatever the preset's.
+TEACHER_LABEL_SMOOTHING = 0.0
+
 
 def is_teacher(value: Any) -> bool:
     """Whether ``value`` can be a ``teacher``: None, a string, or a skdigits estimator."""
@@ -49,9 +52,10 @@ def fit_teacher(student: Any, X: Any, y: Any) -> Any:
     Parameters
     ----------
     student : DigitClassifier
-        Its ``teacher`` is a preset name (fitted here with the student's
-        ``random_state``, ``verbose`` and ``validation_split``, so it holds out the
-        same images), the path of a saved ``.skdigits`` model, or an estimator:
+        Its ``teacher`` is a preset name (that recipe without its label smoothing,
+        fitted here with the student's ``random_state``, ``verbose`` and
+        ``validation_split``, so it holds out the same images), the path of a saved
+        ``.skdigits`` model, or an estimator:
         used as it is when fitted, else a clone of it is fitted here (so ``clone``
         and a grid search refit it, as scikit-learn's meta-estimators do).
     X : array-like
@@ -80,6 +84,10 @@ def fit_teacher(student: Any, X: Any, y: Any) -> Any:
     if isinstance(teacher, str) and teacher in PRESETS:
         params = {
             **preset_params(teacher, _teacher_architecture(teacher)),
+            # Smoothing pulls every wrong class towards the same probability, and
+            # those probabilities are what the student learns from (Mueller,
+            # Kornblith and Hinton 2019; README, "Accuracy").
+            "label_smoothing": TEACHER_LABEL_SMOOTHING,
             "random_state": seed_from(student.random_state),
             "verbose": student.verbose,
             "validation_split": float(student.validation_split),

@@ -102,8 +102,9 @@ _TRAINING_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         "--teacher",
         {
             "metavar": "PRESET_OR_MODEL",
-            "help": "distil from a teacher: a preset trained first on the same images (e.g. "
-            "fast), or a saved .skdigits model (default: none, or the preset's)",
+            "help": "distil from a teacher: a preset trained first on the same images, without "
+            "label smoothing (e.g. fast), or a saved .skdigits model (default: none, or "
+            "the preset's)",
         },
     ),
     (
