@@ -1,19 +1,19 @@
 # Two entry points do all the set-up on a fresh machine with Python 3.11:
 #   make demo   create .venv, install, fetch MNIST, train and report, export ONNX,
 #               predict test images with onnxruntime and score the ONNX model
-#   make test   create .venv, install, lint, type-check and run the whole test suite
+#   make test   create .venv, install, lint, type-check, build the docs and run the whole test suite
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL ?= models/mnist.skdigits
 ONNX ?= models/mnist.onnx
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint docs bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[train,images,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[train,images,dev,docs]"
 	touch $@
 
 demo: $(VENV)/.installed
@@ -35,11 +35,15 @@ lint: $(VENV)/.installed
 # leaves it out on a machine without internet. .ci/run sets it explicitly.
 MARKERS ?=
 
-test: lint
+# The documentation site, warnings as errors, its examples executed.
+docs: $(VENV)/.installed
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+test: lint docs
 	$(BIN)/pytest -m "$(MARKERS)"
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_fit_overhead.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache docs/_build docs/auto_examples docs/generated
