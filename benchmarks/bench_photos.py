@@ -3,7 +3,7 @@
 The photos come from ``tests/photos.py``: MNIST test digits inked onto paper and
 put through uneven lighting, vignetting, shadows, grey and ruled paper, JPEG at
 quality 30, blur and a 12 MP phone picture. Each is read by
-``skdigits.images.load_digit_image`` exactly as ``skdigits predict`` reads an
+``skdigits.io._images.load_digit_image`` exactly as ``skdigits predict`` reads an
 image file. Next to each condition the script prints the same model's accuracy
 on the same digits given as MNIST arrays: the difference is what the photo and
 its preparation cost.
@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from skdigits.datasets import fetch_mnist
-    from skdigits.images import load_digit_image
+    from skdigits.io._images import load_digit_image
 
     X, y = fetch_mnist(subset="train", return_X_y=True)
     X_test, y_test = fetch_mnist(subset="test", return_X_y=True)

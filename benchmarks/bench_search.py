@@ -39,7 +39,7 @@ VARIANTS = (
 
 def _load_tensorflow(pause: float = 0.5) -> int:
     """Import TensorFlow the way a fit does (the pause lets each worker take one call)."""
-    import skdigits.classifier  # noqa: F401 - the import is the work
+    import skdigits.estimator._classifier  # noqa: F401 - the import is the work
 
     time.sleep(pause)
     return os.getpid()
@@ -57,8 +57,8 @@ def main() -> None:
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     from skdigits import fetch_mnist, make_pipeline
+    from skdigits.analysis._search import dask_backend
     from skdigits.cli._common import quiet_tensorflow
-    from skdigits.search import dask_backend
 
     quiet_tensorflow()
     X, y = fetch_mnist(subset="train", return_X_y=True)

@@ -24,7 +24,7 @@ def fit_seed_keras(
 
     ``steps_per_execution`` None keeps Keras' default (one batch a call).
     """
-    from skdigits._tf import import_keras
+    from skdigits.nn._tf import import_keras
 
     keras = import_keras()
     Xs = X.reshape(len(X), -1).astype(np.float32) / np.float32(255)

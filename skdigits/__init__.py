@@ -1,49 +1,38 @@
 """skdigits: handwritten digit recognition as a scikit-learn estimator, shipped as ONNX.
 
 Importing the package is cheap: public names load their module (and TensorFlow,
-where they need it) on first use.
+where they need it) on first use. The subpackages, from files to a served
+prediction: ``datasets`` → ``io`` → ``runtime`` → ``nn`` → ``model_io`` →
+``estimator`` → ``models`` → ``export`` → ``analysis`` → ``serve`` → ``cli``.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ._errors import (
+from ._core.errors import (
     DataError,
     FetchError,
     MissingDependencyError,
     ModelFileError,
     SkdigitsError,
 )
+from ._core.lazy import lazy_exports
 from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .classifier import DigitClassifier
+    from .analysis import default_param_grid, evaluate_predictions
     from .datasets import fetch_mnist, load_idx
-    from .evaluation import evaluate_predictions
+    from .estimator import (
+        DigitClassifier,
+        PixelScaler,
+        load_model,
+        make_pipeline,
+        preset_params,
+        save_model,
+    )
     from .export import export_onnx
     from .models import load_predictor
-    from .persistence import load_model, save_model
-    from .pipeline import make_pipeline
-    from .preprocessing import PixelScaler
-    from .presets import preset_params
-    from .search import default_param_grid
-
-_LAZY = {
-    "DigitClassifier": "skdigits.classifier",
-    "PixelScaler": "skdigits.preprocessing",
-    "make_pipeline": "skdigits.pipeline",
-    "default_param_grid": "skdigits.search",
-    "fetch_mnist": "skdigits.datasets",
-    "load_idx": "skdigits.datasets",
-    "evaluate_predictions": "skdigits.evaluation",
-    "export_onnx": "skdigits.export",
-    "preset_params": "skdigits.presets",
-    "save_model": "skdigits.persistence",
-    "load_model": "skdigits.persistence",
-    "load_predictor": "skdigits.models",
-}
 
 __all__ = [
     "DataError",
@@ -66,24 +55,24 @@ __all__ = [
     "save_model",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'skdigits' has no attribute {name!r}")
-    try:
-        imported = importlib.import_module(module)
-    except ImportError as err:
-        from ._deps import as_missing_dependency
-
-        missing = as_missing_dependency(err, feature=f"skdigits.{name}")
-        if missing is None:
-            raise
-        raise missing from err
-    value = getattr(imported, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        ".analysis": ["default_param_grid", "evaluate_predictions"],
+        ".datasets": ["fetch_mnist", "load_idx"],
+        ".estimator": [
+            "DigitClassifier",
+            "PixelScaler",
+            "load_model",
+            "make_pipeline",
+            "preset_params",
+            "save_model",
+        ],
+        ".export": ["export_onnx"],
+        ".models": ["load_predictor"],
+    },
+)[0]
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return __all__

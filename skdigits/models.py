@@ -1,8 +1,8 @@
 """Open a model file of any kind, and decide whether a pickle may be loaded.
 
 One route for the command line and for Python: an ``.onnx`` file becomes an
-:class:`~skdigits.inference.OnnxDigitClassifier` (numpy and onnxruntime only),
-a ``.skdigits`` file a pipeline loaded by :func:`skdigits.persistence.load_model`
+:class:`~skdigits.runtime._predictor.OnnxDigitClassifier` (numpy and onnxruntime only),
+a ``.skdigits`` file a pipeline loaded by :func:`skdigits.estimator.load_model`
 (nothing in it runs), and a pickle or joblib file, recognised by its suffix or
 its first bytes, is refused unless the caller trusts it (``allow_pickle=True``),
 because unpickling runs any code the file holds.
@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._errors import ModelFileError, one_line
+from ._core.errors import ModelFileError, one_line
 
 __all__ = ["PICKLE_SUFFIXES", "is_pickle_file", "load_predictor", "model_kind", "refuse_pickle"]
 
@@ -31,7 +31,7 @@ def is_pickle_file(path: str | Path) -> bool:
     path = Path(path)
     if path.suffix.lower() in PICKLE_SUFFIXES:
         return True
-    from .inference import looks_like_pickle
+    from .runtime._checks import looks_like_pickle
 
     try:
         with open(path, "rb") as fh:
@@ -87,10 +87,10 @@ def load_predictor(
             refuse_pickle(path, allow_hint=allow_hint)
         return PipelinePredictor(_load_pickle(path))
     if kind == "skdigits":
-        from .persistence import load_model
+        from .estimator._saving import load_model
 
         return PipelinePredictor(load_model(path))
-    from .inference import OnnxDigitClassifier
+    from .runtime._predictor import OnnxDigitClassifier
 
     return OnnxDigitClassifier(path)
 
@@ -103,7 +103,7 @@ class PipelinePredictor:
         self.classes_ = pipeline.classes_
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        from .preprocessing import check_pixel_range
+        from .estimator._scaler import check_pixel_range
 
         check_pixel_range(np.asarray(X).reshape(len(X), -1))
         return self.pipeline.predict_proba(X)
@@ -115,10 +115,10 @@ class PipelinePredictor:
 
 def _load_pickle(path: Path) -> Any:
     """A pickled/joblib skdigits pipeline, checked to be one before it is used."""
-    from ._deps import require
+    from ._core.deps import require
 
     joblib = require("joblib", feature="loading a pickled model")
-    from .pipeline import check_skdigits_pipeline
+    from .estimator._pipeline import check_skdigits_pipeline
 
     try:
         pipeline = joblib.load(path)

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from skdigits._atomic import atomic_open, write_bytes_atomic
+from skdigits._core.atomic import atomic_open, write_bytes_atomic
 
 
 def test_new_file_gets_ordinary_permissions(tmp_path):

@@ -221,7 +221,7 @@ def test_seed_recipe_on_full_mnist_reaches_97_percent(mnist):
     One run's test accuracy depends on the seed (measured here: 96.8 %, 97.4 %
     and 97.8 % for seeds 0, 1, 2), so the claim is about the mean of three seeds.
     """
-    from skdigits.training import fit_and_evaluate
+    from skdigits.analysis._training import fit_and_evaluate
 
     X_train, y_train, X_test, y_test = mnist
     accuracies = []
@@ -245,7 +245,7 @@ def test_building_the_training_state_first_changes_nothing_learned(
     """fit creates the optimizer's and the metrics' variables before Keras traces
     (so the training step is traced once): the weights and the history are what
     Keras' own creation inside the trace gives, sparse or one-hot targets alike."""
-    from skdigits import classifier
+    from skdigits.estimator import _classifier as classifier
 
     X, y, _, _ = small_mnist
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from skdigits.cli.main import main
-from skdigits.persistence import load_metadata
+from skdigits.model_io._format import load_metadata
 
 
 def run_cli(*args, env=None):

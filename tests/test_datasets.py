@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skdigits._errors import DataError, FetchError
+from skdigits._core.errors import DataError, FetchError
 from skdigits.datasets import MNIST_FILES, _mnist, fetch_mnist, get_data_home, load_idx, save_idx
 
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = MNIST_FILES

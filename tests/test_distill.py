@@ -13,8 +13,8 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from skdigits import DigitClassifier, load_model, make_pipeline, save_model
+from skdigits.estimator._presets import PRESETS, preset_params
 from skdigits.export import export_onnx, read_metadata
-from skdigits.presets import PRESETS, preset_params
 
 
 @pytest.fixture(scope="module")

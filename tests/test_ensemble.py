@@ -10,9 +10,9 @@ import pytest
 from sklearn.base import clone
 
 from skdigits import DigitClassifier, load_model, make_pipeline, save_model
-from skdigits.ensemble import is_ensemble, members
 from skdigits.export import export_onnx, read_metadata
-from skdigits.inference import OnnxDigitClassifier
+from skdigits.nn._ensemble import is_ensemble, members
+from skdigits.runtime._predictor import OnnxDigitClassifier
 
 SMALL_CNN = {"architecture": "cnn", "conv_filters": (8, 16), "dense_units": 32, "augment": 0.5}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skdigits.classifier import DigitClassifier
-from skdigits.preprocessing import PixelScaler
+from skdigits.estimator._classifier import DigitClassifier
+from skdigits.estimator._scaler import PixelScaler
 
 # Checks DigitClassifier cannot pass, each with the reason. Nothing else may fail.
 DIGIT_CLASSIFIER_XFAIL = {

@@ -10,7 +10,7 @@ import pytest
 from skdigits import ModelFileError
 from skdigits.cli.main import main
 from skdigits.export import PARITY_TOLERANCE, export_ort, measure_parity
-from skdigits.inference import OnnxDigitClassifier
+from skdigits.runtime._predictor import OnnxDigitClassifier
 
 
 @pytest.fixture(scope="module")

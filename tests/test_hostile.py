@@ -81,8 +81,8 @@ from test_inference import build_model  # noqa: E402
 from skdigits import DataError, FetchError, ModelFileError  # noqa: E402
 from skdigits.cli.main import main  # noqa: E402
 from skdigits.datasets import _mnist, fetch_mnist, load_idx  # noqa: E402
-from skdigits.inference import OnnxDigitClassifier  # noqa: E402
-from skdigits.inputs import to_mnist_convention  # noqa: E402
+from skdigits.io._inputs import to_mnist_convention  # noqa: E402
+from skdigits.runtime._predictor import OnnxDigitClassifier  # noqa: E402
 
 ENTRY_POINTS = ("datasets", "estimators", "export", "predictor", "cli")
 
@@ -211,7 +211,7 @@ def make_pipeline(**params: Any) -> Any:
 
 
 def scaler() -> Any:
-    from skdigits.preprocessing import PixelScaler
+    from skdigits.estimator._scaler import PixelScaler
 
     return PixelScaler()
 
@@ -952,7 +952,7 @@ def busy_port() -> int:
 
 
 def load_image(path: Path) -> Any:
-    from skdigits.images import load_digit_image
+    from skdigits.io._images import load_digit_image
 
     return load_digit_image(path)
 
@@ -1118,7 +1118,7 @@ def test_debug_shows_the_traceback(files, tmp_path):
 KILLED_WRITER = """
 import sys, time
 from pathlib import Path
-from skdigits._atomic import atomic_open
+from skdigits._core.atomic import atomic_open
 
 dest, ready = Path(sys.argv[1]), Path(sys.argv[2])
 with atomic_open(dest, "wb") as fh:
@@ -1132,7 +1132,7 @@ with atomic_open(dest, "wb") as fh:
 KILLED_EXPORT = """
 import sys, time
 from pathlib import Path
-import skdigits._atomic as atomic
+import skdigits._core.atomic as atomic
 from skdigits.cli.main import main
 
 ready = Path(sys.argv[-1])
@@ -1191,7 +1191,7 @@ def test_a_writer_killed_mid_write_leaves_the_old_file(tmp_path):
 
 
 def test_an_export_killed_before_its_rename_leaves_the_old_onnx(tiny_pipeline, files, tmp_path):
-    from skdigits.persistence import save_model
+    from skdigits.estimator._saving import save_model
 
     model = save_model(tiny_pipeline, tmp_path / "m.skdigits")
     dest, ready = tmp_path / "m.onnx", tmp_path / "ready"
@@ -1478,12 +1478,12 @@ def code_load_idx(path: Path) -> str:
 
 
 def code_load_model(path: Path) -> str:
-    return f"from skdigits.persistence import load_model; load_model({str(path)!r})"
+    return f"from skdigits.estimator._saving import load_model; load_model({str(path)!r})"
 
 
 def code_predict(path: Path) -> str:
     return (
-        "import numpy as np; from skdigits.inference import OnnxDigitClassifier; "
+        "import numpy as np; from skdigits.runtime._predictor import OnnxDigitClassifier; "
         f"OnnxDigitClassifier({str(path)!r}).predict(np.zeros((2, 28, 28), np.float32))"
     )
 
@@ -1696,7 +1696,7 @@ BOUNDS: list[Bound] = [
     Bound(
         5,
         "image-dev-zero",
-        lambda d: "from skdigits.images import load_digit_image; load_digit_image('/dev/zero')",
+        lambda d: "from skdigits.io._images import load_digit_image; load_digit_image('/dev/zero')",
         "DataError",
         r"image '/dev/zero' is not a regular file",
         seconds=5,
@@ -1816,7 +1816,7 @@ def corrupt_deflate(path: Path) -> Path:
 
 
 def load_metadata(path: Path) -> Any:
-    from skdigits.persistence import load_metadata as read
+    from skdigits.model_io._format import load_metadata as read
 
     return read(path)
 
@@ -2089,7 +2089,7 @@ TRANSLATED: list[Translated] = [
 
 
 def code_and_run_load_model(path: Path) -> Any:
-    from skdigits.persistence import load_model
+    from skdigits.estimator._saving import load_model
 
     return load_model(path)
 
@@ -2127,7 +2127,7 @@ def test_every_item_of_issue_16_has_rows():
 
 def test_stale_part_files_are_removed_on_the_next_write(tmp_path):
     """A killed writer's hidden .part (file or folder) over an hour old goes on the next write."""
-    from skdigits._atomic import write_bytes_atomic
+    from skdigits._core.atomic import write_bytes_atomic
 
     dest = tmp_path / "m.onnx"
     stale_file = write(tmp_path / ".m.onnx.k1ll3d.part", b"half a model")
@@ -2151,7 +2151,7 @@ def test_save_model_writes_its_scratch_files_beside_the_target_only(
 ):
     import tempfile
 
-    from skdigits.persistence import load_model, save_model
+    from skdigits.estimator._saving import load_model, save_model
 
     system_temp = tmp_path / "system-temp"
     system_temp.mkdir()
@@ -2270,7 +2270,7 @@ IMAGE_BASES = _image_bases()
 @FUZZ
 @given(data=st.data())
 def test_fuzz_load_digit_image_raises_only_data_errors(data):
-    from skdigits.images import load_digit_image
+    from skdigits.io._images import load_digit_image
 
     content = data.draw(mutated(data.draw(st.sampled_from(IMAGE_BASES))))
     with warnings.catch_warnings():
@@ -2306,7 +2306,7 @@ METADATA_VALUES = st.one_of(
     strict=st.booleans(),
 )
 def test_fuzz_the_onnx_metadata_decoder_raises_only_model_file_errors(raw, strict):
-    from skdigits.inference import decode_metadata
+    from skdigits.runtime._checks import decode_metadata
 
     result = outcome(lambda: decode_metadata(raw, "'m.onnx'", strict=strict))
     assert_one_line(result, ModelFileError)
@@ -2325,7 +2325,7 @@ def test_fuzz_the_protobuf_reader_raises_only_model_file_errors(content):
 
     (Hypothesis found this reader descending into a graph sent as a number.)
     """
-    from skdigits.inference import inspect_onnx
+    from skdigits.runtime._checks import inspect_onnx
 
     assert_one_line(outcome(inspect_onnx, content, "'m.onnx'"), ModelFileError)
 
@@ -2334,7 +2334,7 @@ def test_fuzz_the_protobuf_reader_raises_only_model_file_errors(content):
 @given(data=st.data())
 def test_fuzz_ort_format_files_raise_only_model_file_errors(data, tmp_path):
     """Mutated ORT-format files through the flatbuffer reader and the predictor."""
-    from skdigits.inference import inspect_onnx
+    from skdigits.runtime._checks import inspect_onnx
 
     content = data.draw(mutated(good_ort_bytes()))
     assert_one_line(outcome(inspect_onnx, content, "'m.ort'"), ModelFileError)

@@ -1,4 +1,4 @@
-"""Tests for skdigits.images: pictures of digits → MNIST-style 28×28 arrays."""
+"""Tests for skdigits.io._images: pictures of digits → MNIST-style 28×28 arrays."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from skdigits import DataError
-from skdigits import images as images_module
-from skdigits.images import load_digit_image, load_digit_images, preprocess_digit
+from skdigits.io import _images as images_module
+from skdigits.io._images import load_digit_image, load_digit_images, preprocess_digit
 
 CANVAS = (300, 200)  # width, height: far larger than MNIST, digit off-centre
 
@@ -442,7 +442,7 @@ def test_images_module_stays_light_and_names_the_extra(run_blocked) -> None:
         """
         import numpy as np
         from skdigits import MissingDependencyError
-        from skdigits.images import preprocess_digit
+        from skdigits.io._images import preprocess_digit
         try:
             preprocess_digit(np.eye(30, dtype=np.uint8) * 255)
         except MissingDependencyError as err:

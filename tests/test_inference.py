@@ -1,4 +1,4 @@
-"""Tests for skdigits.inference: ONNX models run through onnxruntime alone.
+"""Tests for skdigits.runtime._predictor: ONNX models run through onnxruntime alone.
 
 The models are tiny ones built here with ``onnx.helper`` that honour the export
 contract (``pixels`` float32 [N, 28, 28] of raw 0-255 values in; ``label`` and
@@ -22,7 +22,7 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from skdigits import DataError, ModelFileError  # noqa: E402
-from skdigits.inference import OnnxDigitClassifier  # noqa: E402
+from skdigits.runtime._predictor import OnnxDigitClassifier  # noqa: E402
 
 METADATA = {
     "skdigits_version": "0.1.0",
@@ -476,7 +476,7 @@ BLOCKED = ("tensorflow", "keras", "scikeras", "sklearn", "skl2onnx", "tf2onnx", 
 ISOLATION_SCRIPT = """
 import json
 import numpy as np
-from skdigits.inference import OnnxDigitClassifier
+from skdigits.runtime._predictor import OnnxDigitClassifier
 
 clf = OnnxDigitClassifier(sys.argv[1])
 X = np.zeros((100, 28, 28), dtype=np.uint8)  # large enough for the batch session too

@@ -1,4 +1,4 @@
-"""skdigits.inputs: input files read by content, array conventions, and `predict` on a batch.
+"""skdigits.io._inputs: input files read by content, array conventions, and `predict` on a batch.
 
 The model is the synthetic linear one of ``test_inference`` (its labels are a
 fixed function of the pixels), so a conversion that went wrong changes labels.
@@ -20,8 +20,13 @@ from test_inference import build_model  # noqa: E402
 
 from skdigits import DataError  # noqa: E402
 from skdigits.cli.main import main  # noqa: E402
-from skdigits.inference import OnnxDigitClassifier  # noqa: E402
-from skdigits.inputs import read_input, read_inputs, sniff_format, to_mnist_convention  # noqa: E402
+from skdigits.io._inputs import (  # noqa: E402
+    read_input,
+    read_inputs,
+    sniff_format,
+    to_mnist_convention,
+)
+from skdigits.runtime._predictor import OnnxDigitClassifier  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from skdigits import ModelFileError, load_model, make_pipeline, save_model
-from skdigits.persistence import load_metadata
+from skdigits.model_io._format import load_metadata
 
 
 @pytest.fixture(scope="module")

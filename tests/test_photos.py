@@ -18,7 +18,7 @@ pytest.importorskip("PIL")
 pytest.importorskip("sklearn")
 from photos import CONDITIONS, make_photos
 
-from skdigits.images import load_digit_image
+from skdigits.io._images import load_digit_image
 
 PER_CONDITION = 10
 

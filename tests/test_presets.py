@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from skdigits import DigitClassifier, load_model, make_pipeline, save_model
-from skdigits.ensemble import members
+from skdigits.estimator._presets import PRESETS, preset_params
 from skdigits.export import export_onnx, read_metadata, to_onnx_model
 from skdigits.export.quantize import (
     AccuracyGateError,
@@ -20,7 +20,7 @@ from skdigits.export.quantize import (
     onnx_accuracy,
     quantize_int8,
 )
-from skdigits.presets import PRESETS, preset_params
+from skdigits.nn._ensemble import members
 
 #: ONNX operators that would mean augmentation leaked into the inference graph.
 RANDOM_OPS = {"RandomUniform", "RandomUniformLike", "RandomNormal", "RandomNormalLike"}
@@ -311,7 +311,7 @@ def test_tuned_preset_on_full_mnist_reaches_98_percent(mnist):
     Measured here: 98.45 / 98.48 / 98.53 % for random_state 0 / 1 / 2, each
     fit faster than the seed recipe's; one seed keeps the suite short.
     """
-    from skdigits.training import fit_and_evaluate
+    from skdigits.analysis._training import fit_and_evaluate
 
     X_train, y_train, X_test, y_test = mnist
     pipe = make_pipeline(preset="tuned", random_state=1)
@@ -401,7 +401,7 @@ def test_handwriting_augmentation_is_training_only_and_loads_safely(
 
 
 def test_handwriting_augmentation_changes_images_only_while_training():
-    from skdigits.networks import RandomElastic, RandomSlant, RandomStrokeWidth
+    from skdigits.nn._augment import RandomElastic, RandomSlant, RandomStrokeWidth
 
     rng = np.random.default_rng(0)
     images = np.zeros((4, 28, 28, 1), np.float32)
@@ -432,7 +432,7 @@ def test_handwriting_augmentation_changes_images_only_while_training():
 
 
 def test_onecycle_warms_up_then_decays():
-    from skdigits.networks import LearningRateSchedule
+    from skdigits.nn._callbacks import LearningRateSchedule
 
     schedule = LearningRateSchedule(0.01, "onecycle")
     schedule.total_steps = 100

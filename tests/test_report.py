@@ -12,8 +12,7 @@ import struct
 import numpy as np
 import pytest
 
-from skdigits.cli.main import main
-from skdigits.report import (
+from skdigits.analysis._report import (
     FIGURES,
     HTML_FILE,
     REPORT_FILES,
@@ -23,6 +22,7 @@ from skdigits.report import (
     most_confident_errors,
     write_report,
 )
+from skdigits.cli.main import main
 
 N_TEST = 2000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -83,7 +83,7 @@ def test_html_embeds_and_lists_every_figure(report):
 
 
 def test_confusion_matrix_equals_evaluate_predictions(report, fitted_pipeline, mnist):
-    from skdigits.evaluation import evaluate_predictions
+    from skdigits.analysis._evaluation import evaluate_predictions
 
     _, _, X_test, y_test = mnist
     expected = evaluate_predictions(
@@ -148,8 +148,8 @@ def test_mlp_weights_are_the_hidden_kernel_as_28x28_images(fitted_pipeline):
 
 
 def test_a_cnn_shows_its_conv_filters_and_penultimate_activations():
-    from skdigits import report as report_module
-    from skdigits._tf import import_keras
+    from skdigits.analysis import _report as report_module
+    from skdigits.nn._tf import import_keras
 
     keras = import_keras()
     model = keras.Sequential(
@@ -258,7 +258,7 @@ def test_matplotlib_is_only_needed_for_a_report(tmp_path, mnist, run_blocked):
     """Training runs without matplotlib; a report asks for the `plot` extra, before training."""
     model = tmp_path / "m.skdigits"
     script = (
-        "import skdigits.report\n"
+        "import skdigits.analysis._report\n"
         "print('IMPORTED', 'matplotlib' in sys.modules)\n"
         "from skdigits.cli.main import main\n"
         f"argv = ['train', '--subset', '300', '--epochs', '1', '-q', '-o', {str(model)!r}]\n"

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from skdigits import _reuse, classifier, make_pipeline
+from skdigits import make_pipeline
+from skdigits.estimator import _classifier as classifier
+from skdigits.nn import _reuse
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +119,7 @@ def test_a_reused_fit_builds_no_new_optimizer_either(data, monkeypatch):
     for _ in range(2):
         _fit(data, reuse_models=True)
         gc.collect()
-    from skdigits._tf import import_keras
+    from skdigits.nn._tf import import_keras
 
     adam = import_keras().optimizers.Adam
     builds = []

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from skdigits.search import (
+from skdigits.analysis._search import (
     ParamGridError,
     build_param_grid,
     check_param_grid,
@@ -188,7 +188,7 @@ def test_search_progress_is_a_scikit_learn_callback(local_search, data, capsys):
     """One line per finished fit, through GridSearchCV.set_callbacks; results unchanged."""
     from sklearn.model_selection import GridSearchCV
 
-    from skdigits.search import SearchProgress
+    from skdigits.analysis._search import SearchProgress
 
     pipe, cv = _search_parts()
     search = GridSearchCV(pipe, GRID, cv=cv, n_jobs=1).set_callbacks(SearchProgress())
@@ -235,7 +235,7 @@ def test_tensorflow_in_joblib_workers_gets_the_thread_limit(local_search):
     from joblib import Parallel, cpu_count, delayed
 
     def worker_threads():
-        from skdigits._tf import import_keras
+        from skdigits.nn._tf import import_keras
 
         import_keras()
         return os.environ.get("OMP_NUM_THREADS"), os.environ.get("TF_NUM_INTRAOP_THREADS")
@@ -247,7 +247,7 @@ def test_tensorflow_in_joblib_workers_gets_the_thread_limit(local_search):
 
 
 def test_thread_limit_rules(monkeypatch):
-    from skdigits._tf import size_thread_pools_from_env
+    from skdigits.nn._tf import size_thread_pools_from_env
 
     for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         monkeypatch.delenv(var, raising=False)
@@ -270,7 +270,7 @@ def test_thread_limit_rules(monkeypatch):
 def test_dask_local_cluster_finds_the_same_best(local_search, data):
     from sklearn.model_selection import GridSearchCV
 
-    from skdigits.search import dask_backend
+    from skdigits.analysis._search import dask_backend
 
     pipe, cv = _search_parts()
     search = GridSearchCV(pipe, GRID, cv=cv, n_jobs=-1, refit=False)
@@ -297,7 +297,7 @@ def test_dask_local_cluster_finds_the_same_best(local_search, data):
 
 def test_dask_backend_reports_an_unreachable_scheduler():
     from skdigits import SkdigitsError
-    from skdigits.search import dask_backend
+    from skdigits.analysis._search import dask_backend
 
     with (
         pytest.raises(SkdigitsError, match="cannot connect to the Dask scheduler"),
@@ -335,7 +335,7 @@ def test_results_table_and_csv(local_search):
 
 def test_cli_search_end_to_end(local_search, tmp_path, capsys):
     from skdigits.cli.main import main
-    from skdigits.persistence import load_metadata, load_model
+    from skdigits.estimator._saving import load_metadata, load_model
 
     out = tmp_path / "best.skdigits"
     argv = [

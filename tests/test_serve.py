@@ -23,8 +23,8 @@ from starlette.testclient import TestClient
 
 from skdigits import ModelFileError
 from skdigits.cli.main import main
-from skdigits.images import MAX_IMAGE_PIXELS, load_digit_image
-from skdigits.inference import OnnxDigitClassifier
+from skdigits.io._images import MAX_IMAGE_PIXELS, load_digit_image
+from skdigits.runtime._predictor import OnnxDigitClassifier
 from skdigits.serve import create_app
 
 MAX_BODY = 200_000

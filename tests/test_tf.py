@@ -68,7 +68,7 @@ def test_no_private_framework_api_outside_the_allowed_functions():
 )
 def test_the_private_calls_skdigits_relies_on_still_exist(module, name):
     pytest.importorskip("scikeras")
-    from skdigits._tf import import_keras
+    from skdigits.nn._tf import import_keras
 
     import_keras()
     value = importlib.import_module(module)
@@ -90,7 +90,7 @@ def test_seeding_gives_tensorflow_the_global_seed_set_seed_would():
     import tensorflow as tf
     from tensorflow.python.eager import context
 
-    from skdigits._tf import seeded
+    from skdigits.nn._tf import seeded
 
     def draw():  # a new graph each call, so its op seeds start afresh
         return tf.function(lambda: tf.random.uniform([4]))().numpy()

@@ -2,7 +2,7 @@
 
 The runtime comes the way users get it: ``npm pack onnxruntime-web@<pinned>`` into the
 cache under the data home (fetched once, verified every time). The preprocessing is
-checked against :func:`skdigits.images.preprocess_digit` twice: on random drawings
+checked against :func:`skdigits.io._images.preprocess_digit` twice: on random drawings
 run through ``preprocess.mjs`` in Node, and on drawings made in the page's own canvas in
 headless Chromium (Debian's ``chromium``, as in ``test_serve_browser.py``), where the
 page is served from the exported folder on loopback with every other request blocked.
@@ -30,8 +30,8 @@ from test_serve_browser import CHROMIUM, CHROMIUM_ARGS, draw_with_mouse, draw_wi
 
 from skdigits import DataError, FetchError
 from skdigits.export import ExportError, _ortweb, export_web, fetch_onnxruntime_web
-from skdigits.images import load_digit_image, preprocess_digit
-from skdigits.inference import OnnxDigitClassifier
+from skdigits.io._images import load_digit_image, preprocess_digit
+from skdigits.runtime._predictor import OnnxDigitClassifier
 
 STATIC = Path(__file__).resolve().parents[1] / "skdigits" / "export" / "web_static"
 NODE = shutil.which("node")
@@ -97,7 +97,7 @@ def test_every_failing_source_is_listed_in_one_error(ort_web, tmp_path, monkeypa
 @pytest.fixture(scope="session")
 def ort_web_tarball(tmp_path_factory, ort_web):
     """The pinned package's tarball, as `npm pack` gives it (from npm's own cache, once)."""
-    from skdigits._npm import npm_pack
+    from skdigits._core.npm import npm_pack
 
     if shutil.which("npm") is None:
         pytest.skip("npm is not on PATH: the tarball tests need `npm pack onnxruntime-web`")

@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .._errors import SkdigitsError
+from .._core.errors import SkdigitsError
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -135,7 +135,7 @@ def note(message: str) -> None:
 
 def quiet_tensorflow() -> None:
     """Silence TensorFlow's and Keras' log noise for a command-line user."""
-    from .._tf import import_keras
+    from ..nn._tf import import_keras
 
     import_keras(feature="this command")
     import tensorflow as tf
@@ -169,7 +169,7 @@ def open_model(path: Path, *, allow_pickle: bool) -> Any:
 
 def check_output_path(path: Path, *, force: bool) -> None:
     """Refuse to overwrite an existing file without ``--force``, before any work is done."""
-    from .._atomic import refuse_existing
+    from .._core.atomic import refuse_existing
 
     refuse_existing(path, force=force, fix="pass --force to overwrite it", label="output ")
     parent = path.parent
@@ -214,7 +214,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def load_mnist(args: argparse.Namespace, subset: str):
     """MNIST for a command: downloads said on stderr, errors in the command line's words."""
-    from .._errors import FetchError
+    from .._core.errors import FetchError
     from ..datasets import _mnist, fetch_mnist
 
     log = logging.getLogger("skdigits.datasets")

@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation import evaluate_predictions
+    from ..analysis._evaluation import evaluate_predictions
 
     predictor = open_model(args.model, allow_pickle=args.allow_pickle)
     X_test, y_test = load_mnist(args, "test")

@@ -114,7 +114,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._errors import SkdigitsError
+    from .._core.errors import SkdigitsError
 
     if args.web is not None and (args.quantize is not None or args.format != "onnx"):
         raise SkdigitsError("--web writes an fp32 ONNX site: drop --quantize and --format")
@@ -126,14 +126,14 @@ def run(args: argparse.Namespace) -> int:
         args.output = args.model.with_suffix(f".{args.format}")
     if args.output is not None:
         check_output_path(args.output, force=args.force)
-    from ..persistence import load_metadata
+    from ..model_io._format import load_metadata
 
     saved = load_metadata(args.model)  # fails fast, before TensorFlow loads, on a bad file
     X_test, _ = load_mnist(args, "test")
 
     quiet_tensorflow()
+    from ..estimator._saving import load_model
     from ..export import export_onnx, read_metadata
-    from ..persistence import load_model
 
     pipeline = load_model(args.model)
     metrics = saved.get("metadata", {}).get("metrics", {})
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_int8(args: argparse.Namespace, pipeline, extra: dict, X_test) -> int:
-    from .._errors import SkdigitsError
+    from .._core.errors import SkdigitsError
     from ..export.quantize import export_int8_onnx
 
     if not 0.0 <= args.max_accuracy_loss < 100.0:

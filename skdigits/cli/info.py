@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if kind == "pickle":
         refuse_pickle(args.model, allow_hint=None)  # info never unpickles: it only reads metadata
     if kind == "skdigits":
-        from ..persistence import load_metadata
+        from ..model_io._format import load_metadata
 
         manifest = load_metadata(args.model)
         info = {
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             **manifest.get("metadata", {}),
         }
     else:
-        from ..inference import OnnxDigitClassifier
+        from ..runtime._predictor import OnnxDigitClassifier
 
         info = dict(OnnxDigitClassifier(args.model).metadata)
     if args.json:

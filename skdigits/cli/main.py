@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .._errors import SkdigitsError
+from .._core.errors import SkdigitsError
 from .._version import __version__
 
 _EXAMPLES = [
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"skdigits: error: {err}", file=sys.stderr)
         return 1
     except ImportError as err:  # an optional module imported without require()
-        from .._deps import as_missing_dependency
+        from .._core.deps import as_missing_dependency
 
         missing = as_missing_dependency(err, feature=f"`skdigits {args.command}`")
         if missing is None or args.debug:

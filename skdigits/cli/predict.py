@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import DataError, SkdigitsError
-from ..inputs import INVERT_CHOICES, SCALE_CHOICES
+from .._core.errors import DataError, SkdigitsError
+from ..io._inputs import INVERT_CHOICES, SCALE_CHOICES
 from ._common import (
     add_command,
     add_common_options,
@@ -106,7 +106,7 @@ def _check_labels(truth: np.ndarray, path: Path, classes: Any) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inputs import read_inputs, read_labels
+    from ..io._inputs import read_inputs, read_labels
 
     predictor = open_model(args.model, allow_pickle=args.allow_pickle)
     if args.labels is not None and len(args.inputs) != 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .._errors import SkdigitsError
+from .._core.errors import SkdigitsError
 from ._common import add_command, add_common_options, add_data_options, load_mnist, quiet_tensorflow
 
 _EXAMPLES = [
@@ -44,7 +44,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import check_report_dir
+    from ..analysis._report import check_report_dir
 
     if args.model.suffix.lower() == ".onnx":
         raise SkdigitsError(
@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     X_test, y_test = load_mnist(args, "test")
 
     quiet_tensorflow()
-    from ..persistence import load_model
-    from ..report import write_report
+    from ..analysis._report import write_report
+    from ..estimator._saving import load_model
 
     pipeline = load_model(args.model)
     result = write_report(

@@ -144,7 +144,7 @@ def _results_path(args: argparse.Namespace) -> Path:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    from .._errors import SkdigitsError
+    from .._core.errors import SkdigitsError
 
     if args.cv < 2:
         raise SkdigitsError(f"--cv must be at least 2, got {args.cv}")
@@ -185,8 +185,8 @@ def _check_request(args: argparse.Namespace) -> tuple[dict[str, list], Path]:
     """Everything that can be refused before MNIST is read: the grid and both outputs."""
     from sklearn.metrics import get_scorer_names
 
-    from .._errors import SkdigitsError
-    from ..search import build_param_grid
+    from .._core.errors import SkdigitsError
+    from ..analysis._search import build_param_grid
 
     _check_args(args)
     results_path = _results_path(args)
@@ -207,8 +207,8 @@ def _make_search(args: argparse.Namespace, param_grid: dict[str, list]) -> tuple
     """The GridSearchCV to run, its number of candidates and its n_jobs."""
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-    from ..pipeline import make_pipeline
-    from ..search import SearchProgress, check_param_grid
+    from ..analysis._search import SearchProgress, check_param_grid
+    from ..estimator._pipeline import make_pipeline
 
     # Each candidate and fold is a new clone: let later fits take earlier ones' traced
     # Keras models (bit-identical scores, about a second less per fit).
@@ -237,7 +237,7 @@ def _print_plan(
     n_jobs: int,
     n_images: int,
 ) -> None:
-    from ..search import format_value
+    from ..analysis._search import format_value
 
     if args.scheduler:
         where = f"Dask scheduler {args.scheduler}"
@@ -261,8 +261,8 @@ def _print_plan(
 
 
 def _fit(search: Any, args: argparse.Namespace, X: Any, y: Any) -> None:
-    from .._errors import SkdigitsError
-    from ..search import dask_backend
+    from .._core.errors import SkdigitsError
+    from ..analysis._search import dask_backend
 
     try:
         with warnings.catch_warnings():
@@ -280,7 +280,7 @@ def _fit(search: Any, args: argparse.Namespace, X: Any, y: Any) -> None:
 
 def _summarize(search: Any, args: argparse.Namespace, X_test: Any, y_test: Any) -> dict[str, Any]:
     """Print the results table and the best candidate; return the figures for --json."""
-    from ..search import format_results, short_params
+    from ..analysis._search import format_results, short_params
 
     best = search.best_index_
     mean = float(search.cv_results_["mean_test_score"][best])
@@ -315,8 +315,8 @@ def _save(
     n_images: int,
 ) -> None:
     """Write cv_results_ and the refitted best pipeline, with the search in its metadata."""
-    from ..persistence import save_model
-    from ..search import write_results_csv
+    from ..analysis._search import write_results_csv
+    from ..estimator._saving import save_model
 
     write_results_csv(search.cv_results_, results_path)
     metadata = {

@@ -10,7 +10,7 @@ import errno
 import os
 import socket
 
-from .._errors import MissingDependencyError, SkdigitsError
+from .._core.errors import MissingDependencyError, SkdigitsError
 from ._common import add_command, port_number, positive_int
 
 _EXAMPLES = [

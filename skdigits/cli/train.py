@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..presets import PRESETS
+from ..estimator._presets import PRESETS
 from ._common import (
     add_command,
     add_common_options,
@@ -161,11 +161,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._errors import SkdigitsError
+    from .._core.errors import SkdigitsError
 
     check_output_path(args.output, force=args.force)
     if args.report is not None:
-        from ..report import check_report_dir  # light: matplotlib loads only to draw
+        from ..analysis._report import check_report_dir
 
         check_report_dir(args.report, overwrite=args.force)
     if args.subset is not None and args.subset < 10:
@@ -177,9 +177,9 @@ def run(args: argparse.Namespace) -> int:
         X_train, y_train = X_train[: args.subset], y_train[: args.subset]
 
     quiet_tensorflow()
-    from ..persistence import save_model
-    from ..pipeline import make_pipeline
-    from ..training import fit_and_evaluate
+    from ..analysis._training import fit_and_evaluate
+    from ..estimator._pipeline import make_pipeline
+    from ..estimator._saving import save_model
 
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     given = dict(
@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
     save_model(pipeline, args.output, metadata={"metrics": metrics, "training_data": "MNIST"})
     print(f"\nsaved the fitted pipeline to {args.output}")
     if args.report is not None:
-        from ..report import write_report
+        from ..analysis._report import write_report
         from .report import format_written
 
         report = write_report(

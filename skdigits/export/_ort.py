@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .._atomic import temporary_dir_beside
+from .._core.atomic import temporary_dir_beside
 from ._gate import N_CHECK, ExportError, ParityReport, check_parity, default_check_samples
 from ._metadata import set_metadata
 from ._onnx import export_onnx, record_parity, refuse_existing, write_new_files

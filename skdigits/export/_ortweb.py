@@ -18,7 +18,6 @@ nothing else of the package is unpacked.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import tarfile
 import tempfile
@@ -27,10 +26,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
-from .._atomic import atomic_path
-from .._errors import DataError, FetchError, SkdigitsError
-from .._npm import npm_pack
-from ..datasets._mnist import _sha256_of, _urlopen, get_data_home
+from .._core.download import CHUNK, copy_checked, hash_file, urlopen
+from .._core.errors import DataError, FetchError, SkdigitsError
+from .._core.npm import npm_pack
+from ..datasets import get_data_home
 
 __all__ = [
     "ORT_WEB_FILES",
@@ -66,7 +65,6 @@ _MAX_TARBALL_BYTES = 64 * 1024 * 1024
 _MAX_MEMBER_BYTES = 32 * 1024 * 1024
 # npm downloads the whole package in one command: bound the run, not each read.
 _NPM_TIMEOUT_FACTOR = 10
-_CHUNK = 1 << 20
 _SOURCE_ERRORS = (OSError, EOFError, ValueError, tarfile.TarError)
 
 
@@ -143,7 +141,7 @@ def _cached(path: Path) -> bool:
     """Whether ``path`` holds the pinned file; a wrong one is removed."""
     if not path.is_file():
         return False
-    if _sha256_of(path) == ORT_WEB_FILES[path.name]:
+    if hash_file(path).hexdigest() == ORT_WEB_FILES[path.name]:
         return True
     path.unlink(missing_ok=True)
     return False
@@ -151,21 +149,17 @@ def _cached(path: Path) -> bool:
 
 def _install(stream: IO[bytes], dest: Path) -> None:
     """Copy ``stream`` to ``dest`` atomically if it is the pinned file (size-bounded)."""
-    digest = hashlib.sha256()
-    size = 0
-    with atomic_path(dest) as tmp:
-        with open(tmp, "wb") as out:
-            while chunk := stream.read(_CHUNK):
-                size += len(chunk)
-                if size > _MAX_MEMBER_BYTES:
-                    raise DataError(f"{dest.name} is over {_MAX_MEMBER_BYTES} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != ORT_WEB_FILES[dest.name]:
-            raise DataError(
-                f"{dest.name} has SHA-256 {digest.hexdigest()[:16]}…, not that of "
-                f"onnxruntime-web {ORT_WEB_VERSION} ({ORT_WEB_FILES[dest.name][:16]}…)"
-            )
+    expected = ORT_WEB_FILES[dest.name]
+    copy_checked(
+        stream,
+        dest,
+        expected,
+        max_bytes=_MAX_MEMBER_BYTES,
+        mismatch=lambda found: (
+            f"{dest.name} has SHA-256 {found[:16]}…, not that of "
+            f"onnxruntime-web {ORT_WEB_VERSION} ({expected[:16]}…)"
+        ),
+    )
 
 
 def _from_local_dir(folder: Path, missing: list[str], cache: Path, tried: list[str]) -> list[str]:
@@ -234,10 +228,7 @@ def _check_integrity(tarball: Path) -> None:
     size = tarball.stat().st_size
     if size > _MAX_TARBALL_BYTES:
         raise DataError(f"{tarball.name} has {size} bytes, far more than the package's")
-    digest = hashlib.sha512()
-    with open(tarball, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
+    digest = hash_file(tarball, "sha512")
     integrity = "sha512-" + base64.b64encode(digest.digest()).decode("ascii")
     if integrity != ORT_WEB_INTEGRITY:
         raise DataError(
@@ -253,8 +244,8 @@ def _npm_tarball(scratch: Path, timeout: float) -> Path:
 def _download_tarball(scratch: Path, timeout: float) -> Path:
     path = scratch / f"onnxruntime-web-{ORT_WEB_VERSION}.tgz"
     size = 0
-    with _urlopen(ORT_WEB_TARBALL_URL, timeout) as response, open(path, "wb") as out:
-        while chunk := response.read(_CHUNK):
+    with urlopen(ORT_WEB_TARBALL_URL, timeout) as response, open(path, "wb") as out:
+        while chunk := response.read(CHUNK):
             size += len(chunk)
             if size > _MAX_TARBALL_BYTES:
                 raise DataError(f"the download is over {_MAX_TARBALL_BYTES} bytes")

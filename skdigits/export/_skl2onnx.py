@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._deps import require
+from .._core.deps import require
 from .._version import __version__
 from ._gate import MAX_OPSET, MIN_OPSET, ExportError, check_exportable, check_opset, class_labels
 from ._metadata import DOC_STRING, INPUT_NAME, PRODUCER_NAME, build_metadata, set_metadata
@@ -134,8 +134,8 @@ def convert_digit_classifier(scope: Any, operator: Any, container: Any) -> None:
 
 def register_converters() -> None:
     """Register both converters with skl2onnx; see :func:`skdigits.export.register_converters`."""
-    from ..classifier import DigitClassifier
-    from ..preprocessing import PixelScaler
+    from ..estimator._classifier import DigitClassifier
+    from ..estimator._scaler import PixelScaler
 
     update_registered_converter(
         PixelScaler, PIXEL_SCALER_ALIAS, pixel_scaler_shape, convert_pixel_scaler

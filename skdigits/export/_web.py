@@ -3,11 +3,11 @@
 ``export_web(model, out_dir)`` writes a folder any static file server can serve, with
 no network access needed and no external URL loaded: ``index.html``, its two ES
 modules (``app.mjs``, the page; ``preprocess.mjs``, the MNIST preparation of
-:mod:`skdigits.images` ported to JavaScript), ``model.onnx``, ``model.json`` (the
+:mod:`skdigits.io._images` ported to JavaScript), ``model.onnx``, ``model.json`` (the
 model's classes and metadata for the page) and onnxruntime-web's three files
 (:data:`~skdigits.export._ortweb.ORT_WEB_FILES`), fetched into a verified cache.
 The drawing pad and answer bars are those of the page ``skdigits serve`` serves,
-inlined into ``index.html`` and ``app.mjs`` as they are written (:mod:`skdigits._page`).
+inlined into ``index.html`` and ``app.mjs`` as they are written (:mod:`skdigits._core.page`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_path, write_bytes_atomic
-from .._page import inline_shared
+from .._core.atomic import atomic_path, write_bytes_atomic
+from .._core.page import inline_shared
 from ._gate import ExportError
 from ._ortweb import ORT_WEB_FILES, ORT_WEB_VERSION, fetch_onnxruntime_web
 
@@ -50,7 +50,7 @@ def export_web(
     model : str or path-like
         An ``.onnx`` file written by :func:`~skdigits.export.export_onnx` (so it
         has passed the parity gate); it is checked with
-        :class:`~skdigits.inference.OnnxDigitClassifier` first.
+        :class:`~skdigits.runtime._predictor.OnnxDigitClassifier` first.
     out_dir : str or path-like
         The folder to write; created if missing. A folder that already holds files
         is refused unless ``force``, and then only the site's own files are replaced.
@@ -74,7 +74,7 @@ def export_web(
     >>> from skdigits.export import export_web
     >>> export_web("mnist.onnx", "site/")  # doctest: +SKIP
     """
-    from ..inference import OnnxDigitClassifier
+    from ..runtime._predictor import OnnxDigitClassifier
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import temporary_dir_beside
+from .._core.atomic import temporary_dir_beside
 from ._gate import ExportError, as_check_images, check_opset, check_parity
 from ._metadata import INPUT_NAME, set_metadata
 from ._onnx import refuse_existing, to_onnx_model, write_new_files

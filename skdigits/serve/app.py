@@ -5,7 +5,7 @@ Routes:
 - ``POST /predict``: a PNG/JPEG (or GIF, BMP, TIFF, WebP, PNM) image, sent as the
   raw body (``Content-Type: image/png``...) or as the ``image`` field of a
   ``multipart/form-data`` upload, is prepared as ``skdigits predict`` prepares image
-  files (:func:`skdigits.images.load_digit_image`); JSON ``{"pixels": ...}`` holds
+  files (:func:`skdigits.io._images.load_digit_image`); JSON ``{"pixels": ...}`` holds
   one MNIST-layout image (28 rows of 28 values) or a batch of them, with optional
   ``"scale"`` (``"auto"``, ``"255"``, ``"1"``) and ``"invert"`` (``"auto"``,
   ``"yes"``, ``"no"``) as ``skdigits predict`` takes them: by default values all
@@ -21,7 +21,7 @@ for another content type, 422 for well-formed input that is not a digit image
 (wrong shape, values out of range, not an image, blank, too many pixels).
 
 This module is on the deployment path: it imports numpy, onnxruntime (through
-:mod:`skdigits.inference`), Pillow (through :mod:`skdigits.images`, when an image
+:mod:`skdigits.runtime._predictor`), Pillow (through :mod:`skdigits.io._images`, when an image
 arrives) and the web stack; never TensorFlow, Keras or scikit-learn.
 """
 
@@ -37,10 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import DataError, MissingDependencyError
-from .._page import inline_shared
-from ..inference import OnnxDigitClassifier
-from ..inputs import INVERT_CHOICES, SCALE_CHOICES, to_mnist_convention
+from .._core.errors import DataError, MissingDependencyError
+from .._core.page import inline_shared
+from ..io._inputs import INVERT_CHOICES, SCALE_CHOICES, to_mnist_convention
+from ..runtime._predictor import OnnxDigitClassifier
 
 try:
     import orjson
@@ -115,7 +115,7 @@ def create_app(
         408 and disconnected.
     max_image_pixels : int, default=None
         Larger images are refused with 422 from their header, before decoding;
-        ``None`` means :data:`skdigits.images.MAX_IMAGE_PIXELS` (16 megapixels).
+        ``None`` means :data:`skdigits.io._images.MAX_IMAGE_PIXELS` (16 megapixels).
     decode_concurrency : int, default=2
         Images decoded at once; further uploads wait. With ``max_image_pixels``
         this bounds the memory decoding takes (about 9 bytes per pixel each),
@@ -433,7 +433,7 @@ class _DigitService:
         return _json({"labels": labels, "probabilities": proba, "classes": self.classes})
 
     def _predict_image(self, image: bytes | io.BytesIO) -> Response:
-        from ..images import load_digit_image
+        from ..io._images import load_digit_image
 
         source = image if isinstance(image, io.BytesIO) else io.BytesIO(image)
         pixels = load_digit_image(source, max_pixels=self.max_image_pixels)
@@ -566,7 +566,7 @@ def _operation(route: _RouteSpec) -> dict[str, Any]:
 
 def _openapi_schema(classes: list[Any], max_body_bytes: int, max_batch: int) -> dict[str, Any]:
     """The OpenAPI 3.1 description of the routes in :data:`_ROUTES`."""
-    from .. import __version__
+    from .._version import __version__
 
     paths = {r.path: {r.method.lower(): _operation(r)} for r in _ROUTES if r.documented}
     paths["/predict"]["post"].update(

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ._errors import FetchError
+from .errors import FetchError
 
 __all__ = ["npm_error_summary", "npm_pack"]
 

@@ -9,7 +9,7 @@ training batch it labels exactly the augmented images the student sees (the
 student's augmentation layers run once, and both nets read their output), so the
 soft targets match the student's inputs however strong the augmentation.
 
-:class:`DigitClassifier` uses this module through its ``teacher``,
+:class:`~skdigits.estimator.DigitClassifier` uses this module through its ``teacher``,
 ``distill_temperature`` and ``distill_alpha`` parameters; the Keras wrapper lives
 only for the duration of ``fit``, so the fitted estimator holds, saves and
 exports the student alone.
@@ -18,7 +18,6 @@ exports the student alone.
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any
 
 from ._tf import import_keras
@@ -27,107 +26,7 @@ keras = import_keras(feature="distillation")
 
 import tensorflow as tf  # noqa: E402
 
-from .ensemble import FitWrapper, is_ensemble, training_with  # noqa: E402
-
-#: The label smoothing of a teacher named by a preset: none, whatever the preset's.
-TEACHER_LABEL_SMOOTHING = 0.0
-
-
-def is_teacher(value: Any) -> bool:
-    """Whether ``value`` can be a ``teacher``: None, a string, or a skdigits estimator."""
-    from sklearn.pipeline import Pipeline
-
-    from .classifier import DigitClassifier
-
-    if value is None or isinstance(value, str):
-        return True
-    if isinstance(value, Pipeline):
-        return bool(value.steps) and isinstance(value.steps[-1][1], DigitClassifier)
-    return isinstance(value, DigitClassifier)
-
-
-def fit_teacher(student: Any, X: Any, y: Any) -> Any:
-    """The fitted ``DigitClassifier`` that ``student.teacher`` names (fitted here if need be).
-
-    Parameters
-    ----------
-    student : DigitClassifier
-        Its ``teacher`` is a preset name (that recipe without its label smoothing,
-        fitted here with the student's ``random_state``, ``verbose`` and
-        ``validation_split``, so it holds out the same images), the path of a saved
-        ``.skdigits`` model, or an estimator:
-        used as it is when fitted, else a clone of it is fitted here (so ``clone``
-        and a grid search refit it, as scikit-learn's meta-estimators do).
-    X : array-like
-        The student's training images, already scaled (what the student's
-        ``fit`` receives); a pipeline teacher contributes its classifier only.
-    y : array-like
-        The labels.
-
-    Returns
-    -------
-    DigitClassifier
-        Fitted, with the same ``classes_`` as the labels.
-    """
-    import numpy as np
-    import scipy.sparse as sp
-    from sklearn.base import clone
-    from sklearn.pipeline import Pipeline
-
-    from ._tf import seed_from
-    from .classifier import DigitClassifier
-    from .presets import PRESETS, preset_params
-
-    teacher = student.teacher
-    if not sp.issparse(X):
-        X = np.asarray(X)
-    if isinstance(teacher, str) and teacher in PRESETS:
-        params = {
-            **preset_params(teacher, _teacher_architecture(teacher)),
-            # Smoothing pulls every wrong class towards the same probability, and
-            # those probabilities are what the student learns from (Mueller,
-            # Kornblith and Hinton 2019; README, "Accuracy").
-            "label_smoothing": TEACHER_LABEL_SMOOTHING,
-            "random_state": seed_from(student.random_state),
-            "verbose": student.verbose,
-            "validation_split": float(student.validation_split),
-        }
-        fitted = DigitClassifier(**params).fit(X, y)
-    elif isinstance(teacher, str):
-        fitted = _load_teacher(teacher)
-    else:
-        clf = teacher.steps[-1][1] if isinstance(teacher, Pipeline) else teacher
-        if not hasattr(clf, "model_"):
-            clf = clone(clf).fit(X, y)
-        fitted = clf
-    classes = np.unique(np.asarray(y))
-    if not np.array_equal(np.asarray(fitted.classes_), classes):
-        raise ValueError(
-            f"the `teacher` knows the classes {np.asarray(fitted.classes_).tolist()}, but y "
-            f"holds {classes.tolist()}; distil from a teacher fitted on the same labels"
-        )
-    return fitted
-
-
-def _teacher_architecture(preset: str) -> str:
-    """A teacher preset's net: its CNN when it has one (a teacher should be the stronger net)."""
-    from .presets import PRESETS
-
-    return "cnn" if "cnn" in PRESETS[preset] else next(iter(PRESETS[preset]))
-
-
-def _load_teacher(path: str) -> Any:
-    from ._errors import ModelFileError
-    from .persistence import load_model
-
-    if not os.path.exists(path):
-        from .presets import PRESETS
-
-        raise ModelFileError(
-            f"`teacher`={path!r} is neither a preset {tuple(PRESETS)} nor an existing "
-            "file; pass a preset name or the path of a .skdigits model"
-        )
-    return load_model(path).steps[-1][1]
+from ._ensemble import FitWrapper, is_ensemble, training_with  # noqa: E402
 
 
 def _logits(net: Any, x: Any, *, training: bool) -> tuple[Any, Any]:

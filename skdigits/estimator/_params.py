@@ -10,8 +10,7 @@ import scipy.sparse as sp
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from .distill import is_teacher
-from .networks import augmentation_kinds
+from ..nn._augment import augmentation_kinds
 
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid")
 ARCHITECTURES = ("mlp", "cnn")
@@ -73,19 +72,24 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: _is_number(v) and 0.0 <= v < 1.0,
         "a number in [0, 1) (e.g. 0.1)",
     ),
-    "teacher": (
-        is_teacher,
-        "None, a preset name such as 'fast', the path of a saved .skdigits model, or a "
-        "fitted skdigits Pipeline or DigitClassifier",
-    ),
     "distill_temperature": (lambda v: _is_number(v) and v > 0.0, "a positive number (e.g. 4)"),
     "distill_alpha": (lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]"),
 }
 
 
-def check_params(estimator: Any) -> None:
+#: The words of the error for a ``teacher`` that is none of what it may be.
+TEACHER_EXPECTED = (
+    "None, a preset name such as 'fast', the path of a saved .skdigits model, or a "
+    "fitted skdigits Pipeline or DigitClassifier"
+)
+
+
+def check_params(
+    estimator: Any,
+    constraints: dict[str, tuple[Callable[[Any], bool], str]] = PARAMETER_CONSTRAINTS,
+) -> None:
     """Check a DigitClassifier's parameters against the table, then the rules between them."""
-    for name, (is_valid, expected) in PARAMETER_CONSTRAINTS.items():
+    for name, (is_valid, expected) in constraints.items():
         value = getattr(estimator, name)
         if not is_valid(value):
             raise ValueError(f"`{name}` must be {expected}, got {value!r}")

@@ -4,7 +4,7 @@
 test images and writes, into one directory,
 
 - ``confusion_matrix.png``: scikit-learn's ``ConfusionMatrixDisplay`` of the test
-  confusion matrix, computed with :func:`skdigits.evaluation.evaluate_predictions`
+  confusion matrix, computed with :func:`skdigits.analysis._evaluation.evaluate_predictions`
   exactly as ``skdigits evaluate`` computes it (also saved as
   ``confusion_matrix.json`` and ``confusion_matrix.csv``);
 - ``misclassified.png``: the test digits the model got wrong with the highest
@@ -45,10 +45,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ._atomic import write_bytes_atomic
-from ._deps import require
-from ._errors import DataError, SkdigitsError
-from .evaluation import Evaluation, evaluate_predictions
+from .._core.atomic import write_bytes_atomic
+from .._core.deps import require
+from .._core.errors import DataError, SkdigitsError
+from ._evaluation import Evaluation, evaluate_predictions
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -222,7 +222,7 @@ def write_report(
     Examples
     --------
     >>> from skdigits import fetch_mnist, load_model  # doctest: +SKIP
-    >>> from skdigits.report import write_report  # doctest: +SKIP
+    >>> from skdigits.analysis._report import write_report  # doctest: +SKIP
     >>> X, y = fetch_mnist(subset="test", return_X_y=True)  # doctest: +SKIP
     >>> write_report(load_model("model.skdigits"), X, y, "report").html  # doctest: +SKIP
     PosixPath('report/report.html')
@@ -245,7 +245,7 @@ def write_report(
     per_class = _per_class_scores(y_test, y_pred, classes)
 
     X_model = pipeline[:-1].transform(X_test) if hasattr(pipeline, "steps") else X_test
-    from .ensemble import members
+    from ..nn._ensemble import members
 
     nets = members(clf.model_)  # an ensemble's figures show its first net
     description = _describe_model(nets[0])
@@ -433,7 +433,7 @@ def hidden_layer(model):
 
 def _layer_activations(model, layer, X) -> np.ndarray:
     """``layer``'s output for every row of ``X``, flattened per sample."""
-    from ._tf import import_keras
+    from ..nn._tf import import_keras
 
     keras = import_keras(feature="the model report")
     sub_model = keras.Model(inputs=model.inputs, outputs=layer.output)

@@ -6,10 +6,10 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from ._errors import SkdigitsError
-from .classifier import DigitClassifier
-from .preprocessing import PixelScaler
-from .presets import PRESETS, preset_params
+from .._core.errors import SkdigitsError
+from ._classifier import DigitClassifier
+from ._presets import PRESETS, preset_params
+from ._scaler import PixelScaler
 
 __all__ = ["PRESETS", "check_skdigits_pipeline", "make_pipeline", "preset_params"]
 

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import numpy as np
 
-from ._deps import require
+from .._core.deps import require
 
 
 @contextlib.contextmanager

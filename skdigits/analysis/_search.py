@@ -17,7 +17,7 @@ around them:
 
 Parallel fits and threads: joblib's process workers set ``OMP_NUM_THREADS`` to
 ``cpu_count // n_jobs``; skdigits applies that limit to TensorFlow's own thread
-pools (see :func:`skdigits._tf.size_thread_pools_from_env`), so ``n_jobs=-1``
+pools (see :func:`skdigits.nn._tf.size_thread_pools_from_env`), so ``n_jobs=-1``
 does not oversubscribe the cores. :func:`dask_backend` sets the same limit in the
 workers of the local cluster it starts.
 """
@@ -42,8 +42,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid
 
-from ._atomic import write_bytes_atomic
-from ._errors import MissingDependencyError, SkdigitsError
+from .._core.atomic import write_bytes_atomic
+from .._core.errors import MissingDependencyError, SkdigitsError
 
 #: The step names of :func:`skdigits.make_pipeline`; a bare parameter name means ``clf__``.
 STEP_PREFIXES = ("clf__", "scale__")
@@ -520,7 +520,7 @@ def dask_backend(
     --------
     >>> from sklearn.model_selection import GridSearchCV
     >>> from skdigits import make_pipeline
-    >>> from skdigits.search import dask_backend
+    >>> from skdigits.analysis._search import dask_backend
     >>> search = GridSearchCV(make_pipeline(epochs=2), {"clf__hidden_units": [50, 100]}, n_jobs=-1)
     >>> with dask_backend():  # doctest: +SKIP
     ...     search.fit(X, y)

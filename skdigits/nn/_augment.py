@@ -1,8 +1,9 @@
-"""The Keras networks DigitClassifier trains: the reference MLP, the CNN, augmentation.
+"""Training-time augmentation: which transformations, their strengths, and the layers.
 
-Each builder takes SciKeras' fit-time ``meta`` (``X_shape_``, ``n_classes_``) and
-returns an uncompiled ``keras.Sequential`` made of built-in layers only, so a
-saved model loads with ``safe_mode=True``.
+Built-in Keras layers (translation, rotation, zoom) and three of skdigits' own
+(:class:`RandomStrokeWidth`, :class:`RandomSlant`, :class:`RandomElastic`), each
+registered so that a saved model loads with ``safe_mode=True``; all of them pass
+images through unchanged at inference, and the ONNX export contains none of them.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from typing import Any
-
-import numpy as np
 
 from ._tf import import_keras
 
@@ -72,10 +71,6 @@ def layer_seeds(seed: int | None) -> Callable[[], int | None]:
     return lambda: draws.randint(1, 10**9)
 
 
-def _glorot(seeds: Callable[[], int | None]) -> Any:
-    return keras.initializers.GlorotUniform(seed=seeds())
-
-
 def augmentation_layers(
     strength: float, kinds: tuple[str, ...] = AUGMENTATIONS, seed: int | None = None
 ) -> list[Any]:
@@ -122,215 +117,6 @@ def augmentation_layers(
     }
     seeds = layer_seeds(seed)
     return [layers[kind](seeds()) for kind in _APPLY_ORDER if kind in kinds]
-
-
-def _image_shape(meta: dict[str, Any]) -> tuple[int, int, int]:
-    """The (28, 28, 1) image layout of the fitted input, rows ``[N, 784]`` or images."""
-    n_pixels = int(np.prod(meta["X_shape_"][1:]))
-    side = round(n_pixels**0.5)
-    if side * side != n_pixels:
-        raise ValueError(
-            f"`architecture='cnn'` and `augment` need square images, got {n_pixels} "
-            "features per sample; pass 28 x 28 images (or 784-pixel rows)"
-        )
-    return (side, side, 1)
-
-
-def _input_layer(meta: dict[str, Any]) -> Any:
-    return keras.Input(shape=tuple(meta["X_shape_"][1:]), name="pixels")
-
-
-def _images_head(
-    meta: dict[str, Any], augment: float | None, kinds: tuple[str, ...], seed: int | None
-) -> list[Any]:
-    """Input → Reshape to images → (augmentation): the common head of both nets."""
-    layers = [_input_layer(meta), keras.layers.Reshape(_image_shape(meta), name="images")]
-    if augment:
-        layers.extend(augmentation_layers(float(augment), kinds, seed))
-    return layers
-
-
-def build_mlp(
-    meta: dict[str, Any],
-    hidden_units: int = 100,
-    output_activation: str = "softmax",
-    augment: float | None = None,
-    augmentations: tuple[str, ...] = AUGMENTATIONS,
-    seed: int | None = None,
-) -> Any:
-    """Build the reference net: Flatten → Dense(hidden_units, relu) → Dense(n_classes).
-
-    With ``augment``, the rows are reshaped to images and augmented first.
-
-    Parameters
-    ----------
-    meta : dict
-        SciKeras' fit-time metadata; ``X_shape_`` and ``n_classes_`` are used.
-    hidden_units : int, default=100
-        Width of the hidden layer.
-    output_activation : {"softmax", "sigmoid"}, default="softmax"
-        Activation of the output layer.
-    augment : float or None, default=None
-        Strength of the training-time augmentation (see :func:`augmentation_layers`).
-    augmentations : tuple of str, default=("shift", "rotate", "zoom")
-        Which transformations the augmentation applies.
-    seed : int or None, default=None
-        Seeds the initial weights and the augmentation (see :func:`layer_seeds`).
-
-    Returns
-    -------
-    keras.Sequential
-        An uncompiled model; SciKeras compiles it with the estimator's
-        ``optimizer``, ``loss`` and ``metrics``.
-    """
-    seeds = layer_seeds(seed)
-    head = _images_head(meta, augment, augmentations, seeds()) if augment else [_input_layer(meta)]
-    return keras.Sequential(
-        [
-            *head,
-            keras.layers.Flatten(name="flatten"),
-            keras.layers.Dense(
-                hidden_units, activation="relu", kernel_initializer=_glorot(seeds), name="hidden"
-            ),
-            keras.layers.Dense(
-                meta["n_classes_"],
-                activation=output_activation,
-                kernel_initializer=_glorot(seeds),
-                name="output",
-            ),
-        ],
-        name="digit_mlp",
-    )
-
-
-def build_cnn(
-    meta: dict[str, Any],
-    output_activation: str = "softmax",
-    augment: float | None = None,
-    augmentations: tuple[str, ...] = AUGMENTATIONS,
-    conv_filters: tuple[int, ...] = (32, 64),
-    dense_units: int = 128,
-    seed: int | None = None,
-) -> Any:
-    """Build the convolutional net, lean enough to train on two CPU cores.
-
-    Reshape(28, 28, 1) → (augmentation) → one block per entry of
-    ``conv_filters``: Conv(filters, 3) → BatchNorm → ReLU → MaxPool (the last
-    block pools only while the image is larger than 4 x 4) → Flatten →
-    Dropout(0.3) → Dense(``dense_units``) → BatchNorm → ReLU → Dropout(0.3) →
-    Dense(n_classes). The default is the tuned CNN: Conv(32) → Conv(64) →
-    Dense(128). It takes the same ``[N, 784]`` rows as the reference net, so the
-    ONNX export is unchanged.
-
-    Parameters
-    ----------
-    meta : dict
-        SciKeras' fit-time metadata; ``X_shape_`` and ``n_classes_`` are used.
-    output_activation : {"softmax", "sigmoid"}, default="softmax"
-    augment : float or None, default=None
-        Strength of the training-time augmentation (see :func:`augmentation_layers`).
-    augmentations : tuple of str, default=all of :data:`AUGMENTATIONS`
-        Which transformations the augmentation applies.
-    conv_filters : tuple of int, default=(32, 64)
-        Number of filters of each convolution block, first to last.
-    dense_units : int, default=128
-        Width of the dense layer before the output; 0 leaves it out.
-    seed : int or None, default=None
-        Seeds the initial weights, the dropout and the augmentation (see
-        :func:`layer_seeds`).
-
-    Returns
-    -------
-    keras.Sequential
-        An uncompiled model.
-    """
-    seeds = layer_seeds(seed)
-    layers = _images_head(meta, augment, augmentations, seeds())
-    side = _image_shape(meta)[0]
-    for i, filters in enumerate(conv_filters, start=1):
-        side -= 2
-        layers += [
-            keras.layers.Conv2D(
-                int(filters), 3, use_bias=False, kernel_initializer=_glorot(seeds), name=f"conv{i}"
-            ),
-            # momentum 0.9: the moving statistics settle within tens of steps, so
-            # short fits on small subsets also predict well.
-            keras.layers.BatchNormalization(momentum=0.9, name=f"norm{i}"),
-            keras.layers.ReLU(name=f"relu{i}"),
-        ]
-        if side >= 4:
-            layers.append(keras.layers.MaxPooling2D(name=f"pool{i}"))
-            side //= 2
-    layers += [
-        keras.layers.Flatten(name="flatten"),
-        keras.layers.Dropout(0.3, seed=seeds(), name="dropout1"),
-    ]
-    if dense_units:
-        n = len(conv_filters) + 1
-        layers += [
-            keras.layers.Dense(
-                int(dense_units), use_bias=False, kernel_initializer=_glorot(seeds), name="dense"
-            ),
-            keras.layers.BatchNormalization(momentum=0.9, name=f"norm{n}"),
-            keras.layers.ReLU(name=f"relu{n}"),
-            keras.layers.Dropout(0.3, seed=seeds(), name="dropout2"),
-        ]
-    layers.append(
-        keras.layers.Dense(
-            meta["n_classes_"],
-            activation=output_activation,
-            kernel_initializer=_glorot(seeds),
-            name="output",
-        )
-    )
-    return keras.Sequential(layers, name="digit_cnn")
-
-
-#: The DigitClassifier parameters that choose and shape its net.
-NET_PARAMS = (
-    "architecture",
-    "hidden_units",
-    "output_activation",
-    "augment",
-    "augmentations",
-    "conv_filters",
-    "dense_units",
-    "ensemble_size",
-)
-
-
-def build_network(
-    meta: dict[str, Any],
-    *,
-    architecture: str,
-    hidden_units: int,
-    output_activation: str,
-    augment: float | None,
-    augmentations: Any,
-    conv_filters: Any,
-    dense_units: int,
-    ensemble_size: int = 1,
-    seed: int | None,
-) -> Any:
-    """The net a DigitClassifier's :data:`NET_PARAMS` describe: :func:`build_cnn` or
-    :func:`build_mlp`, seeded with ``seed``; with ``ensemble_size`` > 1, that many
-    of them, each from its own seed, averaged in one model (:mod:`skdigits.ensemble`)."""
-    kinds = augmentation_kinds(augmentations)
-
-    def one(seed: int | None) -> Any:
-        if architecture == "cnn":
-            return build_cnn(
-                meta, output_activation, augment, kinds, tuple(conv_filters), dense_units, seed=seed
-            )
-        return build_mlp(meta, hidden_units, output_activation, augment, kinds, seed=seed)
-
-    if int(ensemble_size) == 1:
-        return one(seed)
-    from .ensemble import assemble
-
-    seeds = layer_seeds(seed)
-    nets = [one(seeds()) for _ in range(int(ensemble_size))]
-    return assemble(nets, tuple(meta["X_shape_"][1:]), name=f"digit_{architecture}_ensemble")
 
 
 class _TrainingOnlyTransform(keras.layers.Layer):  # type: ignore[name-defined]
@@ -506,68 +292,3 @@ class RandomElastic(_TrainingOnlyTransform):
         rows = ops.arange(height, dtype="float32")[None, :, None] + field[..., 0]
         cols = ops.arange(width, dtype="float32")[None, None, :] + field[..., 1]
         return _bilinear_sample(images, rows, cols)[..., None]
-
-
-def training_callbacks(
-    lr_schedule: str, learning_rate: float, early_stopping: bool, patience: int
-) -> list[Any]:
-    """The Keras callbacks a ``lr_schedule`` and ``early_stopping`` ask for."""
-    callbacks: list[Any] = []
-    if lr_schedule != "constant":
-        callbacks.append(LearningRateSchedule(learning_rate, lr_schedule))
-    if early_stopping:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_accuracy", patience=int(patience), restore_best_weights=True
-            )
-        )
-    return callbacks
-
-
-class LearningRateSchedule(keras.callbacks.Callback):  # type: ignore[name-defined]
-    """Set the optimizer's learning rate before every batch.
-
-    ``kind`` is ``"constant"``; ``"cosine"`` (decay to zero); ``"exponential"``
-    (decay to 1 % of the base rate); or ``"onecycle"`` (Smith's one-cycle: a
-    linear warm-up from 4 % of the base rate over the first 20 % of the steps,
-    then cosine decay to zero), which lets a large batch train at a high rate.
-
-    A callback rather than a ``LearningRateSchedule`` object, so the saved model
-    keeps a plain learning rate. The schedule spans the steps of one ``fit``,
-    read from the ``steps`` and ``epochs`` Keras gives every callback.
-    """
-
-    WARM_UP = 0.2
-
-    def __init__(self, base: float, kind: str) -> None:
-        super().__init__()
-        self.base, self.kind = float(base), kind
-        self.epoch, self.total_steps = 0, 1
-
-    def rate(self, step: int) -> float:
-        progress = min(step / self.total_steps, 1.0)
-        if self.kind == "onecycle":
-            if progress < self.WARM_UP:
-                return self.base * (0.04 + 0.96 * progress / self.WARM_UP)
-            progress = (progress - self.WARM_UP) / (1.0 - self.WARM_UP)
-            return self.base * 0.5 * (1.0 + float(np.cos(np.pi * progress)))
-        if self.kind == "cosine":
-            return self.base * 0.5 * (1.0 + float(np.cos(np.pi * progress)))
-        if self.kind == "exponential":
-            return self.base * 0.01**progress  # down to 1 % of the base rate
-        return self.base
-
-    def on_train_begin(self, logs: Any = None) -> None:
-        self.epoch, self.total_steps = (
-            0,
-            max(int(self.params["steps"] or 1) * int(self.params["epochs"]), 1),
-        )
-
-    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        self.epoch = epoch
-
-    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-        # `batch` counts batches, also when Keras runs several per call
-        # (steps_per_execution): the rate then steps once per call.
-        step = self.epoch * int(self.params["steps"] or 1) + batch
-        self.model.optimizer.learning_rate.assign(self.rate(step))

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._errors import DataError
+from .._core.errors import DataError
 
 #: The intensity that maps to 1.0.
 MAX_PIXEL = 255.0

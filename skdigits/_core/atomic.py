@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from ._errors import SkdigitsError
+from .errors import SkdigitsError
 
 
 def _current_umask() -> int:

@@ -29,8 +29,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._deps import require
-from ._errors import DataError, one_line
+from .._core.deps import require
+from .._core.errors import DataError, one_line
 
 __all__ = [
     "MAX_IMAGE_PIXELS",
@@ -124,7 +124,7 @@ def load_digit_image(path: ImageSource, *, max_pixels: int | None = None) -> np.
 
     Examples
     --------
-    >>> from skdigits.images import load_digit_image
+    >>> from skdigits.io._images import load_digit_image
     >>> x = load_digit_image("seven.png")  # doctest: +SKIP
     >>> x.shape, x.dtype  # doctest: +SKIP
     ((28, 28), dtype('float32'))
@@ -222,7 +222,7 @@ def preprocess_digit(image: Any) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from skdigits.images import preprocess_digit
+    >>> from skdigits.io._images import preprocess_digit
     >>> canvas = np.full((200, 200), 255, dtype=np.uint8)  # white page
     >>> canvas[40:160, 90:110] = 0  # a black "1"
     >>> x = preprocess_digit(canvas)

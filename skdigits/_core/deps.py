@@ -6,7 +6,7 @@ import importlib
 import re
 from types import ModuleType
 
-from ._errors import MissingDependencyError
+from .errors import MissingDependencyError
 
 # Which extra brings each optional top-level module.
 _EXTRA_OF = {

@@ -2,42 +2,45 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.utils import ClassifierTags
+from sklearn.utils.validation import check_is_fitted
 
-from ._tf import import_keras, seed_from, seeded
-
-keras = import_keras(feature="DigitClassifier")
-
-from sklearn.base import BaseEstimator  # noqa: E402
-from sklearn.utils import ClassifierTags  # noqa: E402
-from sklearn.utils.validation import check_is_fitted  # noqa: E402
-
-from . import _reuse  # noqa: E402
-from ._deps import require  # noqa: E402
-from ._validation import (  # noqa: E402
+from ..nn._tf import seed_from, seeded
+from ._params import (
+    PARAMETER_CONSTRAINTS,
+    TEACHER_EXPECTED,
     check_known_labels,
     check_labels,
     check_params,
     check_partial_fit_classes,
     check_X,
 )
-from .distill import distilling, fit_teacher  # noqa: E402
-from .ensemble import training_members  # noqa: E402
-from .networks import NET_PARAMS, build_network, training_callbacks  # noqa: E402
+from ._teacher import fit_teacher
+from ._training import KerasTrainingHooks, normalize_rows
 
-require("scikeras", feature="DigitClassifier")
-from scikeras.utils.transformers import ClassifierLabelEncoder  # noqa: E402
-from scikeras.wrappers import KerasClassifier  # noqa: E402
+
+def _is_teacher(value: Any) -> bool:
+    """Whether ``value`` can be a ``teacher``: None, a string, or a skdigits estimator."""
+    if value is None or isinstance(value, str):
+        return True
+    if isinstance(value, Pipeline):
+        return bool(value.steps) and isinstance(value.steps[-1][1], DigitClassifier)
+    return isinstance(value, DigitClassifier)
+
+
+#: The parameter table with the one rule that needs this class: what a teacher is.
+_CONSTRAINTS = {**PARAMETER_CONSTRAINTS, "teacher": (_is_teacher, TEACHER_EXPECTED)}
 
 #: Images per compiled prediction step.
 _PREDICT_CHUNK = 1024
 
 
-class DigitClassifier(KerasClassifier):
+class DigitClassifier(KerasTrainingHooks):
     """The reference MNIST net (or a CNN) wrapped as a scikit-learn classifier.
 
     SciKeras' ``KerasClassifier`` training Flatten → Dense(``hidden_units``, relu)
@@ -46,7 +49,7 @@ class DigitClassifier(KerasClassifier):
     ``cv`` means stratified folds); ``random_state`` seeds TensorFlow for ``fit``
     only; warm starts keep ``classes_``; feature names are checked as scikit-learn
     does; ``predict_proba`` rows sum to one. Named recipes expand into these
-    parameters: :func:`skdigits.presets.preset_params`.
+    parameters: :func:`skdigits.estimator._presets.preset_params`.
 
     Parameters
     ----------
@@ -54,14 +57,14 @@ class DigitClassifier(KerasClassifier):
         Width of the MLP's hidden layer.
     output_activation : {"softmax", "sigmoid"}, default="softmax"
     architecture : {"mlp", "cnn"}, default="mlp"
-        The reference net, or :func:`~skdigits.networks.build_cnn` with
+        The reference net, or :func:`~skdigits.nn._networks.build_cnn` with
         ``conv_filters`` (3 x 3 filters per block) and ``dense_units`` (0: no
         dense layer). Both take ``[N, 784]`` rows.
     conv_filters : tuple of int, default=(32, 64)
     dense_units : int, default=128
     ensemble_size : int, default=1
         How many such nets, each from its own seeds and trained on its own loss,
-        one model averages (:mod:`skdigits.ensemble`); exported as one graph.
+        one model averages (:mod:`skdigits.nn._ensemble`); exported as one graph.
     optimizer : str or keras optimizer class, default="adam"
         Its parameters are routed with the ``optimizer__`` prefix.
     optimizer__learning_rate : float, default=0.001
@@ -75,21 +78,21 @@ class DigitClassifier(KerasClassifier):
         per-epoch validation loss and accuracy.
     lr_schedule : {"constant", "cosine", "exponential", "onecycle"}, default="constant"
         The learning rate over one ``fit``
-        (:class:`~skdigits.networks.LearningRateSchedule`).
+        (:class:`~skdigits.nn._callbacks.LearningRateSchedule`).
     early_stopping : bool, default=False
         Stop when ``val_accuracy`` has not improved for ``patience`` epochs and
         restore the best weights (needs ``validation_split > 0``).
     patience : int, default=3
     augment : float or None, default=None
         Strength of random transformations while training
-        (:func:`~skdigits.networks.augmentation_layers`); none are exported.
+        (:func:`~skdigits.nn._augment.augmentation_layers`); none are exported.
     augmentations : str or tuple of str, default="shift+rotate+zoom"
         Which of ``"shift"``, ``"rotate"``, ``"zoom"``, ``"shear"``, ``"elastic"``
         and ``"thickness"`` ``augment`` applies.
     label_smoothing : float, default=0.0
         Keras' ``CategoricalCrossentropy(label_smoothing=...)``; default loss only.
     teacher : str, Pipeline, DigitClassifier or None, default=None
-        Knowledge distillation (:mod:`skdigits.distill`): a preset name (that
+        Knowledge distillation (:mod:`skdigits.nn._distill`): a preset name (that
         recipe, without label smoothing, fitted first on the same images), the
         path of a saved model, or an estimator. Only the student is kept.
     distill_temperature : float, default=4.0
@@ -108,7 +111,7 @@ class DigitClassifier(KerasClassifier):
     reuse_models : bool, default=False
         Let a later fit of the same net in this process reuse this one's traced
         Keras model once the estimator is collected or fits again, with fresh
-        weights: same results, about a second less per fit (:mod:`skdigits._reuse`).
+        weights: same results, about a second less per fit (:mod:`skdigits.nn._reuse`).
         Keep the estimator, not just its ``model_``, while you use the model.
     model, build_fn, validation_batch_size, callbacks, shuffle, run_eagerly
         SciKeras' parameters, with SciKeras' defaults.
@@ -213,88 +216,12 @@ class DigitClassifier(KerasClassifier):
 
     def _validate_params(self) -> None:
         # scikit-learn's name for the check of parameters at fit (and a grid's, before it).
-        check_params(self)
+        check_params(self, _CONSTRAINTS)
 
     def _validate_data(self, X=None, y=None, reset: bool = False, y_numeric: bool = False):
         if X is not None:
             X = check_X(self, X, reset=reset)
         return super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
-
-    # --- the Keras model and how SciKeras trains it (SciKeras' subclass hooks) ----------
-
-    def _keras_build_fn(self, meta: dict[str, Any]) -> Any:
-        params = {name: getattr(self, name) for name in NET_PARAMS}
-        seed = seed_from(self.random_state)
-
-        def build() -> Any:
-            return build_network(meta, seed=seed, **params)
-
-        if self.reuse_models and self.teacher is None:
-            return _reuse.reuse(self, build, seed, meta, self._get_compile_kwargs())
-        return build()
-
-    @property
-    def target_encoder(self):
-        # Label smoothing needs one-hot targets; SciKeras one-hot encodes them
-        # when it sees a categorical cross-entropy loss.
-        if self.label_smoothing > 0.0:
-            categories = "auto" if self.classes_ is None else [self.classes_]
-            return ClassifierLabelEncoder(loss="categorical_crossentropy", categories=categories)
-        return super().target_encoder
-
-    def _get_compile_kwargs(self) -> dict[str, Any]:
-        kwargs = super()._get_compile_kwargs()
-        kwargs["steps_per_execution"] = int(self.steps_per_execution)
-        if kwargs.get("metrics") is None:
-            kwargs["metrics"] = ["accuracy"]
-        if self.label_smoothing > 0.0:
-            kwargs["loss"] = keras.losses.CategoricalCrossentropy(
-                label_smoothing=float(self.label_smoothing)
-            )
-        return kwargs
-
-    def _fit_keras_model(self, *args, **kwargs):
-        # With a teacher, Keras trains a wrapper of both nets, and with an ensemble
-        # one of its members; model_ stays the student or the ensemble.
-        wrapper: contextlib.AbstractContextManager[None]
-        if self.teacher is not None:
-            wrapper = distilling(self)
-        elif self.ensemble_size > 1:
-            wrapper = training_members(self)
-        else:
-            wrapper = contextlib.nullcontext()
-            _build_training_state(self.model_, *args[:2])
-        with wrapper, self._scikeras_seeding():
-            return super()._fit_keras_model(*args, **kwargs)
-
-    def _build_keras_model(self):
-        with self._scikeras_seeding():
-            return super()._build_keras_model()
-
-    @contextlib.contextmanager
-    def _scikeras_seeding(self) -> Iterator[None]:
-        # SciKeras seeds Python, NumPy and TensorFlow around building the model and
-        # around Keras' fit, through `tf.random.set_seed`, which also empties
-        # TensorFlow's kernel cache (see `framework_random_state`). This seeds them
-        # the same way, with the same seed, without that: SciKeras is told there is
-        # none for the block.
-        seed = self._random_state  # type: ignore[has-type]
-        self._random_state = None
-        try:
-            with seeded(seed, keras=False):
-                yield
-        finally:
-            self._random_state = seed
-
-    def _initialize_callbacks(self) -> None:
-        # SciKeras has no public way to add callbacks made from other parameters:
-        # it builds its fit callbacks from `callbacks` and `fit__callbacks` here,
-        # and this adds ours to that list (a warm-started fit keeps them).
-        super()._initialize_callbacks()
-        own: list[Any] = self._fit_callbacks  # type: ignore[has-type]
-        rate = self.get_params()["optimizer__learning_rate"]
-        extra = training_callbacks(self.lr_schedule, rate, self.early_stopping, self.patience)
-        self._fit_callbacks = [*own, *extra]
 
     # --- scikit-learn API ---------------------------------------------------------------
 
@@ -380,27 +307,3 @@ class DigitClassifier(KerasClassifier):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-def _build_training_state(model: Any, X: Any, y: Any) -> None:
-    """Create a new model's optimizer and metric variables before Keras traces its training step.
-
-    Keras creates them inside the first trace, and TensorFlow then traces the step a
-    second time (a function that created variables is traced again without): about
-    0.35 s of every new model's first fit on one core. The metrics are built from one
-    real sample, so they resolve to the same kind as in training, and reset.
-    """
-    if model.optimizer is None or model.optimizer.built:
-        return  # a taken or warm-started model: built already
-    model.optimizer.build(model.trainable_variables)
-    model.compute_metrics(X[:1], y[:1], model(X[:1], training=False))
-    model.reset_metrics()
-
-
-def normalize_rows(proba: np.ndarray) -> np.ndarray:
-    """Divide each row by its sum (float32), so class scores become probabilities.
-
-    The ONNX export performs the same division in the graph.
-    """
-    proba = np.asarray(proba, dtype=np.float32)
-    return proba / proba.sum(axis=1, keepdims=True, dtype=np.float32)

@@ -9,8 +9,9 @@ A fitted pipeline is saved as one zip archive (``.skdigits``) holding
   ``safe_mode=True`` so that no serialized Python code (lambdas) is executed.
 
 Unlike pickle or joblib, loading never imports or calls anything named by the
-file: the classes are looked up in ``_STEP_CLASSES`` and the parameters are
-JSON scalars, lists and dicts.
+file: each step's class is looked up in a table the caller passes (the
+estimator layer's ``save_model`` and ``load_model`` are the public entry
+points) and the parameters are JSON scalars, lists and dicts.
 
 Hand-written because no kept library serves: ``skops.io`` secures scikit-learn
 and NumPy objects but has no safe loader for a Keras model, and Keras' own
@@ -30,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_path, temporary_dir_beside
-from ._deps import require
-from ._errors import ModelFileError, one_line
-from ._version import __version__
+from .._core.atomic import atomic_path, temporary_dir_beside
+from .._core.deps import require
+from .._core.errors import ModelFileError, one_line
+from .._version import __version__
+from ..nn._tf import import_keras
 
 FORMAT = "skdigits-pipeline"
 FORMAT_VERSION = 1
@@ -95,13 +97,13 @@ def _json_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def save_model(pipeline, path, *, metadata: dict[str, Any] | None = None) -> Path:
-    """Save a fitted skdigits pipeline to ``path`` atomically.
+def write_pipeline(pipeline, path, *, metadata: dict[str, Any] | None = None) -> Path:
+    """Write a fitted, already checked ``Pipeline(PixelScaler, DigitClassifier)`` atomically.
 
     Parameters
     ----------
     pipeline : sklearn.pipeline.Pipeline
-        A fitted ``Pipeline([("scale", PixelScaler()), ("clf", DigitClassifier())])``.
+        Fitted; its two steps are a scaler and a skdigits classifier.
     path : str or path-like
         Destination; ``.skdigits`` is the conventional suffix.
     metadata : dict, default=None
@@ -112,11 +114,7 @@ def save_model(pipeline, path, *, metadata: dict[str, Any] | None = None) -> Pat
     Path
         The path written.
     """
-    from .pipeline import check_skdigits_pipeline
-
-    scaler, clf = check_skdigits_pipeline(
-        pipeline, purpose="save_model", action="saving", error=ModelFileError
-    )
+    scaler, clf = pipeline.steps[0][1], pipeline.steps[-1][1]
     (scale_name, _), (clf_name, _) = pipeline.steps
     classes = np.asarray(clf.classes_)
     params = clf.get_params(deep=False)
@@ -170,12 +168,16 @@ def load_metadata(path) -> dict[str, Any]:
     return manifest
 
 
-def load_model(path):
-    """Load a pipeline saved by :func:`save_model`; nothing in the file is executed.
+def read_pipeline(path, step_classes: dict[str, Any]):
+    """Read a pipeline written by :func:`write_pipeline`; nothing in the file is executed.
 
     Parameters
     ----------
     path : str or path-like
+    step_classes : dict
+        What builds each step, by the class name the manifest stores
+        (``"PixelScaler"``, ``"DigitClassifier"``): a class or a function taking
+        the step's parameters as keywords. A name not in it is refused.
 
     Returns
     -------
@@ -191,7 +193,7 @@ def load_model(path):
     spec = _check_manifest(manifest, path)
     keras_config = _check_keras_archive(keras_bytes, path)
 
-    pipeline = _build_pipeline(spec, path)
+    pipeline = _build_pipeline(spec, path, step_classes)
     expected = _initialize(pipeline, spec, path)
     if keras_config["weights_bytes"] < 4 * expected:
         raise ModelFileError(
@@ -212,19 +214,14 @@ def load_model(path):
     return pipeline
 
 
-def _build_pipeline(spec: dict[str, Any], path: Any) -> Any:
-    """The unfitted pipeline the manifest describes; its classes come from a fixed table."""
+def _build_pipeline(spec: dict[str, Any], path: Any, step_classes: dict[str, Any]) -> Any:
+    """The unfitted pipeline the manifest describes; its classes come from the caller's table."""
     from sklearn.pipeline import Pipeline
 
-    from .classifier import DigitClassifier
-    from .preprocessing import PixelScaler
-
-    step_classes = {"PixelScaler": PixelScaler, "DigitClassifier": DigitClassifier}
     steps = []
     for step in spec["steps"]:
         try:
-            params = _without_legacy_preset(step["params"])
-            steps.append((step["name"], step_classes[step["class"]](**params)))
+            steps.append((step["name"], step_classes[step["class"]](**step["params"])))
         except (TypeError, ValueError) as err:  # an unknown legacy preset is a ValueError
             raise ModelFileError(
                 f"{path}: step {step['class']} does not accept these parameters "
@@ -253,8 +250,6 @@ def _initialize(pipeline: Any, spec: dict[str, Any], path: Any) -> int:
 
 def _load_keras(keras_bytes: bytes, path: Any) -> Any:
     """The Keras model inside, loaded with ``safe_mode=True`` (no serialized code runs)."""
-    from ._tf import import_keras
-
     keras = import_keras(feature="loading a saved model")
     # Loaded from a scratch folder: Keras' public loader reads only named files. Its
     # contents were bounded above (at most MAX_MEMBER_BYTES); a load killed midway
@@ -269,21 +264,6 @@ def _load_keras(keras_bytes: bytes, path: Any) -> Any:
                 f"{path}: the Keras model inside could not be loaded safely "
                 f"({one_line(err)}); re-save it with `skdigits train`"
             ) from err
-
-
-def _without_legacy_preset(params: dict[str, Any]) -> dict[str, Any]:
-    """Files from skdigits 0.1 stored ``preset``, which then replaced parameters at fit time.
-
-    Spelling the preset out gives the parameters that model was trained with.
-    """
-    if "preset" not in params:
-        return params
-    from .presets import preset_params
-
-    rest = {k: v for k, v in params.items() if k != "preset"}
-    if params["preset"] is None:
-        return rest
-    return {**rest, **preset_params(params["preset"], rest.get("architecture"))}
 
 
 def _open_archive(path) -> zipfile.ZipFile:

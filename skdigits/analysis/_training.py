@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .evaluation import Evaluation, evaluate_predictions
+from ._evaluation import Evaluation, evaluate_predictions
 
 
 def keras_split_index(n_samples: int, validation_split: float) -> int:

@@ -17,7 +17,7 @@ black. :func:`to_mnist_convention` converts them, deliberately and visibly:
 Integer arrays are never rescaled by ``auto``: 0-255 is their natural range.
 
 This module is on the inference path: it imports numpy and the standard library,
-plus Pillow (through :mod:`skdigits.images`) when it decodes an image.
+plus Pillow (through :mod:`skdigits.io._images`) when it decodes an image.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import DataError, one_line
-from .images import _source_name as _quoted
+from .._core.errors import DataError, one_line
+from ._images import _source_name as _quoted
 
 __all__ = [
     "INVERT_CHOICES",
@@ -77,7 +77,7 @@ def sniff_format(head: bytes) -> str:
 
     Examples
     --------
-    >>> from skdigits.inputs import sniff_format
+    >>> from skdigits.io._inputs import sniff_format
     >>> sniff_format(b"\\x89PNG\\r\\n\\x1a\\n...")
     'PNG'
     >>> sniff_format(b"\\x93NUMPY\\x01\\x00")
@@ -151,7 +151,7 @@ def read_inputs(paths: Any, *, scale: str = "auto", invert: str = "auto") -> lis
     scale, invert : str, default="auto"
         How arrays are converted to MNIST's convention; see
         :func:`to_mnist_convention`. Image files are prepared by
-        :func:`skdigits.images.load_digit_image`, which finds polarity itself.
+        :func:`skdigits.io._images.load_digit_image`, which finds polarity itself.
 
     Returns
     -------
@@ -204,7 +204,7 @@ def read_input(
     Examples
     --------
     >>> import numpy as np, tempfile, os
-    >>> from skdigits.inputs import read_input
+    >>> from skdigits.io._inputs import read_input
     >>> path = os.path.join(tempfile.mkdtemp(), "digits")  # no extension: read by content
     >>> with open(path, "wb") as file:
     ...     np.save(file, np.zeros((2, 28, 28), np.uint8))
@@ -218,17 +218,17 @@ def read_input(
     head = _read_head(Path(path), name)
     kind = sniff_format(head)
     if kind in _IMAGE_FORMATS:
-        from .images import load_digit_image
+        from ._images import load_digit_image
 
         return InputImages(source, load_digit_image(path)[np.newaxis])
     if kind == "npy":
-        from .datasets import load_npy
+        from ..datasets import load_npy
 
         array = load_npy(path)  # the header first: a declared size too large is refused
     elif kind in ("IDX", "gzip"):
         if kind == "gzip":
             _check_gzipped_idx(Path(path), name)
-        from .datasets import load_idx
+        from ..datasets import load_idx
 
         array = load_idx(path)
     else:
@@ -255,11 +255,11 @@ def read_labels(path: str | os.PathLike[str]) -> np.ndarray:
     except OSError as err:
         raise DataError(f"labels {path} cannot be read ({err.strerror or err})") from err
     if kind == "npy":
-        from .datasets import load_npy
+        from ..datasets import load_npy
 
         return load_npy(path)
     if kind in ("IDX", "gzip"):
-        from .datasets import load_idx
+        from ..datasets import load_idx
 
         return load_idx(path)
     raise DataError(
@@ -298,7 +298,7 @@ def to_mnist_convention(X: Any, *, scale: str = "auto", invert: str = "auto") ->
     Examples
     --------
     >>> import numpy as np
-    >>> from skdigits.inputs import to_mnist_convention
+    >>> from skdigits.io._inputs import to_mnist_convention
     >>> paper = np.ones((28, 28))  # [0, 1], white paper...
     >>> paper[8:20, 13:15] = 0.0  # ...with a black stroke
     >>> x = to_mnist_convention(paper)

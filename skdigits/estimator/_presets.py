@@ -164,3 +164,17 @@ def preset_params(preset: str, architecture: str | None = None) -> dict[str, Any
             f"`architecture`={architecture!r}"
         )
     return {"architecture": architecture, **recipes[architecture]}
+
+
+def spelled_out(params: dict[str, Any]) -> dict[str, Any]:
+    """Saved parameters with a legacy ``preset`` replaced by the parameters it stood for.
+
+    Files from skdigits 0.1 stored ``preset``, which then replaced parameters at
+    fit time; spelling it out gives the parameters that model was trained with.
+    """
+    if "preset" not in params:
+        return params
+    rest = {k: v for k, v in params.items() if k != "preset"}
+    if params["preset"] is None:
+        return rest
+    return {**rest, **preset_params(params["preset"], rest.get("architecture"))}

@@ -1,0 +1,99 @@
+"""Teachers for distillation: what ``teacher`` may be, and the fitted net it names.
+
+A ``teacher`` is a preset name (that recipe, fitted here without its label
+smoothing), the path of a saved ``.skdigits`` model, or a skdigits estimator. The
+Keras side of distillation (the student trained on the teacher's soft targets) is
+:mod:`skdigits.nn`'s ``Distiller``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+from .._core.errors import ModelFileError
+from ..model_io._format import read_pipeline
+from ..nn._tf import seed_from
+from ._presets import PRESETS, preset_params, spelled_out
+from ._scaler import PixelScaler
+
+#: The label smoothing of a teacher named by a preset: none, whatever the preset's.
+TEACHER_LABEL_SMOOTHING = 0.0
+
+
+def fit_teacher(student: Any, X: Any, y: Any) -> Any:
+    """The fitted ``DigitClassifier`` that ``student.teacher`` names (fitted here if need be).
+
+    Parameters
+    ----------
+    student : DigitClassifier
+        Its ``teacher`` is a preset name (that recipe without its label smoothing,
+        fitted here with the student's ``random_state``, ``verbose`` and
+        ``validation_split``, so it holds out the same images), the path of a saved
+        ``.skdigits`` model, or an estimator:
+        used as it is when fitted, else a clone of it is fitted here (so ``clone``
+        and a grid search refit it, as scikit-learn's meta-estimators do).
+    X : array-like
+        The student's training images, already scaled (what the student's
+        ``fit`` receives); a pipeline teacher contributes its classifier only.
+    y : array-like
+        The labels.
+
+    Returns
+    -------
+    DigitClassifier
+        Fitted, with the same ``classes_`` as the labels.
+    """
+    teacher = student.teacher
+    if not sp.issparse(X):
+        X = np.asarray(X)
+    if isinstance(teacher, str) and teacher in PRESETS:
+        params = {
+            **preset_params(teacher, _teacher_architecture(teacher)),
+            # Smoothing pulls every wrong class towards the same probability, and
+            # those probabilities are what the student learns from (Mueller,
+            # Kornblith and Hinton 2019).
+            "label_smoothing": TEACHER_LABEL_SMOOTHING,
+            "random_state": seed_from(student.random_state),
+            "verbose": student.verbose,
+            "validation_split": float(student.validation_split),
+        }
+        fitted = type(student)(**params).fit(X, y)
+    elif isinstance(teacher, str):
+        fitted = _load_teacher(teacher, type(student))
+    else:
+        clf = teacher.steps[-1][1] if isinstance(teacher, Pipeline) else teacher
+        if not hasattr(clf, "model_"):
+            clf = clone(clf).fit(X, y)
+        fitted = clf
+    classes = np.unique(np.asarray(y))
+    if not np.array_equal(np.asarray(fitted.classes_), classes):
+        raise ValueError(
+            f"the `teacher` knows the classes {np.asarray(fitted.classes_).tolist()}, but y "
+            f"holds {classes.tolist()}; distil from a teacher fitted on the same labels"
+        )
+    return fitted
+
+
+def _teacher_architecture(preset: str) -> str:
+    """A teacher preset's net: its CNN when it has one (a teacher should be the stronger net)."""
+    return "cnn" if "cnn" in PRESETS[preset] else next(iter(PRESETS[preset]))
+
+
+def _load_teacher(path: str, classifier: type) -> Any:
+    """The classifier of the model saved at ``path``, built as a ``classifier``."""
+    if not os.path.exists(path):
+        raise ModelFileError(
+            f"`teacher`={path!r} is neither a preset {tuple(PRESETS)} nor an existing "
+            "file; pass a preset name or the path of a .skdigits model"
+        )
+    steps = {
+        "PixelScaler": PixelScaler,
+        "DigitClassifier": lambda **params: classifier(**spelled_out(params)),
+    }
+    return read_pipeline(path, steps).steps[-1][1]

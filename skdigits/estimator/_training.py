@@ -1,0 +1,136 @@
+"""How SciKeras trains a DigitClassifier's Keras model: the wrapper's subclass hooks.
+
+SciKeras builds, compiles and fits the Keras model through overridable hooks;
+this mixin fills them from DigitClassifier's own parameters: which net to build
+(and whether to reuse a traced one), the compile settings (label smoothing,
+``steps_per_execution``), the fit-time wrapper (distillation, ensembles), the
+callbacks, and seeding that keeps TensorFlow's kernel cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .._core.deps import require
+from ..nn import _reuse
+from ..nn._callbacks import training_callbacks
+from ..nn._distill import distilling
+from ..nn._ensemble import training_members
+from ..nn._networks import NET_PARAMS, build_network
+from ..nn._tf import import_keras, seed_from, seeded
+
+keras = import_keras(feature="DigitClassifier")
+require("scikeras", feature="DigitClassifier")
+
+from scikeras.utils.transformers import ClassifierLabelEncoder  # noqa: E402
+from scikeras.wrappers import KerasClassifier  # noqa: E402
+
+
+class KerasTrainingHooks(KerasClassifier):
+    """SciKeras' ``KerasClassifier`` with its build, compile and fit hooks filled in.
+
+    Each hook reads :class:`~skdigits.estimator.DigitClassifier`'s parameters,
+    which that subclass declares; nothing here is a parameter of its own.
+    """
+
+    def _keras_build_fn(self, meta: dict[str, Any]) -> Any:
+        params = {name: getattr(self, name) for name in NET_PARAMS}
+        seed = seed_from(self.random_state)
+
+        def build() -> Any:
+            return build_network(meta, seed=seed, **params)
+
+        if self.reuse_models and self.teacher is None:
+            return _reuse.reuse(self, build, seed, meta, self._get_compile_kwargs())
+        return build()
+
+    @property
+    def target_encoder(self):
+        # Label smoothing needs one-hot targets; SciKeras one-hot encodes them
+        # when it sees a categorical cross-entropy loss.
+        if self.label_smoothing > 0.0:
+            categories = "auto" if self.classes_ is None else [self.classes_]
+            return ClassifierLabelEncoder(loss="categorical_crossentropy", categories=categories)
+        return super().target_encoder
+
+    def _get_compile_kwargs(self) -> dict[str, Any]:
+        kwargs = super()._get_compile_kwargs()
+        kwargs["steps_per_execution"] = int(self.steps_per_execution)
+        if kwargs.get("metrics") is None:
+            kwargs["metrics"] = ["accuracy"]
+        if self.label_smoothing > 0.0:
+            kwargs["loss"] = keras.losses.CategoricalCrossentropy(
+                label_smoothing=float(self.label_smoothing)
+            )
+        return kwargs
+
+    def _fit_keras_model(self, *args, **kwargs):
+        # With a teacher, Keras trains a wrapper of both nets, and with an ensemble
+        # one of its members; model_ stays the student or the ensemble.
+        wrapper: contextlib.AbstractContextManager[None]
+        if self.teacher is not None:
+            wrapper = distilling(self)
+        elif self.ensemble_size > 1:
+            wrapper = training_members(self)
+        else:
+            wrapper = contextlib.nullcontext()
+            build_training_state(self.model_, *args[:2])
+        with wrapper, self._scikeras_seeding():
+            return super()._fit_keras_model(*args, **kwargs)
+
+    def _build_keras_model(self):
+        with self._scikeras_seeding():
+            return super()._build_keras_model()
+
+    @contextlib.contextmanager
+    def _scikeras_seeding(self) -> Iterator[None]:
+        # SciKeras seeds Python, NumPy and TensorFlow around building the model and
+        # around Keras' fit, through `tf.random.set_seed`, which also empties
+        # TensorFlow's kernel cache (see `framework_random_state`). This seeds them
+        # the same way, with the same seed, without that: SciKeras is told there is
+        # none for the block.
+        seed = self._random_state  # type: ignore[has-type]
+        self._random_state = None
+        try:
+            with seeded(seed, keras=False):
+                yield
+        finally:
+            self._random_state = seed
+
+    def _initialize_callbacks(self) -> None:
+        # SciKeras has no public way to add callbacks made from other parameters:
+        # it builds its fit callbacks from `callbacks` and `fit__callbacks` here,
+        # and this adds ours to that list (a warm-started fit keeps them).
+        super()._initialize_callbacks()
+        own: list[Any] = self._fit_callbacks  # type: ignore[has-type]
+        rate = self.get_params()["optimizer__learning_rate"]
+        extra = training_callbacks(self.lr_schedule, rate, self.early_stopping, self.patience)
+        self._fit_callbacks = [*own, *extra]
+
+
+def build_training_state(model: Any, X: Any, y: Any) -> None:
+    """Create a new model's optimizer and metric variables before Keras traces its training step.
+
+    Keras creates them inside the first trace, and TensorFlow then traces the step a
+    second time (a function that created variables is traced again without): about
+    0.35 s of every new model's first fit on one core. The metrics are built from one
+    real sample, so they resolve to the same kind as in training, and reset.
+    """
+    if model.optimizer is None or model.optimizer.built:
+        return  # a taken or warm-started model: built already
+    model.optimizer.build(model.trainable_variables)
+    model.compute_metrics(X[:1], y[:1], model(X[:1], training=False))
+    model.reset_metrics()
+
+
+def normalize_rows(proba: np.ndarray) -> np.ndarray:
+    """Divide each row by its sum (float32), so class scores become probabilities.
+
+    The ONNX export performs the same division in the graph.
+    """
+    proba = np.asarray(proba, dtype=np.float32)
+    return proba / proba.sum(axis=1, keepdims=True, dtype=np.float32)
