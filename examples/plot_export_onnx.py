@@ -36,9 +36,7 @@ pipe = make_pipeline(epochs=2, random_state=0).fit(X[:2000], y[:2000])
 tmp = tempfile.TemporaryDirectory()
 path = Path(tmp.name) / "digits.onnx"
 accuracy = pipe.score(X_test[:2000], y_test[:2000])
-export_onnx(
-    pipe, path, check_samples=X_test[:500], metadata={"test_accuracy": round(accuracy, 4)}
-)
+export_onnx(pipe, path, check_samples=X_test[:500], metadata={"test_accuracy": round(accuracy, 4)})
 print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB")
 
 # %%
