@@ -1,10 +1,12 @@
 """Helpers shared by the commands: one vocabulary of options, validators, output checks.
 
-Every command is built from the same pieces: :func:`add_command` (help text wrapped
-to the terminal, an epilog of examples), :func:`add_common_options` (``-o/--output``,
-``--force``, ``--json``, ``-q/--quiet``, each with the same spelling and meaning
-everywhere) and ``type=`` validators such as :func:`positive_int`, so a malformed
-option is a usage error (exit 2) from argparse itself.
+Each command module declares a :class:`Command` (its help, description, examples,
+MODEL argument and option adders) beside its ``run``; :func:`add_command` builds
+every subparser from them the same way: help text wrapped to the terminal, an
+epilog of examples. :func:`add_common_options` gives ``-o/--output``, ``--force``,
+``--json`` and ``-q/--quiet`` the same spelling and meaning everywhere, and
+``type=`` validators such as :func:`positive_int` make a malformed option a usage
+error (exit 2) from argparse itself.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import os
 import sys
 import textwrap
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,26 +39,77 @@ class HelpFormatter(argparse.HelpFormatter):
         )
 
 
-def add_command(
-    sub: Any,
-    name: str,
-    *,
-    help: str,
-    description: str,
-    examples: list[str],
-    model: str | None = None,
-) -> Any:
-    """A subcommand's parser, with the shared formatter and an epilog of examples.
+#: Adds some of a command's options to its parser, in ``--help`` order.
+OptionAdder = Callable[[Any], None]
 
-    ``model`` is the help of the command's first argument, a MODEL file, if it takes one.
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand, declared: what ``--help`` says and which options it takes.
+
+    Parameters
+    ----------
+    name : str
+        The subcommand, as typed after ``skdigits``.
+    help : str
+        Its line in ``skdigits --help``.
+    description : str
+        Its ``--help`` text; whitespace is rewrapped to the terminal.
+    examples : tuple of str
+        Command lines shown under ``examples:``, as written.
+    model : str or None, default=None
+        The help of a first argument MODEL (a model file); None: no such argument.
+    options : tuple of callables, default=()
+        Each adds some options to the parser, in order (the order of ``--help``).
+    notes : str, default=""
+        Text shown as written before the examples.
     """
-    epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples)
+
+    name: str
+    help: str
+    description: str
+    examples: tuple[str, ...]
+    model: str | None = None
+    options: tuple[OptionAdder, ...] = ()
+    notes: str = ""
+
+    @property
+    def epilog(self) -> str:
+        lines = "".join(f"  {line}\n" for line in self.examples)
+        return (f"{self.notes}\n" if self.notes else "") + "examples:\n" + lines
+
+
+def add_command(sub: Any, command: Command, run: Callable[[argparse.Namespace], int]) -> Any:
+    """Add ``command``'s parser to the subparsers ``sub``; parsing it selects ``run``."""
     parser = sub.add_parser(
-        name, help=help, description=description, epilog=epilog, formatter_class=HelpFormatter
+        command.name,
+        help=command.help,
+        description=command.description,
+        epilog=command.epilog,
+        formatter_class=HelpFormatter,
     )
-    if model is not None:
-        parser.add_argument("model", type=Path, metavar="MODEL", help=model)
+    if command.model is not None:
+        parser.add_argument("model", type=Path, metavar="MODEL", help=command.model)
+    for add_options in command.options:
+        add_options(parser)
+    parser.set_defaults(run=run)
     return parser
+
+
+def common_options(**texts: Any) -> OptionAdder:
+    """:func:`add_common_options` with these texts, as an entry of ``Command.options``."""
+    return partial(add_common_options, **texts)
+
+
+def option_group(
+    title: str, add_options: OptionAdder, description: str | None = None
+) -> OptionAdder:
+    """An entry of ``Command.options``: ``add_options`` fills a ``--help`` section of its own."""
+
+    def add_group(parser: argparse.ArgumentParser) -> None:
+        add_options(parser.add_argument_group(title, description))
+
+    return add_group
 
 
 def add_common_options(
@@ -147,6 +203,7 @@ def quiet_tensorflow() -> None:
 
 
 def add_pickle_option(parser: argparse.ArgumentParser) -> None:
+    """``--allow-pickle``, for the commands that open any model file."""
     parser.add_argument(
         "--allow-pickle",
         action="store_true",
@@ -193,6 +250,7 @@ def check_output_path(path: Path, *, force: bool) -> None:
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """Where MNIST comes from, for the commands that read it."""
     group = parser.add_argument_group("data")
     group.add_argument(
         "--data-home",

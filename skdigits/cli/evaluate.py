@@ -6,38 +6,30 @@ import argparse
 import json
 
 from ._common import (
-    add_command,
-    add_common_options,
+    Command,
     add_data_options,
     add_pickle_option,
+    common_options,
     load_mnist,
     open_model,
 )
 
-_EXAMPLES = [
-    "skdigits evaluate model.onnx",
-    "skdigits evaluate model.skdigits --json",
-    "skdigits evaluate model.onnx --mnist-dir ~/mnist --offline   # no download",
-]
-
-
-def add_parser(sub) -> None:
-    p = add_command(
-        sub,
-        "evaluate",
-        help="score an ONNX or .skdigits model on the MNIST test set",
-        description=(
-            "Predict MNIST's 10,000 test images and print the accuracy, the confusion "
-            "matrix and the most-confused pairs. An ONNX model runs on onnxruntime alone. "
-            "MNIST is downloaded into the cache the first time (said on stderr)."
-        ),
-        examples=_EXAMPLES,
-        model="an .onnx file or a .skdigits pipeline",
-    )
-    add_common_options(p, json="print the results as JSON")
-    add_data_options(p)
-    add_pickle_option(p)
-    p.set_defaults(run=run)
+COMMAND = Command(
+    "evaluate",
+    help="score an ONNX or .skdigits model on the MNIST test set",
+    description="""
+        Predict MNIST's 10,000 test images and print the accuracy, the confusion matrix
+        and the most-confused pairs. An ONNX model runs on onnxruntime alone. MNIST is
+        downloaded into the cache the first time (said on stderr).
+    """,
+    examples=(
+        "skdigits evaluate model.onnx",
+        "skdigits evaluate model.skdigits --json",
+        "skdigits evaluate model.onnx --mnist-dir ~/mnist --offline   # no download",
+    ),
+    model="an .onnx file or a .skdigits pipeline",
+    options=(common_options(json="print the results as JSON"), add_data_options, add_pickle_option),
+)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,47 +9,28 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ._common import (
-    add_command,
+    Command,
     add_common_options,
     add_data_options,
     check_output_path,
     load_mnist,
+    option_group,
     positive_int,
     quiet_tensorflow,
 )
 
-_EXAMPLES = [
-    "skdigits export model.skdigits                 # writes model.onnx beside it",
-    "skdigits export model.skdigits -o deploy/digits.onnx --force",
-    "skdigits export model.skdigits -o model-int8.onnx --quantize int8",
-]
 
-
-def add_parser(sub) -> None:
-    p = add_command(
-        sub,
-        "export",
-        help="export a saved pipeline to ONNX (parity-checked)",
-        description=(
-            "Convert a pipeline saved by `skdigits train` into one ONNX file that takes raw "
-            "pixels (N x 28 x 28 float32, 0-255) and outputs `label` and `probabilities`. "
-            "The file is written only if onnxruntime reproduces the pipeline's labels "
-            "exactly and its probabilities within 1e-5 on MNIST test images. --format ort "
-            "writes onnxruntime's mobile format instead (the check runs on the .ort file); "
-            "--web DIR writes a static site that runs the model in the browser."
-        ),
-        examples=_EXAMPLES,
-        model="a .skdigits file written by `skdigits train` (with --web also an exported .onnx)",
-    )
-    where = p.add_mutually_exclusive_group()
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
     add_common_options(
         where,
         output="the .onnx (or .ort) file to write (default: MODEL with the suffix .onnx, or "
         ".ort with --format ort)",
     )
-    add_common_options(p, force="overwrite --output if it exists")
+    add_common_options(parser, force="overwrite --output if it exists")
     where.add_argument(
         "--web",
         type=Path,
@@ -57,37 +38,42 @@ def add_parser(sub) -> None:
         help="write a folder that runs the model in the browser (drawing page, model.onnx, "
         "onnxruntime-web); serve it with any static file server",
     )
-    p.add_argument(
+
+
+def _add_graph_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--format",
         choices=("onnx", "ort"),
         default="onnx",
         help="onnx, or ort: onnxruntime's format for mobile and minimal builds, parity-checked "
         "on the .ort file, with OUTPUT's required_operators.config beside it (default: onnx)",
     )
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset, 13-18 (default: 17)")
-    p.add_argument(
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 13-18 (default: 17)")
+    parser.add_argument(
         "--check-images",
         type=positive_int,
         default=1000,
         metavar="N",
         help="MNIST test images used by the parity check (default: %(default)s)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--ort-web-dir",
         type=Path,
         metavar="DIR",
         help="with --web: a folder holding onnxruntime-web (its dist files, the unpacked "
         "package or its .tgz) instead of fetching it with npm or from the npm registry",
     )
-    q = p.add_argument_group("int8 quantisation")
-    q.add_argument(
+
+
+def _add_int8_options(group: Any) -> None:
+    group.add_argument(
         "--quantize",
         choices=("int8",),
         default=None,
         help="write an int8 model (onnxruntime's quantisation tools); the parity gate on "
         "the int8 graph is replaced by an accuracy gate on the full MNIST test set",
     )
-    q.add_argument(
+    group.add_argument(
         "--quantize-method",
         choices=("static", "dynamic"),
         default="static",
@@ -95,13 +81,13 @@ def add_parser(sub) -> None:
         "activation ranges calibrated on 500 training images; dynamic: int8 weights, "
         "activations quantised at run time (default: %(default)s)",
     )
-    q.add_argument(
+    group.add_argument(
         "--allow-slower",
         action="store_true",
         help="write the int8 model even if it ran slower than fp32 here (it is still "
         "about a quarter of the size)",
     )
-    q.add_argument(
+    group.add_argument(
         "--max-accuracy-loss",
         type=float,
         default=0.3,
@@ -109,8 +95,32 @@ def add_parser(sub) -> None:
         help="refuse to write the int8 model if it loses more than this many percentage "
         "points of test accuracy against fp32 (default: %(default)s)",
     )
-    add_data_options(p)
-    p.set_defaults(run=run)
+
+
+COMMAND = Command(
+    "export",
+    help="export a saved pipeline to ONNX (parity-checked)",
+    description="""
+        Convert a pipeline saved by `skdigits train` into one ONNX file that takes raw
+        pixels (N x 28 x 28 float32, 0-255) and outputs `label` and `probabilities`. The
+        file is written only if onnxruntime reproduces the pipeline's labels exactly and
+        its probabilities within 1e-5 on MNIST test images. --format ort writes
+        onnxruntime's mobile format instead (the check runs on the .ort file); --web DIR
+        writes a static site that runs the model in the browser.
+    """,
+    examples=(
+        "skdigits export model.skdigits                 # writes model.onnx beside it",
+        "skdigits export model.skdigits -o deploy/digits.onnx --force",
+        "skdigits export model.skdigits -o model-int8.onnx --quantize int8",
+    ),
+    model="a .skdigits file written by `skdigits train` (with --web also an exported .onnx)",
+    options=(
+        _add_output_options,
+        _add_graph_options,
+        option_group("int8 quantisation", _add_int8_options),
+        add_data_options,
+    ),
+)
 
 
 def run(args: argparse.Namespace) -> int:

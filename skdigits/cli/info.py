@@ -5,28 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import add_command, add_common_options
+from ._common import Command, common_options
 
-_EXAMPLES = [
-    "skdigits info model.onnx",
-    "skdigits info model.skdigits --json",
-]
-
-
-def add_parser(sub) -> None:
-    p = add_command(
-        sub,
-        "info",
-        help="print the metadata of an ONNX or .skdigits model file",
-        description=(
-            "Print what a deployer needs to know about a model file: classes, accuracy "
-            "measured at training, hyper-parameters, versions. TensorFlow is never loaded."
-        ),
-        examples=_EXAMPLES,
-        model="an .onnx file or a .skdigits file",
-    )
-    add_common_options(p, json="print the metadata as JSON")
-    p.set_defaults(run=run)
+COMMAND = Command(
+    "info",
+    help="print the metadata of an ONNX or .skdigits model file",
+    description="""
+        Print what a deployer needs to know about a model file: classes, accuracy
+        measured at training, hyper-parameters, versions. TensorFlow is never loaded.
+    """,
+    examples=("skdigits info model.onnx", "skdigits info model.skdigits --json"),
+    model="an .onnx file or a .skdigits file",
+    options=(common_options(json="print the metadata as JSON"),),
+)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ _EXAMPLES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ._common import HelpFormatter
+    from ._common import HelpFormatter, add_command
 
     parser = argparse.ArgumentParser(
         prog="skdigits",
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import evaluate, export, info, predict, report, search, serve, train
 
     for command in (train, search, export, predict, evaluate, info, serve, report):
-        command.add_parser(sub)
+        add_command(sub, command.COMMAND, command.run)
     for command_parser in sub.choices.values():
         # Accepted after the command too; SUPPRESS keeps the top-level value if absent.
         command_parser.add_argument(

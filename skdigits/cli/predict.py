@@ -19,36 +19,18 @@ import numpy as np
 from .._core.errors import DataError, SkdigitsError
 from ..io._inputs import INVERT_CHOICES, SCALE_CHOICES
 from ._common import (
-    add_command,
+    Command,
     add_common_options,
     add_pickle_option,
     note,
     open_model,
+    option_group,
     positive_int,
 )
 
-_EXAMPLES = [
-    "skdigits predict model.onnx seven.png three.jpg     # image files, any size",
-    "skdigits predict model.onnx digits.npy --scale 1 --json   # a [0, 1] array",
-    "skdigits predict model.onnx t10k-images-idx3-ubyte --labels t10k-labels-idx1-ubyte --limit 20",
-]
 
-
-def add_parser(sub) -> None:
-    p = add_command(
-        sub,
-        "predict",
-        help="predict digits in .npy arrays, IDX files or images",
-        description=(
-            "Predict the digit in each input. The format of each INPUT is read from its "
-            "content, not its name. Every readable input is predicted; each unreadable one "
-            "is reported on stderr (and as a row with an `error` field in --json/--csv), "
-            "and the exit status is then 1."
-        ),
-        examples=_EXAMPLES,
-        model="an .onnx file (fast) or a .skdigits pipeline",
-    )
-    p.add_argument(
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "inputs",
         type=Path,
         nargs="+",
@@ -58,17 +40,21 @@ def add_parser(sub) -> None:
         "PNM), which is prepared as MNIST was: greyscale, white on black, cropped, fitted "
         "into 20x20 and centred in 28x28",
     )
-    fmt = p.add_mutually_exclusive_group()
+    fmt = parser.add_mutually_exclusive_group()
     add_common_options(fmt, json="one JSON document on stdout")
     fmt.add_argument("--csv", action="store_true", help="CSV on stdout")
-    p.add_argument(
+    parser.add_argument(
         "--labels",
         type=Path,
         help="true labels (.npy or IDX) for a single array INPUT: adds a column and accuracy",
     )
-    p.add_argument("--limit", type=positive_int, metavar="N", help="use only the first N images")
-    conv = p.add_argument_group("array conventions (.npy and IDX inputs)")
-    conv.add_argument(
+    parser.add_argument(
+        "--limit", type=positive_int, metavar="N", help="use only the first N images"
+    )
+
+
+def _add_array_options(group: Any) -> None:
+    group.add_argument(
         "--scale",
         choices=SCALE_CHOICES,
         default="auto",
@@ -76,7 +62,7 @@ def add_parser(sub) -> None:
         "by 255; 'auto': float values all within [0, 1] are multiplied by 255, with a note "
         "on stderr (default: %(default)s)",
     )
-    conv.add_argument(
+    group.add_argument(
         "--invert",
         choices=INVERT_CHOICES,
         default="auto",
@@ -84,8 +70,30 @@ def add_parser(sub) -> None:
         "inverted to white on black, with a note on stderr; 'yes': every image; 'no': none "
         "(default: %(default)s)",
     )
-    add_pickle_option(p)
-    p.set_defaults(run=run)
+
+
+COMMAND = Command(
+    "predict",
+    help="predict digits in .npy arrays, IDX files or images",
+    description="""
+        Predict the digit in each input. The format of each INPUT is read from its
+        content, not its name. Every readable input is predicted; each unreadable one is
+        reported on stderr (and as a row with an `error` field in --json/--csv), and the
+        exit status is then 1.
+    """,
+    examples=(
+        "skdigits predict model.onnx seven.png three.jpg     # image files, any size",
+        "skdigits predict model.onnx digits.npy --scale 1 --json   # a [0, 1] array",
+        "skdigits predict model.onnx t10k-images-idx3-ubyte --labels t10k-labels-idx1-ubyte "
+        "--limit 20",
+    ),
+    model="an .onnx file (fast) or a .skdigits pipeline",
+    options=(
+        _add_input_options,
+        option_group("array conventions (.npy and IDX inputs)", _add_array_options),
+        add_pickle_option,
+    ),
+)
 
 
 def _check_labels(truth: np.ndarray, path: Path, classes: Any) -> np.ndarray:

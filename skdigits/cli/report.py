@@ -6,41 +6,45 @@ import argparse
 from pathlib import Path
 
 from .._core.errors import SkdigitsError
-from ._common import add_command, add_common_options, add_data_options, load_mnist, quiet_tensorflow
+from ._common import (
+    Command,
+    add_common_options,
+    add_data_options,
+    load_mnist,
+    quiet_tensorflow,
+)
 
-_EXAMPLES = [
-    "skdigits report model.skdigits              # writes model-report/",
-    "skdigits report model.skdigits -o report/ --force",
-    "skdigits train --subset 10000 --epochs 3 --report report/",
-]
 
-
-def add_parser(sub) -> None:
-    p = add_command(
-        sub,
-        "report",
-        help="write figures and an HTML report for a saved .skdigits model",
-        description=(
-            "Score a saved pipeline on MNIST's 10,000 test images and write PNG figures "
-            "(confusion matrix, the most confidently wrong digits, precision and recall per "
-            "digit, learning curves, first-layer weights, mean hidden activations per digit), "
-            "the confusion matrix as JSON and CSV, and one self-contained HTML page. Needs "
-            'matplotlib: pip install "skdigits[plot]".'
-        ),
-        examples=_EXAMPLES,
-        model="a .skdigits pipeline written by `skdigits train`",
-    )
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
     add_common_options(
-        p,
+        parser,
         output="directory to write into (default: the model's path without its suffix, plus "
         "'-report'); other files in it are left alone",
         output_metavar="DIR",
         force="replace the files of an earlier report in DIR",
     )
     # The spelling of earlier versions, kept working but no longer shown.
-    p.add_argument("--out", dest="output", type=Path, help=argparse.SUPPRESS)
-    add_data_options(p)
-    p.set_defaults(run=run)
+    parser.add_argument("--out", dest="output", type=Path, help=argparse.SUPPRESS)
+
+
+COMMAND = Command(
+    "report",
+    help="write figures and an HTML report for a saved .skdigits model",
+    description="""
+        Score a saved pipeline on MNIST's 10,000 test images and write PNG figures
+        (confusion matrix, the most confidently wrong digits, precision and recall per
+        digit, learning curves, first-layer weights, mean hidden activations per digit),
+        the confusion matrix as JSON and CSV, and one self-contained HTML page. Needs
+        matplotlib: pip install "skdigits[plot]".
+    """,
+    examples=(
+        "skdigits report model.skdigits              # writes model-report/",
+        "skdigits report model.skdigits -o report/ --force",
+        "skdigits train --subset 10000 --epochs 3 --report report/",
+    ),
+    model="a .skdigits pipeline written by `skdigits train`",
+    options=(_add_output_options, add_data_options),
+)
 
 
 def run(args: argparse.Namespace) -> int:

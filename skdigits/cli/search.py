@@ -11,17 +11,118 @@ from pathlib import Path
 from typing import Any
 
 from ._common import (
-    HelpFormatter,
+    Command,
     add_common_options,
     add_data_options,
     check_output_path,
     load_mnist,
     non_negative_int,
+    option_group,
     positive_int,
     quiet_tensorflow,
 )
 
-_EPILOG = """\
+
+def _add_grid_options(group: Any) -> None:
+    group.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="values of one parameter; repeat for more parameters",
+    )
+    group.add_argument("--grid", type=Path, metavar="FILE", help="a TOML file holding a grid")
+
+
+def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cv",
+        type=positive_int,
+        default=3,
+        metavar="K",
+        help="stratified folds, at least 2 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--scoring",
+        default="accuracy",
+        help="a scikit-learn scorer name (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--subset",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="search on the first N training images only (for a quick search)",
+    )
+    parser.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        help="seed of the folds and of every fit; the same seed gives the same results "
+        "(default: %(default)s)",
+    )
+
+
+def _add_backend_options(group: Any) -> None:
+    group.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="fits at once; -1 means one per core (default: 1, or every Dask worker thread)",
+    )
+    group.add_argument(
+        "--backend",
+        choices=("local", "dask"),
+        default="local",
+        help="local processes, or joblib's Dask backend (default: %(default)s)",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler (tcp://host:8786); without it "
+        "--backend dask starts a local cluster on 127.0.0.1",
+    )
+    group.add_argument(
+        "--dask-workers",
+        type=positive_int,
+        default=2,
+        metavar="N",
+        help="worker processes of the local Dask cluster (default: %(default)s)",
+    )
+
+
+def _add_output_options(group: Any) -> None:
+    add_common_options(
+        group,
+        output="where to save the refitted best pipeline",
+        output_default=Path("best.skdigits"),
+        force="overwrite existing outputs",
+    )
+    group.add_argument(
+        "--results",
+        type=Path,
+        metavar="CSV",
+        help="where to save cv_results_ (default: the output's name + .cv_results.csv)",
+    )
+    group.add_argument(
+        "--top",
+        type=non_negative_int,
+        default=10,
+        metavar="N",
+        help="rows of the results table; 0 shows all (default: %(default)s)",
+    )
+    add_common_options(group, json="print a JSON summary at the end", quiet=True)
+
+
+COMMAND = Command(
+    "search",
+    help="grid search with cross-validation; save the results and the best pipeline",
+    description="""
+        Cross-validate every candidate of a parameter grid on MNIST's training images,
+        print the results sorted by mean score, save cv_results_ as CSV, refit the best
+        candidate on all the images and save it (ready for `skdigits export`).
+    """,
+    notes="""\
 The grid: each --param NAME=V1,V2,... searches those values; a single value fixes
 the setting. Names are the classifier's (hidden_units, optimizer__learning_rate,
 batch_size, epochs, output_activation ...; the clf__ prefix may be left out).
@@ -30,111 +131,21 @@ the same as TOML (NAME = [V1, V2] or NAME = V); --param entries win. When no
 parameter has two or more values, the default grid (skdigits.default_param_grid:
 hidden_units 50,100,200 x learning rate 1e-3,3e-3 x batch_size 32,128) is
 searched with the fixed settings on top.
-
-examples:
-  skdigits search --subset 5000 --param epochs=2
-  skdigits search --param hidden_units=50,100 --param optimizer__learning_rate=1e-3,3e-3 \\
-      --param epochs=3 --cv 3 --n-jobs -1 -o best.skdigits
-  skdigits search --grid grid.toml --backend dask --scheduler tcp://10.0.0.5:8786
-"""
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "search",
-        help="grid search with cross-validation; save the results and the best pipeline",
-        description=(
-            "Cross-validate every candidate of a parameter grid on MNIST's training images, "
-            "print the results sorted by mean score, save cv_results_ as CSV, refit the "
-            "best candidate on all the images and save it (ready for `skdigits export`)."
-        ),
-        epilog=_EPILOG,
-        formatter_class=HelpFormatter,
-    )
-    grid = p.add_argument_group("grid")
-    grid.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=V1,V2",
-        help="values of one parameter; repeat for more parameters",
-    )
-    grid.add_argument("--grid", type=Path, metavar="FILE", help="a TOML file holding a grid")
-    p.add_argument(
-        "--cv",
-        type=positive_int,
-        default=3,
-        metavar="K",
-        help="stratified folds, at least 2 (default: %(default)s)",
-    )
-    p.add_argument(
-        "--scoring",
-        default="accuracy",
-        help="a scikit-learn scorer name (default: %(default)s)",
-    )
-    p.add_argument(
-        "--subset",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="search on the first N training images only (for a quick search)",
-    )
-    p.add_argument(
-        "--random-state",
-        type=int,
-        default=0,
-        help="seed of the folds and of every fit; the same seed gives the same results "
-        "(default: %(default)s)",
-    )
-    run_group = p.add_argument_group("where the fits run")
-    run_group.add_argument(
-        "--n-jobs",
-        type=int,
-        default=None,
-        help="fits at once; -1 means one per core (default: 1, or every Dask worker thread)",
-    )
-    run_group.add_argument(
-        "--backend",
-        choices=("local", "dask"),
-        default="local",
-        help="local processes, or joblib's Dask backend (default: %(default)s)",
-    )
-    run_group.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="address of a running Dask scheduler (tcp://host:8786); without it "
-        "--backend dask starts a local cluster on 127.0.0.1",
-    )
-    run_group.add_argument(
-        "--dask-workers",
-        type=positive_int,
-        default=2,
-        metavar="N",
-        help="worker processes of the local Dask cluster (default: %(default)s)",
-    )
-    out = p.add_argument_group("output")
-    add_common_options(
-        out,
-        output="where to save the refitted best pipeline",
-        output_default=Path("best.skdigits"),
-        force="overwrite existing outputs",
-    )
-    out.add_argument(
-        "--results",
-        type=Path,
-        metavar="CSV",
-        help="where to save cv_results_ (default: the output's name + .cv_results.csv)",
-    )
-    out.add_argument(
-        "--top",
-        type=non_negative_int,
-        default=10,
-        metavar="N",
-        help="rows of the results table; 0 shows all (default: %(default)s)",
-    )
-    add_common_options(out, json="print a JSON summary at the end", quiet=True)
-    add_data_options(p)
-    p.set_defaults(run=run)
+""",
+    examples=(
+        "skdigits search --subset 5000 --param epochs=2",
+        "skdigits search --param hidden_units=50,100 --param optimizer__learning_rate=1e-3,3e-3 \\",
+        "    --param epochs=3 --cv 3 --n-jobs -1 -o best.skdigits",
+        "skdigits search --grid grid.toml --backend dask --scheduler tcp://10.0.0.5:8786",
+    ),
+    options=(
+        option_group("grid", _add_grid_options),
+        _add_fit_options,
+        option_group("where the fits run", _add_backend_options),
+        option_group("output", _add_output_options),
+        add_data_options,
+    ),
+)
 
 
 def _results_path(args: argparse.Namespace) -> Path:

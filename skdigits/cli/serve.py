@@ -9,15 +9,10 @@ import argparse
 import errno
 import os
 import socket
+from typing import Any
 
 from .._core.errors import MissingDependencyError, SkdigitsError
-from ._common import add_command, port_number, positive_int
-
-_EXAMPLES = [
-    "skdigits serve model.onnx                  # http://127.0.0.1:8000/",
-    "skdigits serve model.onnx --host 0.0.0.0 --port 8080 --workers 2",
-    "curl -F image=@seven.png http://127.0.0.1:8000/predict",
-]
+from ._common import Command, option_group, port_number, positive_int
 
 
 def _positive_float(text: str) -> float:
@@ -30,108 +25,123 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def add_parser(sub) -> None:
-    # The web stack is imported only when the command runs: other commands, and
-    # installs without the `serve` extra, never pay for it.
-    p = add_command(
-        sub,
-        "serve",
-        help="serve an ONNX model over HTTP, with a drawing page",
-        description=(
-            "Serve an ONNX model: POST /predict (an image, or JSON pixels), GET /metadata, "
-            "GET /healthz, GET /openapi.json, and a page at / to draw a digit on."
-        ),
-        examples=_EXAMPLES,
-        model="an .onnx file written by `skdigits export`",
-    )
-    p.add_argument(
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
-    p.add_argument(
+    parser.add_argument(
         "--port", type=port_number, default=8000, help="port, 0-65535 (default: %(default)s)"
     )
-    p.add_argument(
+    parser.add_argument(
         "--workers",
         type=positive_int,
         default=1,
         help="server processes, each with its own copy of the model (default: %(default)s)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--max-body-bytes",
         type=positive_int,
         metavar="N",
         help="refuse larger request bodies with 413 (default: 4 MiB)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--max-batch",
         type=positive_int,
         metavar="N",
         help="refuse JSON batches of more images with 413 (default: 256)",
     )
-    limits = p.add_argument_group(
-        "limits against slow or hostile clients (per worker process)",
-        "Each bounds what a client can hold: time, header bytes, connections, pixels.",
-    )
-    limits.add_argument(
+
+
+def _add_limit_options(group: Any) -> None:
+    group.add_argument(
         "--header-timeout",
         type=_positive_float,
         metavar="S",
         default=10.0,
         help="close a connection whose request headers take longer (default: %(default)g s)",
     )
-    limits.add_argument(
+    group.add_argument(
         "--body-timeout",
         type=_positive_float,
         metavar="S",
         default=30.0,
         help="answer 408 and close when the body takes longer (default: %(default)g s)",
     )
-    limits.add_argument(
+    group.add_argument(
         "--keep-alive-timeout",
         type=_positive_float,
         metavar="S",
         default=5.0,
         help="close an idle keep-alive connection after S seconds (default: %(default)g s)",
     )
-    limits.add_argument(
+    group.add_argument(
         "--max-header-bytes",
         type=positive_int,
         metavar="N",
         default=64 * 1024,
         help="answer 431 and close on a larger header block (default: %(default)s)",
     )
-    limits.add_argument(
+    group.add_argument(
         "--limit-concurrency",
         type=positive_int,
         metavar="N",
         default=100,
         help="answer 503 once N connections or requests are open (default: %(default)s)",
     )
-    limits.add_argument(
+    group.add_argument(
         "--max-image-pixels",
         type=positive_int,
         metavar="N",
         help="refuse larger images before decoding (default: 16777216, 4096x4096)",
     )
-    limits.add_argument(
+    group.add_argument(
         "--decode-concurrency",
         type=positive_int,
         metavar="N",
         default=2,
         help="images decoded at once; about 9 bytes per pixel each (default: %(default)s)",
     )
-    p.add_argument(
+
+
+def _add_log_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--access-log",
         action="store_true",
         help="log a line per request (off by default: logging costs throughput)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn's log level (default: %(default)s)",
     )
-    p.set_defaults(run=run)
+
+
+# The web stack is imported only when the command runs: other commands, and
+# installs without the `serve` extra, never pay for it.
+COMMAND = Command(
+    "serve",
+    help="serve an ONNX model over HTTP, with a drawing page",
+    description="""
+        Serve an ONNX model: POST /predict (an image, or JSON pixels), GET /metadata,
+        GET /healthz, GET /openapi.json, and a page at / to draw a digit on.
+    """,
+    examples=(
+        "skdigits serve model.onnx                  # http://127.0.0.1:8000/",
+        "skdigits serve model.onnx --host 0.0.0.0 --port 8080 --workers 2",
+        "curl -F image=@seven.png http://127.0.0.1:8000/predict",
+    ),
+    model="an .onnx file written by `skdigits export`",
+    options=(
+        _add_server_options,
+        option_group(
+            "limits against slow or hostile clients (per worker process)",
+            _add_limit_options,
+            "Each bounds what a client can hold: time, header bytes, connections, pixels.",
+        ),
+        _add_log_options,
+    ),
+)
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -10,22 +10,15 @@ from typing import Any
 
 from ..estimator._presets import PRESETS
 from ._common import (
-    add_command,
-    add_common_options,
+    Command,
     add_data_options,
     check_output_path,
+    common_options,
     fraction,
     load_mnist,
     positive_int,
     quiet_tensorflow,
 )
-
-_EXAMPLES = [
-    "skdigits train -o model.skdigits                 # the reference recipe, full MNIST",
-    "skdigits train --subset 5000 --epochs 2 --force  # a quick trial",
-    "skdigits train --preset tuned --architecture cnn -o cnn.skdigits",
-]
-
 
 # The training options in --help order. Each defaults to None: "the preset's
 # value, else the classifier's".
@@ -119,45 +112,51 @@ _TRAINING_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 
-def add_parser(sub) -> None:
-    p = add_command(
-        sub,
-        "train",
-        help="train on MNIST and save the fitted pipeline",
-        description=(
-            # Not a %-format: the formatter only wraps descriptions.
-            "Train the pipeline (PixelScaler + DigitClassifier) on MNIST's 60,000 training "
-            "images (the last 20% held out for validation), report train, validation and "
-            "test accuracy with the test confusion matrix, and save the fitted pipeline."
-        ),
-        examples=_EXAMPLES,
-    )
-    add_common_options(
-        p,
-        output="where to save the fitted pipeline",
-        output_default=Path("model.skdigits"),
-        force="overwrite --output (and an earlier --report) if it exists",
-    )
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
     for flag, options in _TRAINING_OPTIONS:
-        p.add_argument(flag, default=None, **options)
-    p.add_argument("--random-state", type=int, default=None, help="seed for a repeatable run")
-    p.add_argument(
+        parser.add_argument(flag, default=None, **options)
+    parser.add_argument("--random-state", type=int, default=None, help="seed for a repeatable run")
+    parser.add_argument(
         "--subset",
         type=positive_int,
         default=None,
         metavar="N",
         help="train on the first N training images only (for a quick trial; at least 10)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--report",
         type=Path,
         metavar="DIR",
         help="after saving, write the figures and HTML report of `skdigits report` into DIR "
         '(needs: pip install "skdigits[plot]"; --force replaces an earlier report there)',
     )
-    add_common_options(p, json="print the metrics as JSON at the end", quiet=True)
-    add_data_options(p)
-    p.set_defaults(run=run)
+
+
+COMMAND = Command(
+    "train",
+    help="train on MNIST and save the fitted pipeline",
+    # Not a %-format: the formatter only wraps descriptions.
+    description="""
+        Train the pipeline (PixelScaler + DigitClassifier) on MNIST's 60,000 training
+        images (the last 20% held out for validation), report train, validation and test
+        accuracy with the test confusion matrix, and save the fitted pipeline.
+    """,
+    examples=(
+        "skdigits train -o model.skdigits                 # the reference recipe, full MNIST",
+        "skdigits train --subset 5000 --epochs 2 --force  # a quick trial",
+        "skdigits train --preset tuned --architecture cnn -o cnn.skdigits",
+    ),
+    options=(
+        common_options(
+            output="where to save the fitted pipeline",
+            output_default=Path("model.skdigits"),
+            force="overwrite --output (and an earlier --report) if it exists",
+        ),
+        _add_training_options,
+        common_options(json="print the metrics as JSON at the end", quiet=True),
+        add_data_options,
+    ),
+)
 
 
 def run(args: argparse.Namespace) -> int:
