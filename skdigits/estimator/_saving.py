@@ -2,27 +2,34 @@
 
 The format itself (a zip of a JSON manifest and a Keras archive, bounded and
 checked before anything is built) is :mod:`skdigits.model_io`; this module
-names the classes its steps may be.
+names the classes its steps may be. Loading a file imports TensorFlow only once
+the whole file has been bounded and checked, so a hostile file is refused
+without that cost: the classifier's module (which imports TensorFlow) is
+imported when the first step is built, not when this module is.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sklearn.pipeline import Pipeline
 
 from .._core.errors import ModelFileError
 from ..model_io._format import load_metadata, read_pipeline, write_pipeline
-from ._classifier import DigitClassifier
-from ._pipeline import check_skdigits_pipeline
 from ._presets import spelled_out
 from ._scaler import PixelScaler
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._classifier import DigitClassifier
 
 __all__ = ["load_metadata", "load_model", "save_model"]
 
 
 def _saved_classifier(**params: Any) -> DigitClassifier:
+    # TensorFlow loads here, after read_pipeline has checked the whole file.
+    from ._classifier import DigitClassifier
+
     return DigitClassifier(**spelled_out(params))
 
 
@@ -47,6 +54,8 @@ def save_model(pipeline: Pipeline, path: Any, *, metadata: dict[str, Any] | None
     Path
         The path written.
     """
+    from ._pipeline import check_skdigits_pipeline  # a fitted pipeline has TensorFlow loaded
+
     check_skdigits_pipeline(pipeline, purpose="save_model", action="saving", error=ModelFileError)
     return write_pipeline(pipeline, path, metadata=metadata)
 
