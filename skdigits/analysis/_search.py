@@ -44,6 +44,7 @@ from sklearn.model_selection import ParameterGrid
 
 from .._core.atomic import write_bytes_atomic
 from .._core.errors import MissingDependencyError, SkdigitsError
+from .._core.values import python_scalar
 
 #: The step names of :func:`skdigits.make_pipeline`; a bare parameter name means ``clf__``.
 STEP_PREFIXES = ("clf__", "scale__")
@@ -371,12 +372,8 @@ def _csv_value(value: Any) -> str:
     if value is np.ma.masked:
         return ""
     if isinstance(value, dict):
-        return json.dumps({k: _plain(v) for k, v in value.items()}, sort_keys=True)
-    return _format_csv_scalar(_plain(value))
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+        return json.dumps({k: python_scalar(v) for k, v in value.items()}, sort_keys=True)
+    return _format_csv_scalar(python_scalar(value))
 
 
 def _format_csv_scalar(value: Any) -> str:
@@ -438,7 +435,7 @@ def format_results(
             f"{cv_results['std_test_score'][i]:.4f}",
             f"{cv_results['mean_fit_time'][i]:.1f}",
         ]
-        + [format_value(_plain(cv_results[p][i])) for p in searched]
+        + [format_value(python_scalar(cv_results[p][i])) for p in searched]
         for i in order
     ]
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from .._core.values import python_scalar
 from ._common import (
     Command,
     add_data_options,
@@ -48,14 +49,10 @@ def run(args: argparse.Namespace) -> int:
                     "accuracy": ev.accuracy,
                     "labels": ev.labels.tolist(),
                     "confusion_matrix": ev.confusion.tolist(),
-                    "most_confused": [list(map(_plain, p)) for p in ev.most_confused(5)],
+                    "most_confused": [list(map(python_scalar, p)) for p in ev.most_confused(5)],
                 }
             )
         )
     else:
         print(ev.format(title=f"{args.model} on the MNIST test set ({ev.n_samples} images)"))
     return 0
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import DataError, SkdigitsError
+from .._core.values import python_scalar
 from ..io._inputs import INVERT_CHOICES, SCALE_CHOICES
 from ._common import (
     Command,
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         # The conventions were settled by --scale/--invert: no second guess from the model.
         warnings.simplefilter("ignore", UserWarning)
         labels, proba = predictor.predict_with_proba(X)
-    classes = [c.item() if hasattr(c, "item") else c for c in predictor.classes_]
+    classes = [python_scalar(c) for c in predictor.classes_]
     predicted = _prediction_rows(names, labels, proba, truth)
     for r in failed:
         print(f"skdigits: error: {r.error}", file=sys.stderr)

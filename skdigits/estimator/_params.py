@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from .._core.values import is_integer, is_number
 from ..nn._augment import augmentation_kinds
 
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid")
@@ -17,19 +18,11 @@ ARCHITECTURES = ("mlp", "cnn")
 LR_SCHEDULES = ("constant", "cosine", "exponential", "onecycle")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-
-
 def _is_filters(value: Any) -> bool:
     return (
         isinstance(value, tuple | list)
         and len(value) >= 1
-        and all(_is_int(v) and v >= 1 for v in value)
+        and all(is_integer(v) and v >= 1 for v in value)
     )
 
 
@@ -44,18 +37,21 @@ def _is_augmentations(value: Any) -> bool:
 #: What each parameter may be, checked once at the start of ``fit``: a test and
 #: the words of the error, which names the parameter in backticks.
 PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "hidden_units": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "hidden_units": (lambda v: is_integer(v) and v >= 1, "a positive integer"),
     "output_activation": (lambda v: v in OUTPUT_ACTIVATIONS, f"one of {OUTPUT_ACTIVATIONS}"),
     "architecture": (lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
     "conv_filters": (_is_filters, "a tuple of positive integers, one per convolution block"),
-    "dense_units": (lambda v: _is_int(v) and v >= 0, "a non-negative integer (0: no dense layer)"),
-    "ensemble_size": (lambda v: _is_int(v) and v >= 1, "a positive integer (1: a single net)"),
-    "batch_size": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
-    "epochs": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
-    "validation_split": (lambda v: _is_number(v) and 0.0 <= v < 1.0, "in [0, 1)"),
+    "dense_units": (
+        lambda v: is_integer(v) and v >= 0,
+        "a non-negative integer (0: no dense layer)",
+    ),
+    "ensemble_size": (lambda v: is_integer(v) and v >= 1, "a positive integer (1: a single net)"),
+    "batch_size": (lambda v: is_integer(v) and v >= 1, "a positive integer"),
+    "epochs": (lambda v: is_integer(v) and v >= 1, "a positive integer"),
+    "validation_split": (lambda v: is_number(v) and 0.0 <= v < 1.0, "in [0, 1)"),
     "lr_schedule": (lambda v: v in LR_SCHEDULES, f"one of {LR_SCHEDULES}"),
     "augment": (
-        lambda v: v is None or (_is_number(v) and 0.0 <= v <= 3.0),
+        lambda v: v is None or (is_number(v) and 0.0 <= v <= 3.0),
         "None or a strength between 0 and 3 (1.0: shifts and zoom up to 10 %, "
         "rotations up to 10 degrees)",
     ),
@@ -65,15 +61,15 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "tuple or a string such as 'shift+zoom'",
     ),
     "early_stopping": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
-    "patience": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
-    "steps_per_execution": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "patience": (lambda v: is_integer(v) and v >= 1, "a positive integer"),
+    "steps_per_execution": (lambda v: is_integer(v) and v >= 1, "a positive integer"),
     "reuse_models": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
     "label_smoothing": (
-        lambda v: _is_number(v) and 0.0 <= v < 1.0,
+        lambda v: is_number(v) and 0.0 <= v < 1.0,
         "a number in [0, 1) (e.g. 0.1)",
     ),
-    "distill_temperature": (lambda v: _is_number(v) and v > 0.0, "a positive number (e.g. 4)"),
-    "distill_alpha": (lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]"),
+    "distill_temperature": (lambda v: is_number(v) and v > 0.0, "a positive number (e.g. 4)"),
+    "distill_alpha": (lambda v: is_number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]"),
 }
 
 

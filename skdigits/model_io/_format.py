@@ -34,6 +34,7 @@ import numpy as np
 from .._core.atomic import atomic_path, temporary_dir_beside
 from .._core.deps import require
 from .._core.errors import ModelFileError, one_line
+from .._core.values import is_finite_number, is_integer
 from .._version import __version__
 from ..nn._tf import import_keras
 
@@ -359,14 +360,6 @@ def _parse_json(data: bytes, where: str) -> Any:
         raise ModelFileError(f"{where} is corrupt ({one_line(err)[:200]})") from err
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-
-
 def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
     """Validate the manifest's structure and bound its values; return what load_model needs.
 
@@ -412,13 +405,13 @@ def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
                 "model functions or callbacks"
             )
     hidden = params.get("hidden_units", 100)
-    if not _is_int(hidden) or not 1 <= hidden <= MAX_HIDDEN_UNITS:
+    if not is_integer(hidden) or not 1 <= hidden <= MAX_HIDDEN_UNITS:
         raise bad(f"`hidden_units` is {_describe(hidden)}, expected 1 to {MAX_HIDDEN_UNITS}")
 
     classes = manifest.get("classes")
     if not isinstance(classes, list) or not 1 <= len(classes) <= MAX_CLASSES:
         raise bad(f"`classes` is {_describe(classes)}, expected a list of 1 to {MAX_CLASSES}")
-    ints = all(_is_int(c) and -(2**63) <= c < 2**63 for c in classes)
+    ints = all(is_integer(c) and -(2**63) <= c < 2**63 for c in classes)
     strings = all(isinstance(c, str) and len(c) <= 100 for c in classes)
     if not (ints or strings) or len(set(classes)) != len(classes):
         raise bad("`classes` are not distinct integers (or short strings)")
@@ -432,13 +425,13 @@ def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
     if (
         not isinstance(shape, list)
         or not 1 <= len(shape) <= 2
-        or not all(_is_int(d) and d >= 1 for d in shape)
+        or not all(is_integer(d) and d >= 1 for d in shape)
         or math.prod(shape) != _N_PIXELS
     ):
         raise bad(f"`input_shape` is {_describe(shape)}, expected [28, 28] or [784]")
     input_dtype = _dtype(manifest.get("input_dtype"), "uif", bad, "input_dtype")
     n_in = manifest.get("scaler_n_features_in", _N_PIXELS)
-    if n_in != _N_PIXELS or not _is_int(n_in):
+    if n_in != _N_PIXELS or not is_integer(n_in):
         raise bad(f"`scaler_n_features_in` is {_describe(n_in)}, expected 784")
 
     history = manifest.get("history", {})
@@ -448,7 +441,7 @@ def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
         if (
             not isinstance(values, list)
             or len(values) > _MAX_HISTORY
-            or not all(_is_number(v) for v in values)
+            or not all(is_finite_number(v) for v in values)
         ):
             raise bad(f"`history` entry {key!r} is {_describe(values)}, not a list of numbers")
     metadata = manifest.get("metadata", {})
@@ -516,8 +509,8 @@ def _check_keras_sizes(config: Any, where: str) -> None:
             for key, value in node.items():
                 if key in _KERAS_SIZE_KEYS:
                     dims = value if isinstance(value, list) else [value]
-                    size = math.prod(d for d in dims if _is_int(d) and d > 0)
-                    if size > _MAX_KERAS_SIZE or any(_is_int(d) and d < 0 for d in dims):
+                    size = math.prod(d for d in dims if is_integer(d) and d > 0)
+                    if size > _MAX_KERAS_SIZE or any(is_integer(d) and d < 0 for d in dims):
                         raise ModelFileError(
                             f"{where}: config.json declares {key} {_describe(value)}, outside "
                             "what skdigits builds; this is not a model skdigits wrote"

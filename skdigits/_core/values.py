@@ -1,0 +1,33 @@
+"""What kind of value this is: the number checks the parameter rules and the file
+readers share, and NumPy scalars turned into Python ones for JSON and CSV.
+
+A bool is never a number here, though Python counts it as an ``int``: ``True``
+hidden units or a ``false`` in a manifest is a mistake to report, not a 1 or a 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def is_integer(value: Any) -> bool:
+    """Whether ``value`` is a Python or NumPy integer (not a bool)."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a Python or NumPy integer or float (not a bool); NaN and inf count."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def is_finite_number(value: Any) -> bool:
+    """Whether ``value`` is a number (as :func:`is_number`) that is neither NaN nor infinite."""
+    return is_number(value) and math.isfinite(value)
+
+
+def python_scalar(value: Any) -> Any:
+    """A NumPy scalar as the Python one (``np.int64(3)`` → ``3``); anything else unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
