@@ -237,6 +237,26 @@ def write_report(
     if history is None:
         history = dict(getattr(clf, "history_", None) or {})
 
+    evaluation, per_class, pngs, description = _draw_figures(pipeline, clf, X_test, y_test, history)
+    return _write_files(
+        out_dir,
+        evaluation,
+        per_class,
+        pngs,
+        title=title or "skdigits model report",
+        model_description=description,
+        n_epochs=len(history.get("loss", [])),
+    )
+
+
+def _draw_figures(
+    pipeline: Any, clf: Any, X_test: np.ndarray, y_test: np.ndarray, history: Mapping
+) -> tuple[Evaluation, dict[str, np.ndarray], dict[str, bytes], str]:
+    """Score the test set and draw the report's figures as PNG bytes.
+
+    Returns the evaluation, the per-class scores, the PNGs by file name and a
+    sentence describing the model.
+    """
     # Predict as `skdigits evaluate` does, so the two confusion matrices agree.
     classes = np.asarray(pipeline.classes_)
     proba = np.asarray(pipeline.predict_proba(X_test))
@@ -263,7 +283,20 @@ def write_report(
         history=history,
     )
     pngs = {name: _png_bytes(fig) for name, fig in figures.items()}
+    return evaluation, per_class, pngs, description
 
+
+def _write_files(
+    out_dir: Path,
+    evaluation: Evaluation,
+    per_class: dict[str, np.ndarray],
+    pngs: dict[str, bytes],
+    *,
+    title: str,
+    model_description: str,
+    n_epochs: int,
+) -> ReportResult:
+    """Write the figures, the data files and, last, the HTML page into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     figure_paths = {}
     for name, data in pngs.items():
@@ -271,12 +304,12 @@ def write_report(
         figure_paths[name] = out_dir / name
     data_paths = _write_data_files(out_dir, evaluation, per_class)
     page = _html_page(
-        title=title or "skdigits model report",
+        title=title,
         evaluation=evaluation,
         per_class=per_class,
         pngs=pngs,
-        model_description=description,
-        n_epochs=len(history.get("loss", [])),
+        model_description=model_description,
+        n_epochs=n_epochs,
         data_files=list(data_paths),
     )
     # The page is written last: its presence marks a complete report.
@@ -321,7 +354,7 @@ def _figures(
     *,
     classes: np.ndarray,
     evaluation: Any,
-    per_class: dict,
+    per_class: dict[str, np.ndarray],
     history: Mapping[str, Sequence[float]],
 ) -> dict[str, Any]:
     """The report's figures by file name: what the model gets wrong, and what it holds."""

@@ -523,8 +523,8 @@ def dask_backend(
     ...     search.fit(X, y)
     """
     try:
+        import distributed  # noqa: F401  (refused here, with the extra to install)
         import joblib
-        from distributed import Client, LocalCluster
     except ImportError as err:
         raise MissingDependencyError(
             "the Dask backend needs dask.distributed, which is not installed; "
@@ -537,27 +537,53 @@ def dask_backend(
         old_level = log.level
         log.setLevel(silence_logs)
         stack.callback(log.setLevel, old_level)
-        if scheduler is None:
-            cluster = LocalCluster(
-                n_workers=n_workers,
-                threads_per_worker=threads_per_worker,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=silence_logs,
-                env=worker_thread_env(n_workers),
-            )
-            stack.callback(cluster.close)
-            client = Client(cluster, set_as_default=False)
-        else:
-            try:
-                client = Client(scheduler, timeout=timeout, set_as_default=False)
-            except (OSError, TimeoutError, ValueError) as err:
-                raise SkdigitsError(
-                    f"cannot connect to the Dask scheduler at {scheduler!r} ({err}); check "
-                    "the address (tcp://host:8786) and that `dask scheduler` runs there, or "
-                    "leave out the address to start a local cluster"
-                ) from err
-        stack.callback(client.close)
+        client = _dask_client(
+            stack,
+            scheduler,
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            silence_logs=silence_logs,
+            timeout=timeout,
+        )
         stack.enter_context(joblib.parallel_config(backend="dask", client=client))
         yield client
+
+
+def _dask_client(
+    stack: contextlib.ExitStack,
+    scheduler: str | None,
+    *,
+    n_workers: int,
+    threads_per_worker: int,
+    silence_logs: int,
+    timeout: float,
+) -> Any:
+    """A client of the scheduler at ``scheduler``, or of a new local cluster.
+
+    ``stack`` closes the client (and the cluster) on exit.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=silence_logs,
+            env=worker_thread_env(n_workers),
+        )
+        stack.callback(cluster.close)
+        client = Client(cluster, set_as_default=False)
+    else:
+        try:
+            client = Client(scheduler, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise SkdigitsError(
+                f"cannot connect to the Dask scheduler at {scheduler!r} ({err}); check "
+                "the address (tcp://host:8786) and that `dask scheduler` runs there, or "
+                "leave out the address to start a local cluster"
+            ) from err
+    stack.callback(client.close)
+    return client

@@ -229,24 +229,35 @@ def fetch_mnist(
     >>> X.shape  # doctest: +SKIP
     (70000, 28, 28)
     """
-    if subset not in ("train", "test", "all"):
-        raise DataError(f"`subset` must be 'train', 'test' or 'all'; got {subset!r}")
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise DataError(f"`timeout` must be a positive number of seconds; got {timeout!r}")
-    # Fail before a long download, not after it.
-    bunch_cls: Any = None if return_X_y else require("sklearn.utils", feature="fetch_mnist").Bunch
-
+    bunch_cls = _check_fetch_args(subset, timeout, return_X_y)
     parts = ("train", "test") if subset == "all" else (subset,)
-    names = tuple(name for part in parts for name in _SUBSET_FILES[part])
-    cache_dir = get_data_home(data_home) / "mnist"
     paths = _ensure_files(
-        names,
-        cache_dir,
+        tuple(name for part in parts for name in _SUBSET_FILES[part]),
+        get_data_home(data_home) / "mnist",
         local_dir=None if local_dir is None else Path(local_dir),
         download_if_missing=download_if_missing,
         timeout=float(timeout),
     )
+    data, target = _read_parts(parts, paths)
+    if return_X_y:
+        return data, target
+    return bunch_cls(data=data, target=target, target_names=list("0123456789"), DESCR=DESCR)
 
+
+def _check_fetch_args(subset: str, timeout: float, return_X_y: bool) -> Any:
+    """Refuse bad arguments before a long download, not after it.
+
+    Returns the Bunch class (None with ``return_X_y``): it needs scikit-learn.
+    """
+    if subset not in ("train", "test", "all"):
+        raise DataError(f"`subset` must be 'train', 'test' or 'all'; got {subset!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise DataError(f"`timeout` must be a positive number of seconds; got {timeout!r}")
+    return None if return_X_y else require("sklearn.utils", feature="fetch_mnist").Bunch
+
+
+def _read_parts(parts: tuple[str, ...], paths: dict[str, Path]) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of ``parts`` ("train", "test"), checked and joined in order."""
     images, labels = [], []
     for part in parts:
         images_name, labels_name = _SUBSET_FILES[part]
@@ -255,14 +266,7 @@ def fetch_mnist(
         check_mnist_pair(images[-1], labels[-1], paths[images_name], paths[labels_name])
     data = images[0] if len(images) == 1 else np.concatenate(images)
     target = labels[0] if len(labels) == 1 else np.concatenate(labels)
-    if return_X_y:
-        return data, target
-    return bunch_cls(
-        data=data,
-        target=target,
-        target_names=[str(digit) for digit in range(10)],
-        DESCR=DESCR,
-    )
+    return data, target
 
 
 def check_mnist_pair(
