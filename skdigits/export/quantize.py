@@ -177,8 +177,7 @@ def quantize_int8(
         (``"int8"``) and ``quantization_method``.
     """
     import onnx
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     if method not in METHODS:
         raise ExportError(f"`method` must be one of {METHODS}, got {method!r}")
@@ -203,30 +202,38 @@ def quantize_int8(
                 nodes_to_exclude=exclude,
             )
         else:
-            if calibration_images is None:
-                raise ExportError(
-                    "`method='static'` calibrates activation ranges on real images; pass "
-                    "`calibration_images` (e.g. 500 MNIST training images)"
-                )
-            reader = _CalibrationImages(as_check_images(calibration_images))
-            prepared = Path(tmp) / "prepared.onnx"
-            # ONNX's own shape inference suffices for these static graphs; the
-            # symbolic one would add a dependency (sympy) for nothing.
-            quant_pre_process(src, prepared, skip_symbolic_shape=True)
-            quantize_static(
-                prepared,
-                dst,
-                reader,
-                quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=_QUANTIZED_OPS,
-                activation_type=QuantType.QInt8,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                nodes_to_exclude=exclude,
-            )
+            _quantize_static(src, dst, calibration_images, exclude)
         quantized = onnx.load(dst)
     set_metadata(quantized, {**props, "quantization": "int8", "quantization_method": method})
     return quantized
+
+
+def _quantize_static(src: Path, dst: Path, calibration_images: Any, exclude: list[str]) -> None:
+    """QDQ int8 of the model at ``src`` into ``dst``, calibrated on ``calibration_images``."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if calibration_images is None:
+        raise ExportError(
+            "`method='static'` calibrates activation ranges on real images; pass "
+            "`calibration_images` (e.g. 500 MNIST training images)"
+        )
+    reader = _CalibrationImages(as_check_images(calibration_images))
+    prepared = src.parent / "prepared.onnx"
+    # ONNX's own shape inference suffices for these static graphs; the
+    # symbolic one would add a dependency (sympy) for nothing.
+    quant_pre_process(src, prepared, skip_symbolic_shape=True)
+    quantize_static(
+        prepared,
+        dst,
+        reader,
+        quant_format=QuantFormat.QDQ,
+        op_types_to_quantize=_QUANTIZED_OPS,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        nodes_to_exclude=exclude,
+    )
 
 
 def _classify(
@@ -319,12 +326,9 @@ def export_int8_onnx(
 ) -> QuantizationReport:
     """Export ``pipeline`` as an int8 ONNX model, gated on test accuracy, written atomically.
 
-    The fp32 graph is first checked against the pipeline (the parity gate of
-    :func:`skdigits.export.export_onnx`); the int8 graph must then lose at most
-    ``max_accuracy_loss`` of the fp32 graph's accuracy on ``test_images``. If it
-    loses more, the last quantisable layer, and then the first as well, stay in
-    fp32 and the gate is tried again. Finally an int8 model that classified the
-    test images more slowly than fp32 is refused unless ``allow_slower``.
+    Three gates, in order (see Raises): the fp32 graph's parity with the pipeline, the
+    int8 graph's accuracy on ``test_images`` (tried again with the last, then also the
+    first, quantisable layer kept in fp32), and its speed against fp32.
 
     Parameters
     ----------
@@ -371,12 +375,7 @@ def export_int8_onnx(
     refuse_existing(path, force)
     if not 0.0 <= float(max_accuracy_loss) < 1.0:
         raise ExportError(f"`max_accuracy_loss` is a fraction in [0, 1), got {max_accuracy_loss!r}")
-    # Not export_onnx: the int8 file must not carry the fp32 graph's parity metadata.
-    fp32 = to_onnx_model(pipeline, opset=opset, metadata=metadata)
-    if check_samples is None:
-        check_samples = np.asarray(test_images)[:1000]
-    check_parity(fp32.SerializeToString(), pipeline, check_samples)
-
+    fp32 = _parity_checked_fp32(pipeline, opset, metadata, check_samples, test_images)
     int8, report = _quantize_within_gate(
         fp32,
         test_images,
@@ -386,15 +385,39 @@ def export_int8_onnx(
         max_accuracy_loss=max_accuracy_loss,
         scratch_beside=path,
     )
+    _check_speed(report, allow_slower=allow_slower)
+    set_metadata(int8, _int8_metadata(report))
+    write_new_files({path: int8.SerializeToString()}, force=force)
+    return report
+
+
+def _parity_checked_fp32(
+    pipeline: Any,
+    opset: int,
+    metadata: Mapping[str, Any] | None,
+    check_samples: Any,
+    test_images: Any,
+) -> Any:
+    """The pipeline's fp32 ONNX model, checked against it by the parity gate.
+
+    ``check_samples`` None checks on the first 1,000 ``test_images``.
+    """
+    if check_samples is None:
+        check_samples = np.asarray(test_images)[:1000]
+    # Not export_onnx: the int8 file must not carry the fp32 graph's parity metadata.
+    fp32 = to_onnx_model(pipeline, opset=opset, metadata=metadata)
+    check_parity(fp32.SerializeToString(), pipeline, check_samples)
+    return fp32
+
+
+def _check_speed(report: QuantizationReport, *, allow_slower: bool) -> None:
+    """Refuse an int8 model that ran slower than fp32, unless ``allow_slower``."""
     if report.speedup < 1.0 and not allow_slower:
         raise SlowerThanFp32Error(
             f"{report}; the int8 model ran slower than fp32 on this CPU, so it was not "
             "written. Keep the fp32 model, or pass allow_slower=True (--allow-slower) if "
             "the smaller file matters more"
         )
-    set_metadata(int8, _int8_metadata(report))
-    write_new_files({path: int8.SerializeToString()}, force=force)
-    return report
 
 
 def _quantize_within_gate(
