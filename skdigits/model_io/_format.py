@@ -101,19 +101,8 @@ def _json_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
 def write_pipeline(pipeline, path, *, metadata: dict[str, Any] | None = None) -> Path:
     """Write a fitted, already checked ``Pipeline(PixelScaler, DigitClassifier)`` atomically.
 
-    Parameters
-    ----------
-    pipeline : sklearn.pipeline.Pipeline
-        Fitted; its two steps are a scaler and a skdigits classifier.
-    path : str or path-like
-        Destination; ``.skdigits`` is the conventional suffix.
-    metadata : dict, default=None
-        JSON-serialisable extras kept in the manifest (e.g. test accuracy).
-
-    Returns
-    -------
-    Path
-        The path written.
+    The writing half of :func:`skdigits.save_model`, which checks the pipeline
+    first and documents the parameters; returns the path written.
     """
     scaler, clf = pipeline.steps[0][1], pipeline.steps[-1][1]
     (scale_name, _), (clf_name, _) = pipeline.steps
@@ -374,7 +363,33 @@ def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
             f"{path}: the manifest's {what}; re-save the model with `skdigits train`"
         )
 
-    steps = manifest.get("steps")
+    steps = _check_steps(manifest.get("steps"), bad, path)
+    classes = _check_classes(manifest, bad)
+    shape, input_dtype = _check_input(manifest, bad)
+    history = manifest.get("history", {})
+    if not isinstance(history, dict) or len(history) > 64:
+        raise bad(f"`history` is {_describe(history)}, expected an object of lists")
+    for key, values in history.items():
+        if (
+            not isinstance(values, list)
+            or len(values) > _MAX_HISTORY
+            or not all(is_finite_number(v) for v in values)
+        ):
+            raise bad(f"`history` entry {key!r} is {_describe(values)}, not a list of numbers")
+    metadata = manifest.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise bad(f"`metadata` is {_describe(metadata)}, expected an object")
+    return {
+        "steps": steps,
+        "classes": classes,
+        "input_shape": shape,
+        "input_dtype": input_dtype,
+        "history": history,
+    }
+
+
+def _check_steps(steps: Any, bad: Any, path: Any) -> list[dict[str, Any]]:
+    """The manifest's two steps, PixelScaler then DigitClassifier, with bounded parameters."""
     if not isinstance(steps, list) or len(steps) != 2:
         raise bad(f"`steps` is {_describe(steps)}, expected a list of 2 steps")
     out_steps: list[dict[str, Any]] = []
@@ -407,7 +422,11 @@ def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
     hidden = params.get("hidden_units", 100)
     if not is_integer(hidden) or not 1 <= hidden <= MAX_HIDDEN_UNITS:
         raise bad(f"`hidden_units` is {_describe(hidden)}, expected 1 to {MAX_HIDDEN_UNITS}")
+    return out_steps
 
+
+def _check_classes(manifest: dict[str, Any], bad: Any) -> np.ndarray:
+    """The classes: 1 to MAX_CLASSES distinct integers or short strings, as ``classes_dtype``."""
     classes = manifest.get("classes")
     if not isinstance(classes, list) or not 1 <= len(classes) <= MAX_CLASSES:
         raise bad(f"`classes` is {_describe(classes)}, expected a list of 1 to {MAX_CLASSES}")
@@ -417,10 +436,13 @@ def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
         raise bad("`classes` are not distinct integers (or short strings)")
     dtype = _dtype(manifest.get("classes_dtype"), "iubU", bad, "classes_dtype")
     try:
-        class_array = np.asarray(classes, dtype=dtype)
+        return np.asarray(classes, dtype=dtype)
     except (OverflowError, TypeError, ValueError) as err:
         raise bad(f"`classes` do not fit `classes_dtype` {dtype} ({one_line(err)})") from err
 
+
+def _check_input(manifest: dict[str, Any], bad: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """The input's shape ([28, 28] or [784]) and dtype; the scaler's 784 features."""
     shape = manifest.get("input_shape")
     if (
         not isinstance(shape, list)
@@ -433,27 +455,7 @@ def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
     n_in = manifest.get("scaler_n_features_in", _N_PIXELS)
     if n_in != _N_PIXELS or not is_integer(n_in):
         raise bad(f"`scaler_n_features_in` is {_describe(n_in)}, expected 784")
-
-    history = manifest.get("history", {})
-    if not isinstance(history, dict) or len(history) > 64:
-        raise bad(f"`history` is {_describe(history)}, expected an object of lists")
-    for key, values in history.items():
-        if (
-            not isinstance(values, list)
-            or len(values) > _MAX_HISTORY
-            or not all(is_finite_number(v) for v in values)
-        ):
-            raise bad(f"`history` entry {key!r} is {_describe(values)}, not a list of numbers")
-    metadata = manifest.get("metadata", {})
-    if not isinstance(metadata, dict):
-        raise bad(f"`metadata` is {_describe(metadata)}, expected an object")
-    return {
-        "steps": out_steps,
-        "classes": class_array,
-        "input_shape": tuple(shape),
-        "input_dtype": input_dtype,
-        "history": history,
-    }
+    return tuple(shape), input_dtype
 
 
 def _dtype(text: Any, kinds: str, bad: Any, key: str) -> np.dtype:
