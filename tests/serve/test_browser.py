@@ -12,37 +12,24 @@ downloads are never used. Without Chromium the tests are skipped, saying so.
 
 from __future__ import annotations
 
-import itertools
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("SKDIGITS_CHROMIUM") or shutil.which("chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "serve.png"
+from tests._support import REPO
+from tests._support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NO_CHROMIUM,
+    canvas_origin,
+    draw_with_mouse,
+    draw_with_touch,
+)
+from tests._support.servers import running_server, skdigits_serve
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="Chromium is not installed (apt-get install chromium; .ci/run installs it)",
-    ),
-]
+SCREENSHOT = REPO / "docs" / "serve.png"
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
 
 # Strokes in canvas pixels (the canvas is 280 x 280), each a polyline drawn with
 # the button held down; a person would draw them so.
@@ -54,29 +41,8 @@ ONE = [[(140, 50), (140, 230)]]
 @pytest.fixture(scope="module")
 def server_url(exported_model):
     """``skdigits serve`` on a free loopback port, with the shared pipeline exported to ONNX."""
-    model = exported_model
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "skdigits", "serve", str(model), "--port", str(port)],
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.communicate()[1].decode()
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not start within 60 s"
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with running_server(skdigits_serve(exported_model)) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
@@ -106,49 +72,6 @@ def page(browser_context, server_url):
     page.wait_for_function("document.body.dataset.state === 'empty'")
     yield page
     page.close()
-
-
-def canvas_origin(page) -> tuple[float, float]:
-    box = page.locator("#canvas").bounding_box()
-    assert box is not None
-    assert (box["width"], box["height"]) == (280, 280)
-    return box["x"], box["y"]
-
-
-def draw_with_mouse(page, strokes) -> None:
-    """Each stroke: press, move through its points in small steps, release; wait for the answer."""
-    x0, y0 = canvas_origin(page)
-    for stroke in strokes:
-        (x, y), *rest = stroke
-        page.mouse.move(x0 + x, y0 + y)
-        page.mouse.down()
-        for x, y in rest:
-            page.mouse.move(x0 + x, y0 + y, steps=10)
-        page.mouse.up()
-        page.wait_for_function("['done', 'error'].includes(document.body.dataset.state)")
-
-
-def draw_with_touch(page, strokes) -> None:
-    """The same with a finger: touch events through the DevTools protocol."""
-    x0, y0 = canvas_origin(page)
-    cdp = page.context.new_cdp_session(page)
-    for stroke in strokes:
-        points = [(x0 + x, y0 + y) for x, y in stroke]
-        cdp.send(
-            "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [_touch(*points[0])]}
-        )
-        for (xa, ya), (xb, yb) in itertools.pairwise(points):
-            for k in range(1, 11):
-                t = k / 10
-                point = _touch(xa + t * (xb - xa), ya + t * (yb - ya))
-                cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-        page.wait_for_function("['done', 'error'].includes(document.body.dataset.state)")
-    cdp.detach()
-
-
-def _touch(x: float, y: float) -> dict[str, float]:
-    return {"x": x, "y": y, "radiusX": 1, "radiusY": 1, "force": 1, "id": 0}
 
 
 def shown(page) -> tuple[str, dict[str, float], str]:

@@ -22,20 +22,26 @@ import re
 import shutil
 import subprocess
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
-from test_serve_browser import CHROMIUM, CHROMIUM_ARGS, draw_with_mouse, draw_with_touch
 
 from skdigits import DataError, FetchError
 from skdigits.export import ExportError, _ortweb, export_web, fetch_onnxruntime_web
 from skdigits.io._images import load_digit_image, preprocess_digit
 from skdigits.runtime._predictor import OnnxDigitClassifier
+from tests._support import REPO
+from tests._support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NO_CHROMIUM,
+    draw_with_mouse,
+    draw_with_touch,
+)
 
-STATIC = Path(__file__).resolve().parents[1] / "skdigits" / "export" / "web_static"
+STATIC = REPO / "skdigits" / "export" / "web_static"
 NODE = shutil.which("node")
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "web.png"
+SCREENSHOT = REPO / "docs" / "web.png"
 #: JavaScript and Python preprocessing agree to this, on 0-255 (measured: one float32 ulp).
 PIXEL_TOLERANCE = 1e-3
 
@@ -255,7 +261,7 @@ def test_the_site_holds_its_files_and_no_external_url(site):
 def web_page(site):
     """One Chromium page on the site, served on loopback; every other request is blocked."""
     if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
+        pytest.skip(NO_CHROMIUM)
     from playwright.sync_api import sync_playwright
 
     out, _ = site

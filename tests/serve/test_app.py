@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -26,6 +21,7 @@ from skdigits.cli.main import main
 from skdigits.io._images import MAX_IMAGE_PIXELS, load_digit_image
 from skdigits.runtime._predictor import OnnxDigitClassifier
 from skdigits.serve import create_app
+from tests._support.servers import running_server, skdigits_serve
 
 MAX_BODY = 200_000
 MAX_BATCH = 16
@@ -448,49 +444,20 @@ def test_service_imports_no_training_dependency(model_path, run_blocked):
 # ---------------------------------------------------------------- the real server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_skdigits_serve_answers_on_loopback(model_path, test_images, workers):
     import httpx
 
     X, y = test_images
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "skdigits", "serve", str(model_path)),
-            *("--port", str(port), "--workers", str(workers), "--log-level", "warning"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.communicate()[1].decode()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start within 60 s"
-                time.sleep(0.1)
-        with httpx.Client(base_url=url, timeout=10) as http:
-            labels = [
-                http.post("/predict", json={"pixels": X[i].tolist()}).json()["labels"][0]
-                for i in range(8)
-            ]
-            bad = http.post("/predict", content=b"{", headers=JSON)
-            too_big = http.post("/predict", content=b"\0" * (5 * 2**20), headers=PNG)
-        assert np.mean(np.array(labels) == y[:8]) >= 0.75
-        assert bad.status_code == 400
-        assert bad.json()["error"].startswith("the body is not valid JSON")
-        assert too_big.status_code == 413
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    argv = skdigits_serve(model_path, "--workers", str(workers), "--log-level", "warning")
+    with running_server(argv) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        labels = [
+            http.post("/predict", json={"pixels": X[i].tolist()}).json()["labels"][0]
+            for i in range(8)
+        ]
+        bad = http.post("/predict", content=b"{", headers=JSON)
+        too_big = http.post("/predict", content=b"\0" * (5 * 2**20), headers=PNG)
+    assert np.mean(np.array(labels) == y[:8]) >= 0.75
+    assert bad.status_code == 400
+    assert bad.json()["error"].startswith("the body is not valid JSON")
+    assert too_big.status_code == 413

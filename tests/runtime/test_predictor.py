@@ -9,7 +9,6 @@ computation in numpy.
 from __future__ import annotations
 
 import json
-import math
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -19,73 +18,10 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from skdigits import DataError, ModelFileError  # noqa: E402
 from skdigits.runtime._predictor import OnnxDigitClassifier  # noqa: E402
-
-METADATA = {
-    "skdigits_version": "0.1.0",
-    "classes": json.dumps(list(range(10))),
-    "input_name": "pixels",
-    "input_layout": "NHW",
-    "scaling": "divide by 255 inside the graph",
-    "opset": "17",
-    "test_accuracy": "0.9765",
-    "hyperparameters": json.dumps({"hidden_units": 100, "epochs": 10}),
-    "output_activation": "softmax",
-    "architecture": "mlp",
-}
-
-rng_weights = np.random.default_rng(1234)
-W = rng_weights.normal(0.0, 0.05, size=(784, 10)).astype(np.float32)
-B = rng_weights.normal(0.0, 0.5, size=10).astype(np.float32)
-
-
-def build_model(
-    path: Path,
-    *,
-    metadata: dict[str, str] | None = None,
-    input_name: str = "pixels",
-    input_shape: list[int | str] | None = None,
-    output_names: tuple[str, str] = ("label", "probabilities"),
-) -> Path:
-    """Write a contract-shaped linear softmax model: pixels → ÷255 → rows @ W + B."""
-    label, proba = output_names
-    if input_shape is None:
-        input_shape = ["N", 28, 28]
-    n_in = math.prod(int(d) for d in input_shape[1:])
-    inits = [
-        numpy_helper.from_array(np.array(255.0, dtype=np.float32), "scale"),
-        numpy_helper.from_array(np.array([-1, n_in]), "rows_shape"),
-        numpy_helper.from_array(np.resize(W, (n_in, 10)), "W"),  # W itself for 784 pixels
-        numpy_helper.from_array(B, "B"),
-    ]
-    nodes = [
-        helper.make_node("Div", [input_name, "scale"], ["scaled"]),
-        helper.make_node("Reshape", ["scaled", "rows_shape"], ["rows"]),
-        helper.make_node("MatMul", ["rows", "W"], ["logits0"]),
-        helper.make_node("Add", ["logits0", "B"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], [proba], axis=-1),
-        helper.make_node("ArgMax", [proba], ["index"], axis=1, keepdims=0),
-        helper.make_node("Cast", ["index"], [label], to=TensorProto.INT64),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "digits",
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, input_shape)],
-        [
-            helper.make_tensor_value_info(label, TensorProto.INT64, ["N"]),
-            helper.make_tensor_value_info(proba, TensorProto.FLOAT, ["N", 10]),
-        ],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    helper.set_model_props(model, METADATA if metadata is None else metadata)
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
+from tests._support.onnx_models import METADATA, B, W, build_model  # noqa: E402
 
 
 def reference_proba(X: np.ndarray) -> np.ndarray:

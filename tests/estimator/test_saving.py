@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -106,3 +107,27 @@ def test_a_failed_save_keeps_the_old_file(fitted_pipeline, saved, tmp_path, monk
         save_model(fitted_pipeline, target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.skdigits"]
+
+
+def test_save_model_writes_its_scratch_files_beside_the_target_only(
+    fitted_pipeline, tmp_path, monkeypatch
+):
+    import tempfile
+
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    target = tmp_path / "out" / "m.skdigits"
+    seen: list[set[str]] = []
+    real_save = type(fitted_pipeline[-1].model_).save
+
+    def spying_save(model, path, *args, **kwargs):
+        seen.append({p.name for p in target.parent.iterdir()})
+        return real_save(model, path, *args, **kwargs)
+
+    monkeypatch.setattr(type(fitted_pipeline[-1].model_), "save", spying_save)
+    save_model(fitted_pipeline, target)
+    assert list(system_temp.iterdir()) == []  # nothing in the system's temporary folder
+    assert any(re.fullmatch(r"\.m\.skdigits\..+\.part", n) for n in seen[0]), seen
+    assert sorted(p.name for p in target.parent.iterdir()) == ["m.skdigits"]
+    assert load_model(target).predict(np.zeros((1, 28, 28), np.uint8)).shape == (1,)

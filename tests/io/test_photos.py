@@ -2,7 +2,7 @@
 
 A reference net (the seed recipe's 784-100-10 network) trained once, on 10,000
 MNIST images for 5 epochs, reads 100 generated photos (10 per condition of
-``tests/photos.py``): at least 90 % of them right, and at most 5 points fewer
+``tests/_support/photos.py``): at least 90 % of them right, and at most 5 points fewer
 than the same digits given as clean MNIST arrays.
 """
 
@@ -16,9 +16,9 @@ import pytest
 
 pytest.importorskip("PIL")
 pytest.importorskip("sklearn")
-from photos import CONDITIONS, make_photos
 
 from skdigits.io._images import load_digit_image
+from tests._support.photos import CONDITIONS, make_photos
 
 PER_CONDITION = 10
 

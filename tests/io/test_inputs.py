@@ -16,7 +16,6 @@ import pytest
 
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
-from test_inference import build_model  # noqa: E402
 
 from skdigits import DataError  # noqa: E402
 from skdigits.cli.main import main  # noqa: E402
@@ -27,6 +26,7 @@ from skdigits.io._inputs import (  # noqa: E402
     to_mnist_convention,
 )
 from skdigits.runtime._predictor import OnnxDigitClassifier  # noqa: E402
+from tests._support.onnx_models import build_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+from tests._support import REPO
+
+DOCS = REPO / "docs"
 
 
 def _generator():

@@ -1,0 +1,224 @@
+"""Hostile image files: ``load_digit_image`` refuses them in one line, everywhere.
+
+Not an image, an empty file, a decompression bomb, an animation, a truncated
+file, a blank page under a lighting gradient, raw pixels said to be in [0, 1];
+``/dev/zero``; a GIF on which Pillow raised IndexError, through Python, the CLI
+and the service; bounded fuzzing over eight image formats. The checks are in
+``tests/_support/hostile.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+PIL = pytest.importorskip("PIL")
+from PIL import Image  # noqa: E402
+
+from skdigits import DataError  # noqa: E402
+from skdigits.io._images import load_digit_image  # noqa: E402
+from skdigits.io._inputs import to_mnist_convention  # noqa: E402
+from tests._support.hostile import (  # noqa: E402
+    BAD_GIF,
+    FUZZ,
+    NOISE,
+    Bound,
+    Case,
+    Translated,
+    assert_one_line,
+    bound_test,
+    mutated,
+    outcome,
+    png,
+    refusal_test,
+    translation_test,
+    write,
+)
+from tests._support.onnx_models import onnx_file  # noqa: E402
+
+
+def lit_blank_page() -> Image.Image:
+    """A blank page whose light falls from 105 % to 70 % across it, with sensor noise."""
+    xs = np.mgrid[0:300, 0:400][1]
+    noise = np.random.default_rng(0).normal(0, 3, xs.shape)
+    return Image.fromarray(np.clip(235 * (1.05 - 0.35 * xs / 400) + noise, 0, 255).astype(np.uint8))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares huge dimensions but holds no pixels: a decompression bomb."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def animated_gif(path: Path) -> Path:
+    frames = [Image.new("L", (28, 28), shade) for shade in (0, 255)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return path
+
+
+def load_image(path: Path) -> Any:
+    return load_digit_image(path)
+
+
+CASES: list[Case] = [
+    Case(
+        "predictor",
+        "image-not-an-image",
+        lambda e: load_image(write(e.tmp / "notes.png", b"shopping list\n")),
+        DataError,
+        r"is not a supported image",
+    ),
+    Case(
+        "predictor",
+        "image-empty-file",
+        lambda e: load_image(write(e.tmp / "empty.png", b"")),
+        DataError,
+        r"is an empty file \(0 bytes\); save or upload it again",
+    ),
+    Case(
+        "predictor",
+        "image-decompression-bomb",
+        lambda e: load_image(write(e.tmp / "bomb.png", png_header_only(40000, 40000))),
+        DataError,
+        r"is too large to decode safely .*scale it down to at most 4096x4096",
+    ),
+    Case(
+        "predictor",
+        "image-animated",
+        lambda e: load_image(animated_gif(e.tmp / "anim.gif")),
+        DataError,
+        r"animated",
+    ),
+    Case(
+        "predictor",
+        "image-truncated",
+        lambda e: load_image(
+            write(e.tmp / "cut.png", png(Image.effect_noise((200, 200), 60))[:500])
+        ),
+        DataError,
+        r"truncated or damaged",
+    ),
+    Case(
+        "predictor",
+        "image-blank-page-under-a-lighting-gradient",
+        lambda e: load_image(write(e.tmp / "page.png", png(lit_blank_page()))),
+        DataError,
+        r"page\.png' is blank: no digit found \(the strongest mark stands [0-9] of 255 above "
+        r"the background and its noise, and a digit needs 24\)",
+    ),
+    Case(
+        "predictor",
+        "array-said-to-be-0-1-but-raw",
+        lambda e: to_mnist_convention(NOISE, scale="1"),
+        DataError,
+        r"X has values up to 255, but scale '1' \(--scale 1\) says they lie in \[0, 1\]",
+    ),
+]
+
+
+test_hostile_input_is_refused_with_a_clear_message = refusal_test(CASES)
+
+
+BOUNDS: list[Bound] = [
+    Bound(
+        5,
+        "image-dev-zero",
+        lambda d: "from skdigits.io._images import load_digit_image; load_digit_image('/dev/zero')",
+        "DataError",
+        r"image '/dev/zero' is not a regular file",
+        peak_mb=150,
+        address_space_mb=768,
+    ),
+]
+
+
+test_a_small_hostile_file_costs_bounded_time_and_memory = bound_test(BOUNDS)
+
+
+def service_upload(path: Path) -> Any:
+    """POST the bad GIF to a real app (in-process); raise the answer as an exception."""
+    from starlette.testclient import TestClient
+
+    from skdigits.serve import create_app
+
+    with TestClient(create_app(onnx_file(path / "m.onnx"))) as client:
+        reply = client.post("/predict", content=BAD_GIF, headers={"content-type": "image/gif"})
+    raise DataError(f"{reply.status_code}: {reply.json()['error']}")
+
+
+TRANSLATED: list[Translated] = [
+    Translated(
+        7,
+        "gif-index-error-in-the-animation-check",
+        lambda d: load_image(write(d / "bad.gif", BAD_GIF)),
+        DataError,
+        r"image '.*bad\.gif' is truncated or damaged \(IndexError: ",
+    ),
+    Translated(
+        7,
+        "cli-predict-bad-gif",
+        lambda d: ["predict", onnx_file(d / "m.onnx"), write(d / "bad.gif", BAD_GIF)],
+        1,
+        r"bad\.gif' is truncated or damaged \(IndexError",
+    ),
+    Translated(
+        7,
+        "service-bad-gif-is-a-422",
+        service_upload,
+        DataError,
+        r"^422: image '<in-memory file>' is truncated or damaged \(IndexError",
+    ),
+]
+
+
+test_a_raw_exception_becomes_a_skdigits_error = translation_test(TRANSLATED)
+
+
+# ---------------------------------------------------------------- fuzzing
+
+
+def _image_bases() -> list[bytes]:
+    img = Image.fromarray((np.random.default_rng(0).random((16, 16)) * 255).astype(np.uint8))
+    bases = []
+    for fmt, options in (
+        ("PNG", {}),
+        ("JPEG", {}),
+        ("BMP", {}),
+        ("WEBP", {}),
+        ("PPM", {}),
+        ("TIFF", {"save_all": True, "append_images": [img]}),
+        ("GIF", {"save_all": True, "append_images": [img, img]}),
+        ("TIFF", {"compression": "tiff_lzw"}),
+    ):
+        buf = io.BytesIO()
+        img.save(buf, format=fmt, **options)
+        bases.append(buf.getvalue())
+    return [*bases, BAD_GIF]
+
+
+IMAGE_BASES = _image_bases()
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_load_digit_image_raises_only_data_errors(data):
+    content = data.draw(mutated(data.draw(st.sampled_from(IMAGE_BASES))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = outcome(load_digit_image, io.BytesIO(content))
+    assert_one_line(result, DataError)
+    assert isinstance(result, DataError) or result.shape == (28, 28)
