@@ -145,21 +145,7 @@ def build_cnn(
     """
     seeds = layer_seeds(seed)
     layers = _images_head(meta, augment, augmentations, seeds())
-    side = _image_shape(meta)[0]
-    for i, filters in enumerate(conv_filters, start=1):
-        side -= 2
-        layers += [
-            keras.layers.Conv2D(
-                int(filters), 3, use_bias=False, kernel_initializer=_glorot(seeds), name=f"conv{i}"
-            ),
-            # momentum 0.9: the moving statistics settle within tens of steps, so
-            # short fits on small subsets also predict well.
-            keras.layers.BatchNormalization(momentum=0.9, name=f"norm{i}"),
-            keras.layers.ReLU(name=f"relu{i}"),
-        ]
-        if side >= 4:
-            layers.append(keras.layers.MaxPooling2D(name=f"pool{i}"))
-            side //= 2
+    layers += _conv_blocks(conv_filters, _image_shape(meta)[0], seeds)
     layers += [
         keras.layers.Flatten(name="flatten"),
         keras.layers.Dropout(0.3, seed=seeds(), name="dropout1"),
@@ -183,6 +169,31 @@ def build_cnn(
         )
     )
     return keras.Sequential(layers, name="digit_cnn")
+
+
+def _conv_blocks(
+    conv_filters: tuple[int, ...], side: int, seeds: Callable[[], int | None]
+) -> list[Any]:
+    """Conv(filters, 3) → BatchNorm → ReLU → MaxPool per entry, on ``side`` x ``side`` images.
+
+    A block pools only while the image is still at least 4 x 4 after its convolution.
+    """
+    layers: list[Any] = []
+    for i, filters in enumerate(conv_filters, start=1):
+        side -= 2
+        layers += [
+            keras.layers.Conv2D(
+                int(filters), 3, use_bias=False, kernel_initializer=_glorot(seeds), name=f"conv{i}"
+            ),
+            # momentum 0.9: the moving statistics settle within tens of steps, so
+            # short fits on small subsets also predict well.
+            keras.layers.BatchNormalization(momentum=0.9, name=f"norm{i}"),
+            keras.layers.ReLU(name=f"relu{i}"),
+        ]
+        if side >= 4:
+            layers.append(keras.layers.MaxPooling2D(name=f"pool{i}"))
+            side //= 2
+    return layers
 
 
 #: The DigitClassifier parameters that choose and shape its net.
