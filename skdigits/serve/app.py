@@ -139,6 +139,33 @@ def create_app(
     >>> app = create_app("mnist.onnx", max_batch=64)  # doctest: +SKIP
     >>> import uvicorn; uvicorn.run(app, port=8000)  # doctest: +SKIP
     """
+    _check_limits(
+        max_body_bytes=max_body_bytes,
+        max_batch=max_batch,
+        body_timeout=body_timeout,
+        max_image_pixels=max_image_pixels,
+        decode_concurrency=decode_concurrency,
+    )
+    service = _DigitService(
+        OnnxDigitClassifier(model_path),
+        max_body_bytes,
+        max_batch,
+        body_timeout=float(body_timeout),
+        max_image_pixels=max_image_pixels,
+        decode_concurrency=decode_concurrency,
+    )
+    return _starlette_app(service)
+
+
+def _check_limits(
+    *,
+    max_body_bytes: int,
+    max_batch: int,
+    body_timeout: float,
+    max_image_pixels: int | None,
+    decode_concurrency: int,
+) -> None:
+    """Refuse, with ValueError, a limit that is not a positive integer (or number of seconds)."""
     integers = {
         "max_body_bytes": max_body_bytes,
         "max_batch": max_batch,
@@ -152,14 +179,10 @@ def create_app(
         raise ValueError(f"`body_timeout` must be a positive number, got {body_timeout!r}")
     if not body_timeout > 0:
         raise ValueError(f"`body_timeout` must be a positive number, got {body_timeout!r}")
-    service = _DigitService(
-        OnnxDigitClassifier(model_path),
-        max_body_bytes,
-        max_batch,
-        body_timeout=float(body_timeout),
-        max_image_pixels=max_image_pixels,
-        decode_concurrency=decode_concurrency,
-    )
+
+
+def _starlette_app(service: _DigitService) -> Starlette:
+    """The application routing :data:`_ROUTES` to ``service``, with the package's error pages."""
     routes = [Route(r.path, getattr(service, r.handler), methods=[r.method]) for r in _ROUTES]
     app = Starlette(
         routes=routes,
