@@ -41,7 +41,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -237,26 +237,24 @@ def write_report(
     if history is None:
         history = dict(getattr(clf, "history_", None) or {})
 
-    evaluation, per_class, pngs, description = _draw_figures(pipeline, clf, X_test, y_test, history)
-    return _write_files(
-        out_dir,
-        evaluation,
-        per_class,
-        pngs,
-        title=title or "skdigits model report",
-        model_description=description,
-        n_epochs=len(history.get("loss", [])),
-    )
+    drawing = _draw(pipeline, clf, X_test, y_test, history)
+    title = title or "skdigits model report"
+    return _write_files(out_dir, drawing, title=title, n_epochs=len(history.get("loss", [])))
 
 
-def _draw_figures(
+class _Drawing(NamedTuple):
+    """What the report shows, scored and drawn, before anything is written."""
+
+    evaluation: Evaluation
+    per_class: dict[str, np.ndarray]
+    pngs: dict[str, bytes]  # the figures, by file name
+    model_description: str
+
+
+def _draw(
     pipeline: Any, clf: Any, X_test: np.ndarray, y_test: np.ndarray, history: Mapping
-) -> tuple[Evaluation, dict[str, np.ndarray], dict[str, bytes], str]:
-    """Score the test set and draw the report's figures as PNG bytes.
-
-    Returns the evaluation, the per-class scores, the PNGs by file name and a
-    sentence describing the model.
-    """
+) -> _Drawing:
+    """Score the test set and draw the report's figures as PNG bytes."""
     # Predict as `skdigits evaluate` does, so the two confusion matrices agree.
     classes = np.asarray(pipeline.classes_)
     proba = np.asarray(pipeline.predict_proba(X_test))
@@ -283,39 +281,24 @@ def _draw_figures(
         history=history,
     )
     pngs = {name: _png_bytes(fig) for name, fig in figures.items()}
-    return evaluation, per_class, pngs, description
+    return _Drawing(evaluation, per_class, pngs, description)
 
 
-def _write_files(
-    out_dir: Path,
-    evaluation: Evaluation,
-    per_class: dict[str, np.ndarray],
-    pngs: dict[str, bytes],
-    *,
-    title: str,
-    model_description: str,
-    n_epochs: int,
-) -> ReportResult:
+def _write_files(out_dir: Path, drawing: _Drawing, *, title: str, n_epochs: int) -> ReportResult:
     """Write the figures, the data files and, last, the HTML page into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     figure_paths = {}
-    for name, data in pngs.items():
+    for name, data in drawing.pngs.items():
         write_bytes_atomic(out_dir / name, data)
         figure_paths[name] = out_dir / name
-    data_paths = _write_data_files(out_dir, evaluation, per_class)
+    data_paths = _write_data_files(out_dir, drawing.evaluation, drawing.per_class)
     page = _html_page(
-        title=title,
-        evaluation=evaluation,
-        per_class=per_class,
-        pngs=pngs,
-        model_description=model_description,
-        n_epochs=n_epochs,
-        data_files=list(data_paths),
+        title=title, n_epochs=n_epochs, data_files=list(data_paths), **drawing._asdict()
     )
     # The page is written last: its presence marks a complete report.
     html_path = out_dir / HTML_FILE
     write_bytes_atomic(html_path, page.encode("utf-8"))
-    return ReportResult(out_dir, html_path, figure_paths, data_paths, evaluation)
+    return ReportResult(out_dir, html_path, figure_paths, data_paths, drawing.evaluation)
 
 
 def _check_test_set(X_test: Any, y_test: Any) -> tuple[np.ndarray, np.ndarray]:
