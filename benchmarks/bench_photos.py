@@ -1,30 +1,31 @@
 """Accuracy on generated photos of MNIST test digits, per condition, in one run.
 
-The photos come from ``tests/photos.py``: MNIST test digits inked onto paper and
-put through uneven lighting, vignetting, shadows, grey and ruled paper, JPEG at
-quality 30, blur and a 12 MP phone picture. Each is read by
+The photos are a folder of image files with a ``photos.csv`` naming each one's
+condition, true label and the index of its digit in the MNIST test set, as the
+tests' generator writes them (MNIST test digits inked onto paper and put through
+uneven lighting, vignetting, shadows, grey and ruled paper, JPEG at quality 30,
+blur and a 12 MP phone picture). Each is read by
 ``skdigits.io._images.load_digit_image`` exactly as ``skdigits predict`` reads an
 image file. Next to each condition the script prints the same model's accuracy
 on the same digits given as MNIST arrays: the difference is what the photo and
 its preparation cost.
 
-    python benchmarks/bench_photos.py --model models/mnist.onnx   # an exported model
-    python benchmarks/bench_photos.py                  # trains a quick reference net first
-    python benchmarks/bench_photos.py --preset seed --train-subset 60000   # the seed model
+    python tests/_support/photos.py /tmp/photos --per-condition 30   # write the photos
+    python benchmarks/bench_photos.py /tmp/photos --model models/mnist.onnx   # an exported model
+    python benchmarks/bench_photos.py /tmp/photos      # trains a quick reference net first
+    python benchmarks/bench_photos.py /tmp/photos --preset seed --train-subset 60000
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import sys
+import csv
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from photos import CONDITIONS, make_photos
+MANIFEST = "photos.csv"
 
 
 def _model(args: argparse.Namespace, X: np.ndarray, y: np.ndarray):
@@ -55,10 +56,22 @@ def _model(args: argparse.Namespace, X: np.ndarray, y: np.ndarray):
     return _Pipe(), what
 
 
+def read_photo_folder(folder: Path) -> list[dict[str, str]]:
+    """The rows of ``folder/photos.csv``: file, condition, label, mnist_test_index."""
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        raise SystemExit(
+            f"{manifest} does not exist; write the photos first: "
+            f"python tests/_support/photos.py {folder} --per-condition 30"
+        )
+    with open(manifest, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("photos", type=Path, help="a folder of photos with its photos.csv")
     parser.add_argument("--model", type=Path, help="an .onnx or .skdigits model")
-    parser.add_argument("--per-condition", type=int, default=30)
     parser.add_argument("--train-subset", type=int, default=10000)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument(
@@ -71,35 +84,31 @@ def main() -> None:
     from skdigits.datasets import fetch_mnist
     from skdigits.io._images import load_digit_image
 
+    photos = read_photo_folder(args.photos)
     X, y = fetch_mnist(subset="train", return_X_y=True)
-    X_test, y_test = fetch_mnist(subset="test", return_X_y=True)
+    X_test, _ = fetch_mnist(subset="test", return_X_y=True)
     model, what = _model(args, X, y)
 
-    start = time.perf_counter()
-    photos = list(make_photos(X_test, y_test, per_condition=args.per_condition))
-    made = time.perf_counter() - start
     start = time.perf_counter()
     read, blank = [], 0
     for photo in photos:
         try:
-            read.append(load_digit_image(io.BytesIO(photo.data)))
+            read.append(load_digit_image(args.photos / photo["file"]))
         except Exception:  # counted as wrong, and as unreadable
             read.append(np.zeros((28, 28), np.float32))
             blank += 1
     took = time.perf_counter() - start
-    labels = np.array([p.label for p in photos])
-    conditions = np.array([p.condition for p in photos])
+    labels = np.array([int(p["label"]) for p in photos])
+    conditions = np.array([p["condition"] for p in photos])
+    digits = X_test[[int(p["mnist_test_index"]) for p in photos]]
     on_photos, _ = model.predict_with_proba(np.stack(read))
-    on_arrays, _ = model.predict_with_proba(X_test[: len(photos)].astype(np.float32))
+    on_arrays, _ = model.predict_with_proba(digits.astype(np.float32))
 
     print(f"model: {what}")
-    print(
-        f"{len(photos)} photos ({args.per_condition} per condition), made in {made:.1f} s, "
-        f"read in {took:.1f} s; unreadable: {blank}\n"
-    )
+    print(f"{len(photos)} photos from {args.photos}, read in {took:.1f} s; unreadable: {blank}\n")
     print("| condition | photos read correctly | same digits as MNIST arrays |")
     print("|---|---|---|")
-    for name in CONDITIONS:
+    for name in dict.fromkeys(conditions):  # in the order of the manifest
         m = conditions == name
         print(
             f"| {name} | {np.mean(on_photos[m] == labels[m]):.1%} | "

@@ -21,7 +21,12 @@ Setups (``--setups``):
 - ``1-worker``: ``skdigits serve MODEL`` (uvicorn, one process, uvloop + httptools);
 - ``2-workers``: ``skdigits serve MODEL --workers 2``;
 - ``1-worker-h11``: the same app under uvicorn's pure-Python HTTP parser and
-  asyncio's loop (what uvicorn runs without uvloop and httptools).
+  asyncio's loop (what uvicorn runs without uvloop and httptools);
+- ``1-worker-stalled``: ``1-worker`` while ``--stalled`` slowloris clients (20) hold
+  connections open, each sending a header line every 0.3 s and never the blank
+  line, reopened whenever the server drops them: next to ``1-worker``, what
+  stalled clients cost everyone else (``tests/security/test_service.py`` checks
+  that they are dropped and valid requests answered, and prints their latency).
 
 The images are MNIST test images when the data set is cached (else seeded
 synthetic strokes), cycled, so the JSON bodies vary as real ones do. Without
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -51,7 +57,7 @@ from bench_inference import build_fallback_model  # same contract model, one bui
 
 TARGET_RPS = 1500.0
 TARGET_P99_MS = 20.0
-SETUPS = ("1-worker", "2-workers", "1-worker-h11")
+SETUPS = ("1-worker", "2-workers", "1-worker-h11", "1-worker-stalled")
 
 
 def load_images(n: int = 256) -> tuple[np.ndarray, str]:
@@ -78,7 +84,7 @@ def free_port() -> int:
 
 def start_server(setup: str, model: Path, port: int) -> subprocess.Popen[bytes]:
     python = sys.executable
-    if setup in ("1-worker", "2-workers"):
+    if setup in ("1-worker", "2-workers", "1-worker-stalled"):
         workers = "2" if setup == "2-workers" else "1"
         argv = [python, "-m", "skdigits", "serve", str(model), "--port", str(port)]
         argv += ["--workers", workers, "--log-level", "warning"]
@@ -147,6 +153,37 @@ async def drive(port: int, requests: list[bytes], total: int, concurrency: int) 
     return latencies
 
 
+async def hold_stalled(port: int, n: int, ready: asyncio.Event, stop: asyncio.Event) -> int:
+    """Keep ``n`` slowloris connections open (``ready`` once they are) until ``stop``.
+
+    Returns how many the server dropped, and were reopened, meanwhile.
+    """
+
+    async def stalled() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /predict HTTP/1.1\r\nHost: x\r\n")
+        return reader, writer
+
+    clients = [await stalled() for _ in range(n)]
+    ready.set()
+    reopened = 0
+    try:
+        while not stop.is_set():
+            for i, (reader, writer) in enumerate(clients):
+                if reader.at_eof() or writer.is_closing():  # dropped by the server
+                    writer.close()
+                    clients[i] = await stalled()
+                    reopened += 1
+                else:
+                    writer.write(b"X-Slow: 1\r\n")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.3)
+    finally:
+        for _, writer in clients:
+            writer.close()
+    return reopened
+
+
 def process_tree_cpu_seconds(root: int) -> float:
     """User + system CPU time of ``root`` and its descendants (Linux ``/proc``), in seconds."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -173,8 +210,10 @@ def process_tree_cpu_seconds(root: int) -> float:
 class Server:
     """One setup's server process and what was measured against it."""
 
-    def __init__(self, setup: str, model: Path, images: np.ndarray) -> None:
+    def __init__(self, setup: str, model: Path, images: np.ndarray, stalled: int = 0) -> None:
         self.setup = setup
+        self.stalled = stalled if setup == "1-worker-stalled" else 0
+        self.dropped = 0  # stalled clients the server closed while measured
         self.port = free_port()
         self.process = start_server(setup, model, self.port)
         self.requests = encode_requests(images, self.port)
@@ -185,15 +224,21 @@ class Server:
     async def load(self, n: int, concurrency: int, *, record: bool = True) -> None:
         server_cpu = process_tree_cpu_seconds(self.process.pid)
         client_cpu = time.process_time()
+        ready, stop = asyncio.Event(), asyncio.Event()
+        holding = asyncio.create_task(hold_stalled(self.port, self.stalled, ready, stop))
+        await ready.wait()  # the stalled clients are connected before the load starts
         start = time.perf_counter()
         latencies = await drive(self.port, self.requests, n, concurrency)
         elapsed = time.perf_counter() - start
+        stop.set()
+        dropped = await holding
         if record:
             self.client_cpu += time.process_time() - client_cpu
             self.server_cpu += process_tree_cpu_seconds(self.process.pid) - server_cpu
             self.seconds += elapsed
             self.latencies += latencies
             self.round_rps.append(n / elapsed)
+            self.dropped += dropped
 
     def stop(self) -> None:
         self.process.terminate()
@@ -248,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
     parser.add_argument("--setups", default=",".join(SETUPS), help="comma-separated setups")
     parser.add_argument("--timeout", type=float, default=600, help="seconds for it all, at most")
+    parser.add_argument(
+        "--stalled", type=int, default=20, help="slowloris clients of 1-worker-stalled"
+    )
     args = parser.parse_args(argv)
     setups = [s.strip() for s in args.setups.split(",") if s.strip()]
     for setup in setups:
@@ -269,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         servers: list[Server] = []
         try:
             for setup in setups:
-                servers.append(Server(setup, model, images))
+                servers.append(Server(setup, model, images, args.stalled))
             for server in servers:
                 wait_until_healthy(server.port, server.process)
             run_rounds(servers, args)
@@ -278,16 +326,25 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
 
     print(
-        f"{'setup':<14} {'req/s':>7} {'rounds':>11} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+        f"{'setup':<16} {'req/s':>7} {'rounds':>11} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
         f"{'server CPU':>11} {'client CPU':>11}  verdict"
     )
     results = {server.setup: server.summary() for server in servers}
     for setup, r in results.items():
         ok = r["rps"] >= TARGET_RPS and r["p99"] <= TARGET_P99_MS
         print(
-            f"{setup:<14} {r['rps']:>7.0f} {r['rps_low']:>5.0f}-{r['rps_high']:<5.0f} "
+            f"{setup:<16} {r['rps']:>7.0f} {r['rps_low']:>5.0f}-{r['rps_high']:<5.0f} "
             f"{r['p50']:>7.2f} {r['p99']:>7.2f} {r['max']:>7.2f} "
             f"{r['server_us']:>8.0f} µs {r['client_us']:>8.0f} µs  {'PASS' if ok else 'MISS'}"
+        )
+    if {"1-worker", "1-worker-stalled"} <= results.keys():
+        calm, stalled = results["1-worker"], results["1-worker-stalled"]
+        dropped = next(s.dropped for s in servers if s.setup == "1-worker-stalled")
+        print(
+            f"with {args.stalled} stalled clients held open (dropped and reopened {dropped} "
+            f"times): p99 {stalled['p99']:.2f} ms vs {calm['p99']:.2f} ms without "
+            f"({stalled['p99'] / calm['p99']:.2f}x), {stalled['rps'] / calm['rps']:.2f}x "
+            "the requests per second"
         )
     best = max(results, key=lambda s: results[s]["rps"])
     print(

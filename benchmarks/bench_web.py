@@ -28,17 +28,15 @@ import functools
 import http.server
 import os
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from bench_inference import build_fallback_model
+from bench_serve import free_port, start_server, wait_until_healthy
 
 CHROMIUM = os.environ.get("SKDIGITS_CHROMIUM") or shutil.which("chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -59,23 +57,15 @@ def serve_folder(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
 
 
 def start_service(model: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "skdigits", "serve", str(model), "--port", str(port)],
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "healthz", timeout=1):
-                return proc, url
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("skdigits serve did not start") from None
-            time.sleep(0.1)
+    """``skdigits serve MODEL`` (one worker) on a free loopback port, once it answers."""
+    port = free_port()
+    proc = start_server("1-worker", model, port)
+    try:
+        wait_until_healthy(port, proc)
+    except BaseException:
+        proc.terminate()
+        raise
+    return proc, f"http://127.0.0.1:{port}/"
 
 
 def open_page(browser, origin: str):

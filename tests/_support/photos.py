@@ -7,15 +7,20 @@ in any direction, vignetting, a shadow with a soft edge, grey paper, ruled paper
 picture, and all of the worst at once. The page, the digit's size and place and
 the lighting's direction are random but seeded: the same call gives the same files.
 
-Used by ``tests/test_photos.py`` (accuracy floor) and ``benchmarks/bench_photos.py``
-(accuracy per condition). Run it to look at the pictures::
+Used by ``tests/io/test_photos.py`` (accuracy floor). Run it to write the set as
+files, to look at them or to feed ``benchmarks/bench_photos.py`` (accuracy per
+condition), which reads such a folder and imports nothing from the tests::
 
-    python tests/photos.py OUT_DIR [--per-condition N]
+    python tests/_support/photos.py OUT_DIR [--per-condition N]
+
+Besides the images it writes ``photos.csv``: one row per photo with its file name,
+condition, true label and the index of its digit in the MNIST test set.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import math
 from collections.abc import Callable, Iterator
@@ -25,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
+MANIFEST = "photos.csv"  # what ``main`` writes beside the images
 PAGE = (480, 360)  # width, height of an ordinary test photo
 PHONE = (4000, 3000)  # 12 MP
 
@@ -195,10 +201,15 @@ def main() -> None:
 
     X, y = fetch_mnist(subset="test", return_X_y=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    for n, photo in enumerate(make_photos(X, y, per_condition=args.per_condition)):
-        slug = photo.condition.replace(" ", "-")
-        (args.out / f"{n:03d}-{slug}-{photo.label}{photo.suffix}").write_bytes(photo.data)
-    print(f"wrote {n + 1} photos to {args.out}")
+    with open(args.out / MANIFEST, "w", newline="") as fh:
+        rows = csv.writer(fh)
+        rows.writerow(["file", "condition", "label", "mnist_test_index"])
+        for n, photo in enumerate(make_photos(X, y, per_condition=args.per_condition)):
+            slug = photo.condition.replace(" ", "-")
+            name = f"{n:03d}-{slug}-{photo.label}{photo.suffix}"
+            (args.out / name).write_bytes(photo.data)
+            rows.writerow([name, photo.condition, photo.label, n])
+    print(f"wrote {n + 1} photos and {MANIFEST} to {args.out}")
 
 
 if __name__ == "__main__":
