@@ -75,6 +75,7 @@ class Command:
 
     @property
     def epilog(self) -> str:
+        """The notes, if any, then ``examples:`` and one indented line per example."""
         lines = "".join(f"  {line}\n" for line in self.examples)
         return (f"{self.notes}\n" if self.notes else "") + "examples:\n" + lines
 
