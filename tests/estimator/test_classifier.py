@@ -245,7 +245,7 @@ def test_building_the_training_state_first_changes_nothing_learned(
     """fit creates the optimizer's and the metrics' variables before Keras traces
     (so the training step is traced once): the weights and the history are what
     Keras' own creation inside the trace gives, sparse or one-hot targets alike."""
-    from skdigits.estimator import _classifier as classifier
+    from skdigits.estimator import _training
 
     X, y, _, _ = small_mnist
 
@@ -253,7 +253,7 @@ def test_building_the_training_state_first_changes_nothing_learned(
         return make_pipeline(epochs=2, random_state=0, **params).fit(X[:600], y[:600])[-1]
 
     built = fit()
-    monkeypatch.setattr(classifier, "_build_training_state", lambda *args: None)
+    monkeypatch.setattr(_training, "build_training_state", lambda *args: None)
     keras_own = fit()
     assert built.history_ == keras_own.history_
     for a, b in zip(built.model_.get_weights(), keras_own.model_.get_weights(), strict=True):

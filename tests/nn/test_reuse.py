@@ -10,7 +10,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from skdigits import make_pipeline
-from skdigits.estimator import _classifier as classifier
+from skdigits.estimator import _training as training_hooks
 from skdigits.nn import _reuse
 
 
@@ -45,9 +45,9 @@ def test_a_reused_model_predicts_bit_identically_to_a_new_one(data, params, monk
     del first
     gc.collect()
     builds = []
-    build_network = classifier.build_network
+    build_network = training_hooks.build_network
     monkeypatch.setattr(
-        classifier, "build_network", lambda *a, **k: builds.append(1) or build_network(*a, **k)
+        training_hooks, "build_network", lambda *a, **k: builds.append(1) or build_network(*a, **k)
     )
     second, reused = _fit(data, reuse_models=True, **params)
     assert second[-1].model_ is traced  # the collected estimator's model served this fit
@@ -102,9 +102,9 @@ def test_two_estimators_alive_at_once_still_reuse_when_both_are_collected(data, 
     del first, second
     gc.collect()
     builds = []
-    build_network = classifier.build_network
+    build_network = training_hooks.build_network
     monkeypatch.setattr(
-        classifier, "build_network", lambda *a, **k: builds.append(1) or build_network(*a, **k)
+        training_hooks, "build_network", lambda *a, **k: builds.append(1) or build_network(*a, **k)
     )
     third = make_pipeline(epochs=1, random_state=0, reuse_models=True).fit(X, y)
     fourth = make_pipeline(epochs=1, random_state=0, reuse_models=True).fit(X, y)  # third alive

@@ -21,8 +21,8 @@ PACKAGE = Path(skdigits.__file__).parent
 #: (file, function): the only places allowed past the public APIs, each commented.
 ALLOWED = {
     ("_tf.py", "framework_random_state"),  # restoring the seeds and op determinism
-    ("classifier.py", "_initialize_callbacks"),  # SciKeras' list of fit callbacks
-    ("classifier.py", "_scikeras_seeding"),  # SciKeras' seed, for its seeding without set_seed
+    ("_training.py", "_initialize_callbacks"),  # SciKeras' list of fit callbacks
+    ("_training.py", "_scikeras_seeding"),  # SciKeras' seed, for its seeding without set_seed
 }
 PRIVATE = re.compile(
     r"keras\.src|tensorflow\.python|\._random_state\b|\._fit_callbacks\b"
