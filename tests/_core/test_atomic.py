@@ -14,7 +14,10 @@ import time
 import pytest
 
 from skdigits._core.atomic import atomic_open, write_bytes_atomic
-from tests._support.hostile import run_and_kill, write
+from tests._support.files import write
+from tests._support.hostile import (
+    run_and_kill,
+)
 
 
 def test_new_file_gets_ordinary_permissions(tmp_path):

@@ -42,6 +42,7 @@ from hypothesis import strategies as st
 
 from skdigits import SkdigitsError
 from skdigits.cli.main import main
+from tests._support.files import write
 
 MiB = 1024 * 1024
 
@@ -61,12 +62,6 @@ def idx(array: np.ndarray, code: int | None = None) -> bytes:
 
 def idx_header(code: int, shape: tuple[int, ...]) -> bytes:
     return struct.pack(f">BBBB{len(shape)}I", 0, 0, code, len(shape), *shape)
-
-
-def write(path: Path, content: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return path
 
 
 def save_npy(path: Path, array: np.ndarray) -> Path:

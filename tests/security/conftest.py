@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from skdigits.datasets import _mnist
-from tests._support.hostile import NOISE, X10, Y10, Evil, save_npy, write
+from tests._support.files import write
+from tests._support.hostile import (
+    NOISE,
+    X10,
+    Y10,
+    Evil,
+    save_npy,
+)
 from tests._support.onnx_models import build_model
 
 
@@ -25,7 +32,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("hostile")
     # The refusals prove something only if loading this pickle would run its code.
     probe = d / "probe"
-    pickle.loads(pickle.dumps(Evil(probe)))
+    pickle.loads(pickle.dumps(Evil(probe))).close()  # what loads returns: the open file
     assert probe.exists(), "the pickle the tests attack with must run code when unpickled"
     evil = pickle.dumps(Evil(d / "PWNED"))
     out = {

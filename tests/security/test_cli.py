@@ -25,6 +25,7 @@ import pytest
 from skdigits import ModelFileError
 from skdigits.cli.main import main
 from skdigits.datasets import _mnist, get_data_home
+from tests._support.files import write
 from tests._support.hostile import (
     X10,
     Case,
@@ -32,7 +33,6 @@ from tests._support.hostile import (
     png_bytes,
     refusal_test,
     save_npy,
-    write,
 )
 
 _BUSY: list[Any] = []  # listening sockets, kept open for the module's lifetime
@@ -45,6 +45,13 @@ def busy_port() -> int:
     listener.listen()
     _BUSY.append(listener)
     return listener.getsockname()[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_busy_ports():
+    yield
+    while _BUSY:
+        _BUSY.pop().close()
 
 
 CASES: list[Case] = [
@@ -465,6 +472,7 @@ def test_a_closed_pipe_ends_predict_quietly(files, tmp_path):
     proc.stdout.readline()  # `| head -1`
     proc.stdout.close()
     err = proc.stderr.read().decode()
+    proc.stderr.close()
     assert proc.wait(timeout=60) == 141, err  # 128 + SIGPIPE, as a shell reports
     assert "Traceback" not in err, err
     assert "BrokenPipe" not in err, err

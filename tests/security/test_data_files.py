@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from skdigits import DataError, FetchError
 from skdigits.datasets import _mnist, fetch_mnist, load_idx
+from tests._support.files import write
 from tests._support.hostile import (
     FUZZ,
     NOISE,
@@ -44,7 +45,6 @@ from tests._support.hostile import (
     outcome,
     refusal_test,
     translation_test,
-    write,
 )
 from tests._support.onnx_models import onnx_file
 

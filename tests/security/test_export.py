@@ -16,7 +16,14 @@ import pytest
 from skdigits.estimator._saving import save_model
 from skdigits.export import ExportError, export_onnx
 from skdigits.runtime._predictor import OnnxDigitClassifier
-from tests._support.hostile import Case, Env, case_ids, check_refused, run_and_kill, write
+from tests._support.files import write
+from tests._support.hostile import (
+    Case,
+    Env,
+    case_ids,
+    check_refused,
+    run_and_kill,
+)
 
 
 def make_pipeline(**params: Any) -> Any:

@@ -27,6 +27,7 @@ from PIL import Image  # noqa: E402
 from skdigits import DataError  # noqa: E402
 from skdigits.io._images import load_digit_image  # noqa: E402
 from skdigits.io._inputs import to_mnist_convention  # noqa: E402
+from tests._support.files import write  # noqa: E402
 from tests._support.hostile import (  # noqa: E402
     BAD_GIF,
     FUZZ,
@@ -41,7 +42,6 @@ from tests._support.hostile import (  # noqa: E402
     png,
     refusal_test,
     translation_test,
-    write,
 )
 from tests._support.onnx_models import onnx_file  # noqa: E402
 

@@ -20,6 +20,7 @@ from skdigits import ModelFileError
 from skdigits.cli.main import main
 from skdigits.estimator._saving import load_model
 from skdigits.model_io._format import load_metadata as read_manifest
+from tests._support.files import write
 from tests._support.hostile import (
     Bound,
     MiB,
@@ -29,7 +30,6 @@ from tests._support.hostile import (
     nested,
     save_npy,
     translation_test,
-    write,
 )
 
 GOOD_MANIFEST: dict[str, Any] = {

@@ -30,6 +30,7 @@ from skdigits.cli.main import main
 from skdigits.runtime._checks import decode_metadata, inspect_onnx
 from skdigits.runtime._predictor import OnnxDigitClassifier
 from skdigits.serve import create_app
+from tests._support.files import write
 from tests._support.hostile import (
     FUZZ,
     Bound,
@@ -43,7 +44,6 @@ from tests._support.hostile import (
     outcome,
     refusal_test,
     translation_test,
-    write,
 )
 from tests._support.onnx_models import (
     METADATA,
