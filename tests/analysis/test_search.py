@@ -26,6 +26,9 @@ from skdigits.analysis._search import (
 
 # One small search, shared by the tests below: 2 learning rates x 2 folds on 600 images, 1 epoch.
 N_IMAGES = 600
+#: ``skdigits search`` arguments of the CLI tests: a small grid of two learning rates.
+SMALL_GRID = ["--subset", str(N_IMAGES), "--param", "epochs=1"]
+SMALL_GRID += ["--param", "optimizer__learning_rate=1e-3,1e-2", "--cv", "2"]
 GRID = {"clf__optimizer__learning_rate": [1e-3, 1e-2]}
 
 
@@ -340,14 +343,7 @@ def test_cli_search_end_to_end(local_search, tmp_path, capsys):
     out = tmp_path / "best.skdigits"
     argv = [
         "search",
-        "--subset",
-        str(N_IMAGES),
-        "--param",
-        "epochs=1",
-        "--param",
-        "optimizer__learning_rate=1e-3,1e-2",
-        "--cv",
-        "2",
+        *SMALL_GRID,
         "--n-jobs",
         "2",
         "--random-state",
@@ -432,14 +428,7 @@ def test_cli_search_on_dask_is_quiet(local_search, tmp_path):
             "search",
             "--backend",
             "dask",
-            "--subset",
-            str(N_IMAGES),
-            "--param",
-            "epochs=1",
-            "--param",
-            "optimizer__learning_rate=1e-3,1e-2",
-            "--cv",
-            "2",
+            *SMALL_GRID,
             "-o",
             str(out),
             "--json",

@@ -4,7 +4,7 @@ The runtime comes the way users get it: ``npm pack onnxruntime-web@<pinned>`` in
 cache under the data home (fetched once, verified every time). The preprocessing is
 checked against :func:`skdigits.io._images.preprocess_digit` twice: on random drawings
 run through ``preprocess.mjs`` in Node, and on drawings made in the page's own canvas in
-headless Chromium (Debian's ``chromium``, as in ``test_serve_browser.py``), where the
+headless Chromium (Debian's ``chromium``, as in ``tests/serve/test_browser.py``), where the
 page is served from the exported folder on loopback with every other request blocked.
 ``SKDIGITS_UPDATE_SCREENSHOT=1`` also writes the page, as the README shows it, to
 ``docs/web.png``.
