@@ -38,29 +38,49 @@ B = rng_weights.normal(0.0, 0.5, size=10).astype(np.float32)
 
 def build_model(
     path: Path,
+    extra_nodes: list[Any] = (),  # type: ignore[assignment]
+    extra_inits: list[Any] = (),  # type: ignore[assignment]
     *,
     metadata: dict[str, str] | None = None,
     input_name: str = "pixels",
     input_shape: list[int | str] | None = None,
     output_names: tuple[str, str] = ("label", "probabilities"),
+    logits: str = "logits",
+    proba_width: int | str = 10,
+    external: bool = False,
 ) -> Path:
-    """Write a contract-shaped linear softmax model: pixels → ÷255 → rows @ W + B."""
+    """Write a contract-shaped linear softmax model: pixels → ÷255 → rows @ W + B.
+
+    Hostile variants: ``extra_nodes`` (and their ``extra_inits``) sit between the
+    logits and Softmax, which reads the tensor named ``logits``; ``proba_width``
+    declares the probabilities' width; ``external`` stores ``W`` as external data
+    in ``secret.txt`` beside the model.
+    """
     label, proba = output_names
     if input_shape is None:
         input_shape = ["N", 28, 28]
     n_in = math.prod(int(d) for d in input_shape[1:])
+    weights = numpy_helper.from_array(np.resize(W, (n_in, 10)), "W")  # W itself for 784 pixels
+    if external:
+        weights.ClearField("raw_data")
+        weights.data_location = TensorProto.EXTERNAL
+        length = str(n_in * 10 * 4)
+        for key, value in (("location", "secret.txt"), ("offset", "0"), ("length", length)):
+            weights.external_data.add(key=key, value=value)
     inits = [
         numpy_helper.from_array(np.array(255.0, dtype=np.float32), "scale"),
         numpy_helper.from_array(np.array([-1, n_in]), "rows_shape"),
-        numpy_helper.from_array(np.resize(W, (n_in, 10)), "W"),  # W itself for 784 pixels
+        weights,
         numpy_helper.from_array(B, "B"),
+        *extra_inits,
     ]
     nodes = [
         helper.make_node("Div", [input_name, "scale"], ["scaled"]),
         helper.make_node("Reshape", ["scaled", "rows_shape"], ["rows"]),
         helper.make_node("MatMul", ["rows", "W"], ["logits0"]),
         helper.make_node("Add", ["logits0", "B"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], [proba], axis=-1),
+        *extra_nodes,
+        helper.make_node("Softmax", [logits], [proba], axis=-1),
         helper.make_node("ArgMax", [proba], ["index"], axis=1, keepdims=0),
         helper.make_node("Cast", ["index"], [label], to=TensorProto.INT64),
     ]
@@ -70,69 +90,14 @@ def build_model(
         [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, input_shape)],
         [
             helper.make_tensor_value_info(label, TensorProto.INT64, ["N"]),
-            helper.make_tensor_value_info(proba, TensorProto.FLOAT, ["N", 10]),
+            helper.make_tensor_value_info(proba, TensorProto.FLOAT, ["N", proba_width]),
         ],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     helper.set_model_props(model, METADATA if metadata is None else metadata)
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
-
-
-def onnx_file(
-    path: Path,
-    extra_nodes: list[Any] = (),  # type: ignore[assignment]
-    extra_inits: list[Any] = (),  # type: ignore[assignment]
-    *,
-    logits: str = "logits",
-    metadata: dict[str, str] | None = None,
-    proba_width: int | str = 10,
-    rows_shape: tuple[int, int] = (-1, 784),
-    external: bool = False,
-) -> Path:
-    """A contract-shaped ONNX model (÷255, MatMul, Add, Softmax, ArgMax) with extra nodes.
-
-    ``logits`` names the tensor Softmax reads, so extra nodes can sit in the path;
-    ``external`` stores the weights as external data in ``secret.txt``.
-    """
-    rng = np.random.default_rng(0)
-    weights = numpy_helper.from_array(rng.normal(size=(784, 10)).astype(np.float32), "W")
-    if external:
-        weights.ClearField("raw_data")
-        weights.data_location = TensorProto.EXTERNAL
-        for key, value in (("location", "secret.txt"), ("offset", "0"), ("length", "31360")):
-            weights.external_data.add(key=key, value=value)
-    inits = [
-        numpy_helper.from_array(np.array(255.0, dtype=np.float32), "scale"),
-        numpy_helper.from_array(np.array(rows_shape, dtype=np.int64), "rows_shape"),
-        weights,
-        numpy_helper.from_array(np.zeros(10, dtype=np.float32), "B"),
-        *extra_inits,
-    ]
-    nodes = [
-        helper.make_node("Div", ["pixels", "scale"], ["scaled"]),
-        helper.make_node("Reshape", ["scaled", "rows_shape"], ["rows"]),
-        helper.make_node("MatMul", ["rows", "W"], ["logits0"]),
-        helper.make_node("Add", ["logits0", "B"], ["logits"]),
-        *extra_nodes,
-        helper.make_node("Softmax", [logits], ["probabilities"], axis=-1),
-        helper.make_node("ArgMax", ["probabilities"], ["label"], axis=1, keepdims=0),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "digits",
-        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["N", 28, 28])],
-        [
-            helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
-            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", proba_width]),
-        ],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    helper.set_model_props(model, METADATA if metadata is None else metadata)
+    if not external:  # the checker would look for secret.txt
+        onnx.checker.check_model(model)
     path.write_bytes(model.SerializeToString())
     return path

@@ -46,7 +46,7 @@ from tests._support.hostile import (
     refusal_test,
     translation_test,
 )
-from tests._support.onnx_models import onnx_file
+from tests._support.onnx_models import build_model
 
 
 def fake_pair(env: Env, images: np.ndarray, labels: np.ndarray) -> Any:
@@ -275,7 +275,7 @@ BOUNDS: list[Bound] = [
         5,
         "cli-predict-npy-declaring-1e11-images",
         lambda d: (
-            f"cli(['predict', {str(onnx_file(d / 'm.onnx'))!r}, "
+            f"cli(['predict', {str(build_model(d / 'm.onnx'))!r}, "
             f"{str(npy_header_only(d / 'x.npy', (10**11, 784)))!r}])"
         ),
         "SystemExit",
@@ -312,7 +312,7 @@ BOUNDS: list[Bound] = [
     Bound(
         5,
         "cli-predict-dev-zero",
-        lambda d: f"cli(['predict', {str(onnx_file(d / 'm.onnx'))!r}, '/dev/zero'])",
+        lambda d: f"cli(['predict', {str(build_model(d / 'm.onnx'))!r}, '/dev/zero'])",
         "SystemExit",
         r"^1: skdigits: error: input '/dev/zero' is not a regular file",
         peak_mb=200,
@@ -345,7 +345,7 @@ TRANSLATED: list[Translated] = [
         "cli-predict-idx-that-overflows",
         lambda d: [
             "predict",
-            onnx_file(d / "m.onnx"),
+            build_model(d / "m.onnx"),
             write(d / "x-idx3", idx_header(0x08, (2**32 - 1, 2**32 - 1, 0))),
         ],
         1,

@@ -43,7 +43,7 @@ from tests._support.hostile import (  # noqa: E402
     refusal_test,
     translation_test,
 )
-from tests._support.onnx_models import onnx_file  # noqa: E402
+from tests._support.onnx_models import build_model  # noqa: E402
 
 
 def lit_blank_page() -> Image.Image:
@@ -155,7 +155,7 @@ def service_upload(path: Path) -> Any:
 
     from skdigits.serve import create_app
 
-    with TestClient(create_app(onnx_file(path / "m.onnx"))) as client:
+    with TestClient(create_app(build_model(path / "m.onnx"))) as client:
         reply = client.post("/predict", content=BAD_GIF, headers={"content-type": "image/gif"})
     raise DataError(f"{reply.status_code}: {reply.json()['error']}")
 
@@ -171,7 +171,7 @@ TRANSLATED: list[Translated] = [
     Translated(
         7,
         "cli-predict-bad-gif",
-        lambda d: ["predict", onnx_file(d / "m.onnx"), write(d / "bad.gif", BAD_GIF)],
+        lambda d: ["predict", build_model(d / "m.onnx"), write(d / "bad.gif", BAD_GIF)],
         1,
         r"bad\.gif' is truncated or damaged \(IndexError",
     ),

@@ -51,7 +51,6 @@ from tests._support.onnx_models import (
     build_model,
     helper,
     numpy_helper,
-    onnx_file,
 )
 
 CASES: list[Case] = [
@@ -159,7 +158,7 @@ def constant_of_shape_model(path: Path) -> Path:
         helper.make_node("ReduceSum", ["big"], ["big_sum"], keepdims=0),
         helper.make_node("Add", ["logits", "big_sum"], ["logits_big"]),
     ]
-    return onnx_file(path, nodes, [shape], logits="logits_big")
+    return build_model(path, nodes, [shape], logits="logits_big")
 
 
 def loop_model(path: Path) -> Path:
@@ -182,7 +181,7 @@ def loop_model(path: Path) -> Path:
         numpy_helper.from_array(np.array(True), "keep_going"),
     ]
     nodes = [helper.make_node("Loop", ["trips", "keep_going", "logits"], ["looped"], body=body)]
-    return onnx_file(path, nodes, inits, logits="looped")
+    return build_model(path, nodes, inits, logits="looped")
 
 
 def runtime_failure_model(path: Path, **kwargs: Any) -> Path:
@@ -196,7 +195,7 @@ def runtime_failure_model(path: Path, **kwargs: Any) -> Path:
         helper.make_node("Slice", ["pixels_shape", "zero", "two"], ["n_by_28"]),
         helper.make_node("Reshape", ["logits", "n_by_28"], ["logits_bad"]),
     ]
-    return onnx_file(path, nodes, inits, logits="logits_bad", **kwargs)
+    return build_model(path, nodes, inits, logits="logits_bad", **kwargs)
 
 
 BOUNDS: list[Bound] = [
@@ -252,7 +251,7 @@ def onnx_with_raw_metadata(path: Path, key: str, raw: bytes) -> Path:
     placeholder = "PLACEHOLDER-0123456789AB"
     raw = raw.ljust(len(placeholder), b" ")
     meta = {**METADATA, key: placeholder}
-    data = onnx_file(path, metadata=meta).read_bytes()
+    data = build_model(path, metadata=meta).read_bytes()
     assert data.count(placeholder.encode()) == 1
     return write(path, data.replace(placeholder.encode(), raw))
 
@@ -261,7 +260,7 @@ def onnx_with_raw_metadata(path: Path, key: str, raw: bytes) -> Path:
 def good_ort_bytes() -> bytes:
     """A good model converted to onnxruntime's ORT format by onnxruntime's own tool."""
     with tempfile.TemporaryDirectory() as scratch:
-        source = onnx_file(Path(scratch) / "m.onnx")
+        source = build_model(Path(scratch) / "m.onnx")
         subprocess.run(
             [
                 sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort",
@@ -283,7 +282,9 @@ def patched_ort(path: Path, old: bytes, new: bytes) -> Path:
 def onnx_with_bad_input_name(path: Path) -> Path:
     """A good model whose input is named ``pixel\\xff`` (not UTF-8) wherever it appears."""
     meta = {k: v for k, v in METADATA.items() if k != "input_name"}
-    return write(path, onnx_file(path, metadata=meta).read_bytes().replace(b"pixels", b"pixel\xff"))
+    return write(
+        path, build_model(path, metadata=meta).read_bytes().replace(b"pixels", b"pixel\xff")
+    )
 
 
 def read_onnx_metadata(path: Path) -> Any:
@@ -306,7 +307,7 @@ TRANSLATED: list[Translated] = [
         8,
         "onnx-classes-nested-100000-deep",
         lambda d: OnnxDigitClassifier(
-            onnx_file(d / "m.onnx", metadata={**METADATA, "classes": nested(100_000)})
+            build_model(d / "m.onnx", metadata={**METADATA, "classes": nested(100_000)})
         ),
         ModelFileError,
         r"has malformed `classes` metadata '\[\[\[.*\.\.\.' \(",
@@ -315,7 +316,7 @@ TRANSLATED: list[Translated] = [
         8,
         "onnx-hyperparameters-nested-100000-deep",
         lambda d: read_onnx_metadata(
-            onnx_file(d / "m.onnx", metadata={**METADATA, "hyperparameters": nested(100_000)})
+            build_model(d / "m.onnx", metadata={**METADATA, "hyperparameters": nested(100_000)})
         ),
         ModelFileError,
         r"has malformed `hyperparameters` metadata",
@@ -324,7 +325,7 @@ TRANSLATED: list[Translated] = [
         8,
         "onnx-classes-holding-1e30",
         lambda d: OnnxDigitClassifier(
-            onnx_file(d / "m.onnx", metadata={**METADATA, "classes": f"[{10**30}, 1]"})
+            build_model(d / "m.onnx", metadata={**METADATA, "classes": f"[{10**30}, 1]"})
         ),
         ModelFileError,
         r"`classes` metadata \[1000000000000000000000000000000, 1\], expected a JSON list of "
@@ -374,7 +375,7 @@ TRANSLATED: list[Translated] = [
     Translated(
         10,
         "onnx-external-data",
-        lambda d: OnnxDigitClassifier(onnx_file(d / "m.onnx", external=True)),
+        lambda d: OnnxDigitClassifier(build_model(d / "m.onnx", external=True)),
         ModelFileError,
         r"stores tensors as external data \(in files beside it\); skdigits' models hold all "
         r"their weights and never read other files",
@@ -382,7 +383,7 @@ TRANSLATED: list[Translated] = [
     Translated(
         10,
         "onnx-external-data-in-read-metadata",
-        lambda d: read_onnx_metadata(onnx_file(d / "m.onnx", external=True)),
+        lambda d: read_onnx_metadata(build_model(d / "m.onnx", external=True)),
         ModelFileError,
         r"stores tensors as external data",
     ),
@@ -450,7 +451,7 @@ def test_fuzz_the_onnx_metadata_decoder_raises_only_model_file_errors(raw, stric
 
 @pytest.fixture(scope="module")
 def good_onnx_bytes(tmp_path_factory) -> bytes:
-    return onnx_file(tmp_path_factory.mktemp("fuzz") / "m.onnx").read_bytes()
+    return build_model(tmp_path_factory.mktemp("fuzz") / "m.onnx").read_bytes()
 
 
 @settings(FUZZ, max_examples=400)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tests._support.hostile import MiB, png
-from tests._support.onnx_models import onnx_file
+from tests._support.onnx_models import build_model
 from tests._support.servers import get, post, running_server, skdigits_serve
 
 SERVER_ADDRESS_SPACE = 6 * 1024 * MiB
@@ -56,7 +56,7 @@ def peak_rss(pid: int) -> int:
 def test_the_service_drops_stalled_clients_and_keeps_answering(tmp_path):
     """Slowloris, stalled bodies, a huge header block and an idle keep-alive connection are
     all dropped by their configured timeouts, while valid requests keep getting answers."""
-    model = onnx_file(tmp_path / "m.onnx")
+    model = build_model(tmp_path / "m.onnx")
     flags = ["--header-timeout", "1", "--body-timeout", "1", "--keep-alive-timeout", "1"]
     flags += ["--max-header-bytes", "16384", "--limit-concurrency", "200"]
     with limited_server(serve_argv(model, *flags)) as server:
@@ -145,7 +145,7 @@ def test_the_service_drops_stalled_clients_and_keeps_answering(tmp_path):
 
 
 def test_the_service_caps_concurrent_connections(tmp_path):
-    model = onnx_file(tmp_path / "m.onnx")
+    model = build_model(tmp_path / "m.onnx")
     argv = serve_argv(model, "--limit-concurrency", "4", "--header-timeout", "5")
     with limited_server(argv) as server:
         idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(4)]
@@ -188,7 +188,7 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[4]), log_level="warning")
 
 
 def test_a_slow_json_prediction_never_blocks_the_event_loop(tmp_path):
-    model = onnx_file(tmp_path / "m.onnx")
+    model = build_model(tmp_path / "m.onnx")
     started, gate = tmp_path / "started", tmp_path / "gate"
     argv = [sys.executable, "-c", GATED_MODEL_SERVER, str(model), str(started), str(gate)]
     with limited_server(argv) as server:
@@ -233,7 +233,7 @@ UPLOAD_PEAK_BOUND = 600 * MiB
 
 
 def test_peak_memory_under_40_concurrent_large_uploads_is_set_by_configuration(tmp_path):
-    model = onnx_file(tmp_path / "m.onnx")
+    model = build_model(tmp_path / "m.onnx")
     image = large_digit_png()
     with limited_server(serve_argv(model)) as server:
         before = peak_rss(server.process.pid)
