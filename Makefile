@@ -40,8 +40,9 @@ MARKERS ?=
 docs: $(VENV)/.installed
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
+# Two pytest-xdist workers, one per core.
 test: lint docs
-	$(BIN)/pytest -m "$(MARKERS)"
+	$(BIN)/pytest -n 2 -m "$(MARKERS)"
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_fit_overhead.py

@@ -30,7 +30,7 @@ MANIFEST = "photos.csv"
 
 def _model(args: argparse.Namespace, X: np.ndarray, y: np.ndarray):
     if args.model is not None:
-        from skdigits.cli.predict import load_predictor
+        from skdigits.models import load_predictor
 
         return load_predictor(args.model), str(args.model)
     from skdigits import make_pipeline

@@ -3,7 +3,7 @@
     python docs/make_cli_docs.py          # rewrite docs/cli.md
     python docs/make_cli_docs.py --check  # exit 1 if docs/cli.md is stale
 
-``tests/test_cli_docs.py`` runs the check, so the page cannot drift from the code.
+``tests/cli/test_docs.py`` runs the check, so the page cannot drift from the code.
 """
 
 from __future__ import annotations

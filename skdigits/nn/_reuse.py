@@ -8,7 +8,7 @@ when the estimator is garbage-collected (or fits again), and a later fit of the
 same configuration takes it. The taken model gets the freshly initialised
 weights and optimizer state of a new build of the net, so it trains exactly as
 that new model would: the same seed gives bit-identical predictions
-(``tests/test_reuse.py``). Only the traced functions survive.
+(``tests/nn/test_reuse.py``). Only the traced functions survive.
 
 A seeded net's initial values depend only on its configuration and its seed, so
 they are kept too: a later fit with the same seed (every candidate and fold of a

@@ -116,7 +116,7 @@ def framework_random_state(seed: int | None = None, *, keras: bool = True) -> It
     undo what they set: Keras' ``set_random_seed`` has no getter for the seed
     it replaces, TensorFlow has none for its global seed nor a way to set it
     that keeps the kernel cache, and ``enable_op_determinism`` has no public
-    ``disable`` nor a way to ask whether it was on. ``tests/test_tf.py`` fails,
+    ``disable`` nor a way to ask whether it was on. ``tests/nn/test_tf.py`` fails,
     naming each call, if a release moves one.
     """
     from keras.src.backend.common import global_state

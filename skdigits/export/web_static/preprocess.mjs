@@ -1,6 +1,6 @@
 // MNIST preprocessing in the browser: the steps of skdigits.images.preprocess_digit,
 // operation for operation, so a drawing gives the model the same 28x28 pixels here as
-// it does in Python (tests/test_web.py checks it on drawings and random arrays).
+// it does in Python (tests/export/test_web.py checks it on drawings and random arrays).
 //
 // Python computes in float32 where numpy does; Math.fround rounds each JavaScript
 // (float64) result to float32, which for +, -, * and / gives exactly numpy's value.
