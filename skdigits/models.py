@@ -1,7 +1,7 @@
 """Open a model file of any kind, and decide whether a pickle may be loaded.
 
 One route for the command line and for Python: an ``.onnx`` file becomes an
-:class:`~skdigits.runtime._predictor.OnnxDigitClassifier` (numpy and onnxruntime only),
+:class:`~skdigits.runtime.OnnxDigitClassifier` (numpy and onnxruntime only),
 a ``.skdigits`` file a pipeline loaded by :func:`skdigits.estimator.load_model`
 (nothing in it runs), and a pickle or joblib file, recognised by its suffix or
 its first bytes, is refused unless the caller trusts it (``allow_pickle=True``),

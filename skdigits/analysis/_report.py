@@ -4,7 +4,7 @@
 test images and writes, into one directory,
 
 - ``confusion_matrix.png``: scikit-learn's ``ConfusionMatrixDisplay`` of the test
-  confusion matrix, computed with :func:`skdigits.analysis._evaluation.evaluate_predictions`
+  confusion matrix, computed with :func:`skdigits.analysis.evaluate_predictions`
   exactly as ``skdigits evaluate`` computes it (also saved as
   ``confusion_matrix.json`` and ``confusion_matrix.csv``);
 - ``misclassified.png``: the test digits the model got wrong with the highest

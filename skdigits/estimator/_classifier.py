@@ -49,7 +49,7 @@ class DigitClassifier(KerasTrainingHooks):
     ``cv`` means stratified folds); ``random_state`` seeds TensorFlow for ``fit``
     only; warm starts keep ``classes_``; feature names are checked as scikit-learn
     does; ``predict_proba`` rows sum to one. Named recipes expand into these
-    parameters: :func:`skdigits.estimator._presets.preset_params`.
+    parameters: :func:`skdigits.estimator.preset_params`.
 
     Parameters
     ----------
@@ -57,14 +57,14 @@ class DigitClassifier(KerasTrainingHooks):
         Width of the MLP's hidden layer.
     output_activation : {"softmax", "sigmoid"}, default="softmax"
     architecture : {"mlp", "cnn"}, default="mlp"
-        The reference net, or :func:`~skdigits.nn._networks.build_cnn` with
+        The reference net, or :func:`~skdigits.nn.build_cnn` with
         ``conv_filters`` (3 x 3 filters per block) and ``dense_units`` (0: no
         dense layer). Both take ``[N, 784]`` rows.
     conv_filters : tuple of int, default=(32, 64)
     dense_units : int, default=128
     ensemble_size : int, default=1
         How many such nets, each from its own seeds and trained on its own loss,
-        one model averages (:mod:`skdigits.nn._ensemble`); exported as one graph.
+        one model averages (:mod:`skdigits.nn`); exported as one graph.
     optimizer : str or keras optimizer class, default="adam"
         Its parameters are routed with the ``optimizer__`` prefix.
     optimizer__learning_rate : float, default=0.001
@@ -78,21 +78,21 @@ class DigitClassifier(KerasTrainingHooks):
         per-epoch validation loss and accuracy.
     lr_schedule : {"constant", "cosine", "exponential", "onecycle"}, default="constant"
         The learning rate over one ``fit``
-        (:class:`~skdigits.nn._callbacks.LearningRateSchedule`).
+        (:class:`~skdigits.nn.LearningRateSchedule`).
     early_stopping : bool, default=False
         Stop when ``val_accuracy`` has not improved for ``patience`` epochs and
         restore the best weights (needs ``validation_split > 0``).
     patience : int, default=3
     augment : float or None, default=None
         Strength of random transformations while training
-        (:func:`~skdigits.nn._augment.augmentation_layers`); none are exported.
+        (:func:`~skdigits.nn.augmentation_layers`); none are exported.
     augmentations : str or tuple of str, default="shift+rotate+zoom"
         Which of ``"shift"``, ``"rotate"``, ``"zoom"``, ``"shear"``, ``"elastic"``
         and ``"thickness"`` ``augment`` applies.
     label_smoothing : float, default=0.0
         Keras' ``CategoricalCrossentropy(label_smoothing=...)``; default loss only.
     teacher : str, Pipeline, DigitClassifier or None, default=None
-        Knowledge distillation (:mod:`skdigits.nn._distill`): a preset name (that
+        Knowledge distillation (:mod:`skdigits.nn`): a preset name (that
         recipe, without label smoothing, fitted first on the same images), the
         path of a saved model, or an estimator. Only the student is kept.
     distill_temperature : float, default=4.0
@@ -111,7 +111,7 @@ class DigitClassifier(KerasTrainingHooks):
     reuse_models : bool, default=False
         Let a later fit of the same net in this process reuse this one's traced
         Keras model once the estimator is collected or fits again, with fresh
-        weights: same results, about a second less per fit (:mod:`skdigits.nn._reuse`).
+        weights: same results, about a second less per fit (:mod:`skdigits.nn`).
         Keep the estimator, not just its ``model_``, while you use the model.
     model, build_fn, validation_batch_size, callbacks, shuffle, run_eagerly
         SciKeras' parameters, with SciKeras' defaults.

@@ -96,7 +96,7 @@ def _check_net(graph: onnx.GraphProto) -> None:
 def classification_head(classes: np.ndarray, like: onnx.ModelProto) -> onnx.ModelProto:
     """``probabilities = activations / row sums``; ``label = classes[argmax(probabilities)]``.
 
-    The same float32 operations as :func:`skdigits.estimator._classifier.normalize_rows`
+    The same float32 operations as ``normalize_rows`` (skdigits.estimator)
     and :meth:`DigitClassifier.predict`; ArgMax, like NumPy, takes the first
     maximum. The model has the opsets and IR version of ``like``, so the two merge.
     """

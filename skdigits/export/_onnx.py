@@ -34,7 +34,7 @@ def to_onnx_model(
 
     ``skl2onnx.to_onnx`` converts it through skdigits' registered converters:
     tf2onnx converts the Keras net; the ÷255, reshape, row normalisation and
-    label lookup are ONNX nodes around it (see :mod:`skdigits.export._keras` for
+    label lookup are ONNX nodes around it (see :mod:`skdigits.export` for
     why). The model passes ``onnx.checker.check_model(full_check=True)``; no
     parity check is run (:func:`export_onnx` runs one).
 

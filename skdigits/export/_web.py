@@ -3,7 +3,7 @@
 ``export_web(model, out_dir)`` writes a folder any static file server can serve, with
 no network access needed and no external URL loaded: ``index.html``, its two ES
 modules (``app.mjs``, the page; ``preprocess.mjs``, the MNIST preparation of
-:mod:`skdigits.io._images` ported to JavaScript), ``model.onnx``, ``model.json`` (the
+:mod:`skdigits.io` ported to JavaScript), ``model.onnx``, ``model.json`` (the
 model's classes and metadata for the page) and onnxruntime-web's three files
 (:data:`~skdigits.export._ortweb.ORT_WEB_FILES`), fetched into a verified cache.
 The drawing pad and answer bars are those of the page ``skdigits serve`` serves,
@@ -50,7 +50,7 @@ def export_web(
     model : str or path-like
         An ``.onnx`` file written by :func:`~skdigits.export.export_onnx` (so it
         has passed the parity gate); it is checked with
-        :class:`~skdigits.runtime._predictor.OnnxDigitClassifier` first.
+        :class:`~skdigits.runtime.OnnxDigitClassifier` first.
     out_dir : str or path-like
         The folder to write; created if missing. A folder that already holds files
         is refused unless ``force``, and then only the site's own files are replaced.

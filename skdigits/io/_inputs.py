@@ -17,7 +17,7 @@ black. :func:`to_mnist_convention` converts them, deliberately and visibly:
 Integer arrays are never rescaled by ``auto``: 0-255 is their natural range.
 
 This module is on the inference path: it imports numpy and the standard library,
-plus Pillow (through :mod:`skdigits.io._images`) when it decodes an image.
+plus Pillow (through :mod:`skdigits.io`) when it decodes an image.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def read_inputs(paths: Any, *, scale: str = "auto", invert: str = "auto") -> lis
     scale, invert : str, default="auto"
         How arrays are converted to MNIST's convention; see
         :func:`to_mnist_convention`. Image files are prepared by
-        :func:`skdigits.io._images.load_digit_image`, which finds polarity itself.
+        :func:`skdigits.io.load_digit_image`, which finds polarity itself.
 
     Returns
     -------

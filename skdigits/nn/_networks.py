@@ -224,7 +224,7 @@ def build_network(
 ) -> Any:
     """The net a DigitClassifier's :data:`NET_PARAMS` describe: :func:`build_cnn` or
     :func:`build_mlp`, seeded with ``seed``; with ``ensemble_size`` > 1, that many
-    of them, each from its own seed, averaged in one model (:mod:`skdigits.nn._ensemble`)."""
+    of them, each from its own seed, averaged in one model (:mod:`skdigits.nn`)."""
     kinds = augmentation_kinds(augmentations)
 
     def one(seed: int | None) -> Any:

@@ -5,7 +5,7 @@ Routes:
 - ``POST /predict``: a PNG/JPEG (or GIF, BMP, TIFF, WebP, PNM) image, sent as the
   raw body (``Content-Type: image/png``...) or as the ``image`` field of a
   ``multipart/form-data`` upload, is prepared as ``skdigits predict`` prepares image
-  files (:func:`skdigits.io._images.load_digit_image`); JSON ``{"pixels": ...}`` holds
+  files (:func:`skdigits.io.load_digit_image`); JSON ``{"pixels": ...}`` holds
   one MNIST-layout image (28 rows of 28 values) or a batch of them, with optional
   ``"scale"`` (``"auto"``, ``"255"``, ``"1"``) and ``"invert"`` (``"auto"``,
   ``"yes"``, ``"no"``) as ``skdigits predict`` takes them: by default values all
@@ -21,7 +21,7 @@ for another content type, 422 for well-formed input that is not a digit image
 (wrong shape, values out of range, not an image, blank, too many pixels).
 
 This module is on the deployment path: it imports numpy, onnxruntime (through
-:mod:`skdigits.runtime._predictor`), Pillow (through :mod:`skdigits.io._images`, when an image
+:mod:`skdigits.runtime`), Pillow (through :mod:`skdigits.io`, when an image
 arrives) and the web stack; never TensorFlow, Keras or scikit-learn.
 """
 
@@ -115,7 +115,7 @@ def create_app(
         408 and disconnected.
     max_image_pixels : int, default=None
         Larger images are refused with 422 from their header, before decoding;
-        ``None`` means :data:`skdigits.io._images.MAX_IMAGE_PIXELS` (16 megapixels).
+        ``None`` means :data:`skdigits.io.MAX_IMAGE_PIXELS` (16 megapixels).
     decode_concurrency : int, default=2
         Images decoded at once; further uploads wait. With ``max_image_pixels``
         this bounds the memory decoding takes (about 9 bytes per pixel each),
