@@ -23,54 +23,60 @@ import argparse
 import os
 import statistics
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--skip", nargs="*", default=[], choices=("tuned", "cnn", "sklearn"))
-    args = parser.parse_args()
+    return parser
 
-    import tensorflow as tf
-    from seed_keras import fit_seed_keras as seed_keras_model
 
-    from skdigits.cli._common import quiet_tensorflow
-    from skdigits.nn._tf import seeded
+@dataclass(frozen=True)
+class Fits:
+    """The data and settings every timed fit of one run shares."""
 
-    quiet_tensorflow()
-    from skdigits import DigitClassifier, fetch_mnist, make_pipeline
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    epochs: int | None
+    repeats: int
 
-    X, y = fetch_mnist(subset="train", return_X_y=True)
-    X_test, y_test = fetch_mnist(subset="test", return_X_y=True)
-    default_spe = DigitClassifier().steps_per_execution
+    def skdigits(self, params: dict) -> tuple[float, float]:
+        """Seconds to fit ``make_pipeline(**params)``, and its test accuracy."""
+        from skdigits import make_pipeline
 
-    def epochs_of(params: dict) -> dict:
-        return params if args.epochs is None else {**params, "epochs": args.epochs}
-
-    def fit_skdigits(params: dict) -> tuple[float, float]:
-        pipe = make_pipeline(**epochs_of(params), random_state=0)
+        if self.epochs is not None:
+            params = {**params, "epochs": self.epochs}
+        pipe = make_pipeline(**params, random_state=0)
         start = time.perf_counter()
-        pipe.fit(X, y)
+        pipe.fit(self.X, self.y)
         seconds = time.perf_counter() - start
-        return seconds, float(pipe.score(X_test, y_test))
+        return seconds, float(pipe.score(self.X_test, self.y_test))
 
-    def fit_seed_keras() -> tuple[float, float]:
+    def seed_keras(self) -> tuple[float, float]:
         """The seed's code: its net, Adam, sparse CE, Keras' defaults for the rest."""
-        epochs = args.epochs or 10
+        from seed_keras import fit_seed_keras
+
+        from skdigits.nn._tf import seeded
+
         with seeded(0):
             start = time.perf_counter()
-            model = seed_keras_model(X, y, epochs=epochs)
+            model = fit_seed_keras(self.X, self.y, epochs=self.epochs or 10)
             seconds = time.perf_counter() - start
-            Xt = X_test.reshape(len(X_test), -1).astype(np.float32) / np.float32(255)
-            accuracy = float((model.predict(Xt, verbose=0).argmax(1) == y_test).mean())
+            Xt = self.X_test.reshape(len(self.X_test), -1).astype(np.float32) / np.float32(255)
+            accuracy = float((model.predict(Xt, verbose=0).argmax(1) == self.y_test).mean())
         return seconds, accuracy
 
-    def compare(name: str, before, after, target: str = "") -> None:
+    def compare(self, name: str, before, after, target: str = "") -> None:
+        """Print the median seconds of each side, their ratio and mean accuracies."""
         b, a = [], []
-        for _ in range(args.repeats):  # alternating, so load hits both alike
+        for _ in range(self.repeats):  # alternating, so load hits both alike
             b.append(before())
             a.append(after())
         tb, ta = statistics.median(t for t, _ in b), statistics.median(t for t, _ in a)
@@ -81,9 +87,48 @@ def main() -> None:
             flush=True,
         )
 
-    fit_seed_keras()  # warm-up: TensorFlow's one-off start-up costs
+    def sklearn_mlp(self) -> None:
+        """Print scikit-learn's MLPClassifier((100,)) on the same 80 %, for reference."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+
+        cut = int(len(self.X) * 0.8)
+        mlp = MLPClassifier((100,), max_iter=self.epochs or 10, random_state=0)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mlp.fit(self.X[:cut].reshape(cut, -1) / 255.0, self.y[:cut])
+        seconds = time.perf_counter() - start
+        accuracy = mlp.score(self.X_test.reshape(len(self.X_test), -1) / 255.0, self.y_test)
+        print(
+            f"{'sklearn MLPClassifier((100,))':<34} {'':>10}  {seconds:8.1f} s  {'':>14} "
+            f"{'':>9} {accuracy:8.2%}"
+        )
+
+
+def main() -> None:
+    args = _parser().parse_args()
+
+    import tensorflow as tf
+
+    from skdigits.cli._common import quiet_tensorflow
+
+    quiet_tensorflow()
+    from skdigits import DigitClassifier, fetch_mnist
+
+    fits = Fits(
+        *fetch_mnist(subset="train", return_X_y=True),
+        *fetch_mnist(subset="test", return_X_y=True),
+        epochs=args.epochs,
+        repeats=args.repeats,
+    )
+    default_spe = DigitClassifier().steps_per_execution
+
+    fits.seed_keras()  # warm-up: TensorFlow's one-off start-up costs
     print(
-        f"{len(X)} training images (80/20 split), {len(X_test)} test images; "
+        f"{len(fits.X)} training images (80/20 split), {len(fits.X_test)} test images; "
         f"steps_per_execution={default_spe}; {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f} at start; TensorFlow {tf.__version__}"
     )
@@ -91,10 +136,10 @@ def main() -> None:
         f"{'fit':<34} {'before':>10}  {'skdigits':>10}  {'ratio':>6}{'':<8} "
         f"{'acc before':>9} {'acc':>8}"
     )
-    compare(
+    fits.compare(
         "seed recipe: seed's Keras code",
-        fit_seed_keras,
-        lambda: fit_skdigits({"preset": "seed"}),
+        fits.seed_keras,
+        lambda: fits.skdigits({"preset": "seed"}),
         " (<=0.5)",
     )
     # The tuned presets keep one batch a call (their schedule steps every batch);
@@ -104,29 +149,13 @@ def main() -> None:
         ("cnn", "tuned CNN: preset / spe default", {"preset": "tuned", "architecture": "cnn"}),
     ):
         if key not in args.skip:
-            compare(
+            fits.compare(
                 label,
-                lambda p=params: fit_skdigits(p),
-                lambda p=params: fit_skdigits({**p, "steps_per_execution": default_spe}),
+                lambda p=params: fits.skdigits(p),
+                lambda p=params: fits.skdigits({**p, "steps_per_execution": default_spe}),
             )
     if "sklearn" not in args.skip:
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPClassifier
-
-        cut = int(len(X) * 0.8)
-        mlp = MLPClassifier((100,), max_iter=args.epochs or 10, random_state=0)
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            mlp.fit(X[:cut].reshape(cut, -1) / 255.0, y[:cut])
-        seconds = time.perf_counter() - start
-        accuracy = mlp.score(X_test.reshape(len(X_test), -1) / 255.0, y_test)
-        print(
-            f"{'sklearn MLPClassifier((100,))':<34} {'':>10}  {seconds:8.1f} s  {'':>14} "
-            f"{'':>9} {accuracy:8.2%}"
-        )
+        fits.sklearn_mlp()
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 
