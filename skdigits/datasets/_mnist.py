@@ -362,7 +362,7 @@ def _cache_is_valid(path: Path, tried: list[str]) -> bool:
     """Whether ``path`` holds the canonical file; a wrong file is removed."""
     if not path.is_file():
         return False
-    digest = _sha256_of(path)
+    digest = hash_file(path).hexdigest()
     expected = MNIST_FILES[path.name]
     if digest == expected:
         return True
@@ -431,10 +431,6 @@ def _install(stream: IO[bytes], dest: Path, expected_sha256: str) -> None:
     )
 
 
-def _sha256_of(path: Path) -> str:
-    return str(hash_file(path).hexdigest())
-
-
 # --- sources ---------------------------------------------------------------------------
 
 
@@ -485,7 +481,7 @@ def _keras_npz_candidates(names: tuple[str, ...], timeout: float) -> Candidates:
         npz_path = Path(scratch) / "mnist.npz"
         with urlopen(KERAS_NPZ_URL, timeout) as response, open(npz_path, "wb") as out:
             shutil.copyfileobj(response, out, CHUNK)
-        digest = _sha256_of(npz_path)
+        digest = hash_file(npz_path).hexdigest()
         if digest != KERAS_NPZ_SHA256:
             raise DataError(
                 f"{KERAS_NPZ_URL}: SHA-256 {digest[:16]}… does not match the expected "

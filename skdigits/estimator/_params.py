@@ -80,11 +80,12 @@ TEACHER_EXPECTED = (
 )
 
 
-def check_params(
-    estimator: Any,
-    constraints: dict[str, tuple[Callable[[Any], bool], str]] = PARAMETER_CONSTRAINTS,
-) -> None:
-    """Check a DigitClassifier's parameters against the table, then the rules between them."""
+def check_params(estimator: Any, constraints: dict[str, tuple[Callable[[Any], bool], str]]) -> None:
+    """Check a DigitClassifier's parameters against ``constraints``, then the rules between them.
+
+    ``constraints`` is :data:`PARAMETER_CONSTRAINTS` with the ``teacher`` rule,
+    which needs the classifier's class (``DigitClassifier`` passes its own table).
+    """
     for name, (is_valid, expected) in constraints.items():
         value = getattr(estimator, name)
         if not is_valid(value):

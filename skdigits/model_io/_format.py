@@ -166,8 +166,8 @@ def read_pipeline(path, step_classes: dict[str, Any]):
     path : str or path-like
     step_classes : dict
         What builds each step, by the class name the manifest stores
-        (``"PixelScaler"``, ``"DigitClassifier"``): a class or a function taking
-        the step's parameters as keywords. A name not in it is refused.
+        (``"PixelScaler"``, ``"DigitClassifier"``, the only two a manifest may
+        name): a class or a function taking the step's parameters as keywords.
 
     Returns
     -------
