@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import stat
 import struct
 import zlib
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import numpy as np
 
 from .._core.atomic import atomic_path
 from .._core.errors import DataError, one_line
+from .._core.files import open_regular
 
 __all__ = ["load_idx", "save_idx"]
 
@@ -150,38 +150,8 @@ def _open_regular(
     missing_hint: str = "check the path, or fetch the data with skdigits.datasets.fetch_mnist()",
     example: str = "train-images-idx3-ubyte",
 ) -> BinaryIO:
-    """``path`` opened for reading, refused unless it is a regular file.
-
-    A device (``/dev/zero``), a FIFO or a socket never ends: reading one whole would
-    hang or fill memory, so its type is checked (on the open file) before any byte
-    of it is read. ``what`` names the kind of file in messages.
-    """
-    folder = (
-        f"{what.split()[0]} path '{path}' is a directory, not a file; pass the path of "
-        f"{'an' if what[0] in 'AEIOU.' else 'a'} {what} inside it, e.g. {example}"
-    )
-    try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
-        # it changes nothing for a regular file.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError as err:
-        raise DataError(f"{what} '{path}' does not exist; {missing_hint}") from err
-    except IsADirectoryError as err:
-        raise DataError(folder) from err
-    except OSError as err:
-        raise DataError(
-            f"cannot read {what} '{path}' ({one_line(err)}); check its permissions"
-        ) from err
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        if stat.S_ISDIR(mode):
-            raise DataError(folder)
-        raise DataError(
-            f"{what.split()[0]} path '{path}' is not a regular file (a device, pipe or "
-            f"socket); pass {'an' if what[0] in 'AEIOU.' else 'a'} {what} saved on disk"
-        )
-    return open(fd, "rb")
+    """``path`` opened for reading, refused unless it is a regular file."""
+    return open_regular(path, what, missing_hint=missing_hint, example=example)
 
 
 def _read_header(read: Callable[[int], bytes], path: Path) -> tuple[np.dtype, tuple[int, ...]]:
