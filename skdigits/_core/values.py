@@ -7,6 +7,7 @@ hidden units or a ``false`` in a manifest is a mistake to report, not a 1 or a 0
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -31,3 +32,28 @@ def is_finite_number(value: Any) -> bool:
 def python_scalar(value: Any) -> Any:
     """A NumPy scalar as the Python one (``np.int64(3)`` → ``3``); anything else unchanged."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` made fit for strict JSON: NaN and ±inf become ``None`` (``null``).
+
+    Python's :func:`json.dumps` writes ``NaN`` and ``Infinity`` by default, which no
+    JSON parser (a browser's ``JSON.parse``, ``jq``) accepts. Dicts, lists, tuples
+    and NumPy arrays and scalars are converted throughout; other values are
+    returned as they are.
+    """
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return strict_json(value.tolist())
+    value = python_scalar(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def dumps_json(value: Any, **kwargs: Any) -> str:
+    """:func:`json.dumps` of :func:`strict_json` ``(value)``: never ``NaN`` in the text."""
+    return json.dumps(strict_json(value), allow_nan=False, **kwargs)
