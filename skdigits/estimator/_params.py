@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -10,20 +10,21 @@ import scipy.sparse as sp
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from .._core.values import is_integer, is_number
+from .._core.errors import DataError
+from .._core.values import is_finite_number
+from ..model_io._bounds import (
+    MAX_CLASSES,
+    ParameterError,
+    bound_words,
+    check_network_size,
+    describe,
+    within_bounds,
+)
 from ..nn._augment import augmentation_kinds
 
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid")
 ARCHITECTURES = ("mlp", "cnn")
 LR_SCHEDULES = ("constant", "cosine", "exponential", "onecycle")
-
-
-def _is_filters(value: Any) -> bool:
-    return (
-        isinstance(value, tuple | list)
-        and len(value) >= 1
-        and all(is_integer(v) and v >= 1 for v in value)
-    )
 
 
 def _is_augmentations(value: Any) -> bool:
@@ -34,26 +35,41 @@ def _is_augmentations(value: Any) -> bool:
     return True
 
 
+def _bounded(name: str, hint: str = "") -> tuple[Callable[[Any], bool], str]:
+    """The rule of a parameter in the bounds table that loading a saved model applies."""
+    return (lambda v: within_bounds(name, v), bound_words(name) + hint)
+
+
+def _is_random_state(value: Any) -> bool:
+    return isinstance(value, np.random.RandomState) or within_bounds("random_state", value)
+
+
+def _is_class_weight(value: Any) -> bool:
+    if value is None or value == "balanced":
+        return True
+    return isinstance(value, dict) and all(is_finite_number(w) and w >= 0 for w in value.values())
+
+
 #: What each parameter may be, checked once at the start of ``fit``: a test and
-#: the words of the error, which names the parameter in backticks.
+#: the words of the error, which names the parameter in backticks. Sizes, counts
+#: and rates are the bounds table that loading a saved model applies too
+#: (:data:`skdigits.model_io.PARAMETER_BOUNDS`).
 PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "hidden_units": (lambda v: is_integer(v) and v >= 1, "a positive integer"),
+    "hidden_units": _bounded("hidden_units"),
     "output_activation": (lambda v: v in OUTPUT_ACTIVATIONS, f"one of {OUTPUT_ACTIVATIONS}"),
     "architecture": (lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
-    "conv_filters": (_is_filters, "a tuple of positive integers, one per convolution block"),
-    "dense_units": (
-        lambda v: is_integer(v) and v >= 0,
-        "a non-negative integer (0: no dense layer)",
-    ),
-    "ensemble_size": (lambda v: is_integer(v) and v >= 1, "a positive integer (1: a single net)"),
-    "batch_size": (lambda v: is_integer(v) and v >= 1, "a positive integer"),
-    "epochs": (lambda v: is_integer(v) and v >= 1, "a positive integer"),
-    "validation_split": (lambda v: is_number(v) and 0.0 <= v < 1.0, "in [0, 1)"),
+    "conv_filters": _bounded("conv_filters"),
+    "dense_units": _bounded("dense_units", " (0: no dense layer)"),
+    "ensemble_size": _bounded("ensemble_size", " (1: a single net)"),
+    "batch_size": _bounded("batch_size"),
+    "validation_batch_size": _bounded("validation_batch_size"),
+    "epochs": _bounded("epochs"),
+    "optimizer__learning_rate": _bounded("optimizer__learning_rate", " (e.g. 0.001)"),
+    "validation_split": _bounded("validation_split"),
     "lr_schedule": (lambda v: v in LR_SCHEDULES, f"one of {LR_SCHEDULES}"),
-    "augment": (
-        lambda v: v is None or (is_number(v) and 0.0 <= v <= 3.0),
-        "None or a strength between 0 and 3 (1.0: shifts and zoom up to 10 %, "
-        "rotations up to 10 degrees)",
+    "augment": _bounded(
+        "augment",
+        " (1.0: shifts and zoom up to 10 %, rotations up to 10 degrees)",
     ),
     "augmentations": (
         _is_augmentations,
@@ -61,15 +77,20 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "tuple or a string such as 'shift+zoom'",
     ),
     "early_stopping": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
-    "patience": (lambda v: is_integer(v) and v >= 1, "a positive integer"),
-    "steps_per_execution": (lambda v: is_integer(v) and v >= 1, "a positive integer"),
+    "patience": _bounded("patience"),
+    "steps_per_execution": _bounded("steps_per_execution"),
     "reuse_models": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
-    "label_smoothing": (
-        lambda v: is_number(v) and 0.0 <= v < 1.0,
-        "a number in [0, 1) (e.g. 0.1)",
+    "label_smoothing": _bounded("label_smoothing", " (e.g. 0.1)"),
+    "distill_temperature": _bounded("distill_temperature", " (e.g. 4)"),
+    "distill_alpha": _bounded("distill_alpha"),
+    "random_state": (
+        _is_random_state,
+        f"{bound_words('random_state')}, or a numpy RandomState",
     ),
-    "distill_temperature": (lambda v: is_number(v) and v > 0.0, "a positive number (e.g. 4)"),
-    "distill_alpha": (lambda v: is_number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]"),
+    "class_weight": (
+        _is_class_weight,
+        "None, 'balanced' or a dict of finite non-negative weights per class",
+    ),
 }
 
 
@@ -86,25 +107,60 @@ def check_params(estimator: Any, constraints: dict[str, tuple[Callable[[Any], bo
     ``constraints`` is :data:`PARAMETER_CONSTRAINTS` with the ``teacher`` rule,
     which needs the classifier's class (``DigitClassifier`` passes its own table).
     """
-    for name, (is_valid, expected) in constraints.items():
-        value = getattr(estimator, name)
+    check_param_values(estimator.get_params(deep=False), constraints)
+
+
+def check_param_values(
+    params: Mapping[str, Any], constraints: dict[str, tuple[Callable[[Any], bool], str]]
+) -> None:
+    """Judge a dict of DigitClassifier parameters without building anything.
+
+    Parameters
+    ----------
+    params : mapping
+        Parameter names as ``DigitClassifier`` takes them (``hidden_units``,
+        ``optimizer__learning_rate``); a name left out is not judged, nor is a
+        rule between parameters that needs it.
+    constraints : dict
+        The table to apply (see :func:`check_params`).
+
+    Raises
+    ------
+    ParameterError
+        One line naming the parameter, what it must be, and the value.
+    """
+    for name in constraints.keys() & params.keys():
+        is_valid, expected = constraints[name]
+        value = params[name]
         if not is_valid(value):
-            raise ValueError(f"`{name}` must be {expected}, got {value!r}")
-    if estimator.early_stopping and not estimator.validation_split > 0.0:
-        raise ValueError(
+            raise ParameterError(f"`{name}` must be {expected}, got {describe(value)}")
+    get = params.get
+    if get("early_stopping") and get("validation_split", 1.0) == 0.0:
+        raise ParameterError(
             "`early_stopping` watches the validation accuracy, but `validation_split` "
             "is 0; set validation_split (e.g. 0.2) or early_stopping=False"
         )
-    if estimator.ensemble_size > 1 and estimator.teacher is not None:
-        raise ValueError(
-            f"`teacher` distils into a single net, got ensemble_size={estimator.ensemble_size}; "
+    if get("ensemble_size", 1) > 1 and get("teacher") is not None:
+        raise ParameterError(
+            f"`teacher` distils into a single net, got ensemble_size={get('ensemble_size')}; "
             "set ensemble_size=1 (an ensemble can be the teacher)"
         )
-    if estimator.label_smoothing > 0.0 and estimator.loss != "sparse_categorical_crossentropy":
-        raise ValueError(
-            f"`label_smoothing` works with the default loss only, got loss={estimator.loss!r}; "
+    loss = get("loss", "sparse_categorical_crossentropy")
+    if get("label_smoothing", 0.0) > 0.0 and loss != "sparse_categorical_crossentropy":
+        raise ParameterError(
+            f"`label_smoothing` works with the default loss only, got loss={describe(loss)}; "
             "set label_smoothing=0 or pass a smoothing loss yourself"
         )
+
+
+def check_network(estimator: Any, n_features: int, n_classes: int) -> None:
+    """Refuse, before training, a net or a class count that a saved model could not hold."""
+    if n_classes > MAX_CLASSES:
+        raise DataError(
+            f"y holds {n_classes} classes, more than the {MAX_CLASSES} a DigitClassifier "
+            "learns (and a .skdigits file holds); pass fewer distinct labels"
+        )
+    check_network_size(estimator.get_params(deep=False), n_features=n_features, n_classes=n_classes)
 
 
 def check_labels(y: Any, *, min_classes: int = 2) -> np.ndarray:

@@ -16,8 +16,9 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from .._core.errors import ModelFileError
-from ..model_io._format import read_pipeline
+from .._core.errors import DataError, ModelFileError
+from ..model_io._bounds import describe
+from ..model_io._format import load_metadata, read_pipeline
 from ..nn._tf import seed_from
 from ._presets import PRESETS, preset_params, spelled_out
 from ._scaler import PixelScaler
@@ -65,19 +66,46 @@ def fit_teacher(student: Any, X: Any, y: Any) -> Any:
         }
         fitted = type(student)(**params).fit(X, y)
     elif isinstance(teacher, str):
+        check_teacher_file(teacher, np.unique(np.asarray(y)))
         fitted = _load_teacher(teacher, type(student))
     else:
         clf = teacher.steps[-1][1] if isinstance(teacher, Pipeline) else teacher
         if not hasattr(clf, "model_"):
             clf = clone(clf).fit(X, y)
         fitted = clf
-    classes = np.unique(np.asarray(y))
-    if not np.array_equal(np.asarray(fitted.classes_), classes):
-        raise ValueError(
-            f"the `teacher` knows the classes {np.asarray(fitted.classes_).tolist()}, but y "
-            f"holds {classes.tolist()}; distil from a teacher fitted on the same labels"
-        )
+    _check_teacher_classes(fitted.classes_, np.unique(np.asarray(y)), "the `teacher`")
     return fitted
+
+
+def check_teacher_file(path: str, classes: Any) -> None:
+    """Refuse a saved teacher that cannot teach these ``classes``, from its manifest alone.
+
+    Reads no weights and needs no TensorFlow, so the command line calls it before
+    loading MNIST. A missing path may be a misspelt preset, and is named as one.
+
+    Raises
+    ------
+    ModelFileError
+        ``path`` is missing, not a regular file, or not a valid model file.
+    DataError
+        The teacher was fitted on other classes.
+    """
+    if not os.path.lexists(path):
+        raise ModelFileError(
+            f"`teacher`={describe(path)} is neither a preset {tuple(PRESETS)} nor an existing "
+            "file; pass a preset name or the path of a .skdigits model"
+        )
+    manifest = load_metadata(path)
+    _check_teacher_classes(manifest["classes"], classes, f"the `teacher` {path}")
+
+
+def _check_teacher_classes(known: Any, classes: Any, teacher: str) -> None:
+    known, classes = np.asarray(known), np.asarray(classes)
+    if known.shape != classes.shape or not np.array_equal(known, classes):
+        raise DataError(
+            f"{teacher} knows the classes {describe(known.tolist())}, but the student learns "
+            f"{describe(classes.tolist())}; distil from a teacher fitted on the same labels"
+        )
 
 
 def _teacher_architecture(preset: str) -> str:
@@ -87,11 +115,6 @@ def _teacher_architecture(preset: str) -> str:
 
 def _load_teacher(path: str, classifier: type) -> Any:
     """The classifier of the model saved at ``path``, built as a ``classifier``."""
-    if not os.path.exists(path):
-        raise ModelFileError(
-            f"`teacher`={path!r} is neither a preset {tuple(PRESETS)} nor an existing "
-            "file; pass a preset name or the path of a .skdigits model"
-        )
     steps = {
         "PixelScaler": PixelScaler,
         "DigitClassifier": lambda **params: classifier(**spelled_out(params)),

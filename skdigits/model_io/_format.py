@@ -20,12 +20,14 @@ and NumPy objects but has no safe loader for a Keras model, and Keras' own
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tempfile
 import zipfile
 import zlib
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +36,19 @@ import numpy as np
 from .._core.atomic import atomic_path, temporary_dir_beside
 from .._core.deps import require
 from .._core.errors import ModelFileError, one_line
-from .._core.values import is_finite_number, is_integer
+from .._core.files import open_regular
+from .._core.values import is_finite_number, is_integer, python_scalar, strict_json
 from .._version import __version__
 from ..nn._tf import import_keras
+from ._bounds import (
+    MAX_CLASSES,
+    MAX_WEIGHTS,
+    PARAMETER_BOUNDS,
+    bound_words,
+    count_weights,
+    describe,
+    within_bounds,
+)
 
 FORMAT = "skdigits-pipeline"
 FORMAT_VERSION = 1
@@ -57,11 +69,10 @@ MAX_COMPRESSION_RATIO = 50
 _RATIO_FREE_BYTES = 1024 * 1024
 _MAX_MEMBERS = 64
 _MAX_KERAS_CONFIG_BYTES = 4 * 1024 * 1024
-#: Bounds on the manifest's values.
-MAX_HIDDEN_UNITS = 10_000
-MAX_CLASSES = 1_000
+# Bounds on the manifest's values; the parameters' are the table in _bounds.py.
 _N_PIXELS = 784
 _MAX_HISTORY = 100_000
+_MAX_METADATA_DEPTH = 100
 # Parameters that name Python objects (a model function, callbacks): the safe
 # format stores none, so a manifest that sets one was not written by skdigits.
 _OBJECT_PARAMS = ("model", "build_fn", "callbacks")
@@ -83,19 +94,68 @@ _MAX_KERAS_SIZE = 10_000_000
 
 
 def _json_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Parameters as JSON, refusing objects the safe format cannot store."""
+    """Parameters as JSON, refusing objects the safe format cannot store.
+
+    NumPy scalars (a grid over ``np.arange``) are stored as the Python numbers they
+    are; a NaN or infinite one is refused, as loading would refuse it.
+    """
     out = {}
     for key, value in params.items():
+        value = python_scalar(value)
         try:
             json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as err:
+        except ValueError as err:
             raise ModelFileError(
-                f"cannot save parameter `{name}__{key}`={value!r}: the safe model format "
+                f"cannot save parameter `{name}__{key}`={describe(value)}: it holds a NaN or "
+                "infinite number, which the safe model format does not store; set a finite value"
+            ) from err
+        except (TypeError, RecursionError) as err:
+            raise ModelFileError(
+                f"cannot save parameter `{name}__{key}`={describe(value)}: the safe model format "
                 "stores only numbers, strings, booleans, lists and dicts; set it to a "
                 "plain value (e.g. an optimizer name) or use joblib for your own use"
             ) from err
         out[key] = value
     return out
+
+
+def _json_metadata(metadata: Any) -> dict[str, Any]:
+    """``metadata`` as strict JSON: NaN and inf become null (as ``info --json`` prints
+    them), NumPy values Python ones; anything else JSON cannot hold is refused."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ModelFileError(
+            f"cannot save metadata {describe(metadata)}: it must be a dict, e.g. "
+            "{'test_accuracy': 0.98}"
+        )
+    try:
+        clean = strict_json(metadata)
+        json.dumps(clean, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as err:
+        raise ModelFileError(
+            f"cannot save metadata {describe(metadata)} ({one_line(err)[:120]}); pass "
+            "numbers, strings, booleans, lists and dicts with string keys"
+        ) from err
+    if _depth(clean) > _MAX_METADATA_DEPTH:
+        raise ModelFileError(
+            f"cannot save metadata nested over {_MAX_METADATA_DEPTH} levels deep; "
+            "pass a flatter dict"
+        )
+    return clean
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value``'s lists and dicts nest (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, dict):
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, level + 1) for v in node)
+    return deepest
 
 
 def write_pipeline(pipeline, path, *, metadata: dict[str, Any] | None = None) -> Path:
@@ -132,22 +192,47 @@ def write_pipeline(pipeline, path, *, metadata: dict[str, Any] | None = None) ->
         "input_shape": [int(d) for d in clf.X_shape_[1:]],
         "input_dtype": np.dtype(clf.X_dtype_).str,
         "scaler_n_features_in": int(scaler.n_features_in_),
-        "history": {k: [float(v) for v in vals] for k, vals in clf.history_.items()},
-        "metadata": metadata or {},
+        # The last epochs only, as many as a manifest holds (a long run of partial_fit).
+        "history": {
+            k: [float(v) for v in vals][-_MAX_HISTORY:] for k, vals in clf.history_.items()
+        },
+        "metadata": _json_metadata(metadata),
     }
-    manifest_bytes = json.dumps(manifest, indent=2, allow_nan=False).encode()
-
     path = Path(path)
+    # What loading would refuse is refused here, before anything is written.
+    _check_manifest(manifest, path, saving=True)
+    manifest_bytes = json.dumps(manifest, indent=2, allow_nan=False).encode()
+    if len(manifest_bytes) > _MAX_MANIFEST_BYTES:
+        raise ModelFileError(
+            f"cannot save {path}: its manifest would be {len(manifest_bytes):,} bytes, over "
+            f"the {_MAX_MANIFEST_BYTES:,} a model file may hold; pass less metadata"
+        )
     # The Keras file is written in a scratch folder beside the destination (never
     # the system's temporary folder): a killed save leaves it where the next save
     # to the same path removes it.
     with temporary_dir_beside(path) as tmp:
         keras_file = tmp / _KERAS
         clf.model_.save(keras_file)
-        with atomic_path(path) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(_MANIFEST, manifest_bytes)
-            zf.write(keras_file, _KERAS)
+        if keras_file.stat().st_size > MAX_MEMBER_BYTES:
+            raise ModelFileError(
+                f"cannot save {path}: the Keras model is {keras_file.stat().st_size:,} bytes, "
+                f"over the {MAX_MEMBER_BYTES:,} a model file may hold; train a smaller net"
+            )
+        with atomic_path(path) as part:
+            _write_archive(part, manifest_bytes, keras_file, zipfile.ZIP_DEFLATED)
+            with zipfile.ZipFile(part) as zf:
+                info = zf.getinfo(_KERAS)
+            if info.file_size / max(info.compress_size, 1) > MAX_COMPRESSION_RATIO:
+                # Weights that compress like a bomb (mostly zeros) are stored as they
+                # are, so that loading does not take the file for one.
+                _write_archive(part, manifest_bytes, keras_file, zipfile.ZIP_STORED)
     return path
+
+
+def _write_archive(part: Path, manifest_bytes: bytes, keras_file: Path, compression: int) -> None:
+    with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(_MANIFEST, manifest_bytes)
+        zf.write(keras_file, _KERAS, compress_type=compression)
 
 
 def load_metadata(path) -> dict[str, Any]:
@@ -256,19 +341,30 @@ def _load_keras(keras_bytes: bytes, path: Any) -> Any:
             ) from err
 
 
-def _open_archive(path) -> zipfile.ZipFile:
+@contextlib.contextmanager
+def _open_archive(path: Any) -> Iterator[zipfile.ZipFile]:
+    """The archive at ``path``, read from the descriptor checked to be a regular file.
+
+    A device (``/dev/zero``) or a FIFO is refused before a byte is read: zipfile
+    would read the one until memory ran out and wait on the other for ever.
+    """
     path = Path(path)
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a directory; pass the path of a {SUFFIX} model file")
-    if not path.exists():
-        raise ModelFileError(f"{path} does not exist; train one with `skdigits train -o {path}`")
-    try:
-        return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise ModelFileError(
-            f"{path} is not a skdigits model file ({err}); pass a {SUFFIX} file written by "
-            "`skdigits train`"
-        ) from err
+    with open_regular(
+        path,
+        "model file",
+        missing_hint=f"train one with `skdigits train -o {path}`",
+        example=f"model{SUFFIX}",
+        error=ModelFileError,
+    ) as fh:
+        try:
+            archive = zipfile.ZipFile(fh)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+            raise ModelFileError(
+                f"{path} is not a skdigits model file ({one_line(err)[:120]}); pass a {SUFFIX} "
+                "file written by `skdigits train`"
+            ) from err
+        with archive:
+            yield archive
 
 
 def _read_manifest(zf: zipfile.ZipFile, path) -> dict[str, Any]:
@@ -349,16 +445,22 @@ def _parse_json(data: bytes, where: str) -> Any:
         raise ModelFileError(f"{where} is corrupt ({one_line(err)[:200]})") from err
 
 
-def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
+def _check_manifest(manifest: dict[str, Any], path: Any, *, saving: bool = False) -> dict[str, Any]:
     """Validate the manifest's structure and bound its values; return what load_model needs.
 
-    Runs before anything is built from the file: every size (hidden units,
-    classes, input shape, history) is bounded here, every type checked, so a
-    crafted manifest ends in one ModelFileError instead of a KeyError,
-    TypeError, MemoryError or a 31 GB tensor.
+    Runs before anything is built from the file: every size (parameters, the
+    net's weights, classes, input shape, history) is bounded here, every type
+    checked, so a crafted manifest ends in one ModelFileError instead of a
+    KeyError, TypeError, MemoryError or a 31 GB tensor. With ``saving``, the
+    manifest about to be written is checked, so no file is saved that loading
+    would refuse; the message then says what cannot be saved.
     """
 
     def bad(what: str) -> ModelFileError:
+        if saving:
+            return ModelFileError(
+                f"cannot save {path}: the model's {what}, which a {SUFFIX} file cannot hold"
+            )
         return ModelFileError(
             f"{path}: the manifest's {what}; re-save the model with `skdigits train`"
         )
@@ -366,19 +468,24 @@ def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
     steps = _check_steps(manifest.get("steps"), bad, path)
     classes = _check_classes(manifest, bad)
     shape, input_dtype = _check_input(manifest, bad)
+    n_weights = count_weights(
+        steps[1]["params"], n_features=math.prod(shape), n_classes=len(classes)
+    )
+    if n_weights > MAX_WEIGHTS:
+        raise bad(f"network has {n_weights:,} weights, expected at most {MAX_WEIGHTS:,}")
     history = manifest.get("history", {})
     if not isinstance(history, dict) or len(history) > 64:
-        raise bad(f"`history` is {_describe(history)}, expected an object of lists")
+        raise bad(f"`history` is {describe(history)}, expected an object of lists")
     for key, values in history.items():
         if (
             not isinstance(values, list)
             or len(values) > _MAX_HISTORY
             or not all(is_finite_number(v) for v in values)
         ):
-            raise bad(f"`history` entry {key!r} is {_describe(values)}, not a list of numbers")
+            raise bad(f"`history` entry {key!r} is {describe(values)}, not a list of numbers")
     metadata = manifest.get("metadata", {})
     if not isinstance(metadata, dict):
-        raise bad(f"`metadata` is {_describe(metadata)}, expected an object")
+        raise bad(f"`metadata` is {describe(metadata)}, expected an object")
     return {
         "steps": steps,
         "classes": classes,
@@ -388,21 +495,23 @@ def _check_manifest(manifest: dict[str, Any], path: Any) -> dict[str, Any]:
     }
 
 
-def _check_steps(steps: Any, bad: Any, path: Any) -> list[dict[str, Any]]:
+def _check_steps(
+    steps: Any, bad: Callable[[str], ModelFileError], path: Any
+) -> list[dict[str, Any]]:
     """The manifest's two steps, PixelScaler then DigitClassifier, with bounded parameters."""
     if not isinstance(steps, list) or len(steps) != 2:
-        raise bad(f"`steps` is {_describe(steps)}, expected a list of 2 steps")
+        raise bad(f"`steps` is {describe(steps)}, expected a list of 2 steps")
     out_steps: list[dict[str, Any]] = []
     for step in steps:
         if not isinstance(step, dict):
-            raise bad(f"step {_describe(step)} is not an object")
+            raise bad(f"step {describe(step)} is not an object")
         name, cls, params = step.get("name"), step.get("class"), step.get("params", {})
         if not isinstance(name, str) or not name or len(name) > 100 or "__" in name:
-            raise bad(f"step name {_describe(name)} is not a short step name")
+            raise bad(f"step name {describe(name)} is not a short step name")
         if not isinstance(cls, str):
-            raise bad(f"step class {_describe(cls)} is not a string")
+            raise bad(f"step class {describe(cls)} is not a string")
         if not isinstance(params, dict):
-            raise bad(f"parameters of step {name!r} are {_describe(params)}, not an object")
+            raise bad(f"parameters of step {name!r} are {describe(params)}, not an object")
         out_steps.append({"name": name, "class": cls, "params": params})
     names = [s["class"] for s in out_steps]
     if names != ["PixelScaler", "DigitClassifier"]:
@@ -416,20 +525,21 @@ def _check_steps(steps: Any, bad: Any, path: Any) -> list[dict[str, Any]]:
     for key, value in params.items():
         if key.split("__", 1)[0] in _OBJECT_PARAMS and value is not None:
             raise bad(
-                f"parameter `{key}` is {_describe(value)}: the safe format stores no "
+                f"parameter `{key}` is {describe(value)}: the safe format stores no "
                 "model functions or callbacks"
             )
-    hidden = params.get("hidden_units", 100)
-    if not is_integer(hidden) or not 1 <= hidden <= MAX_HIDDEN_UNITS:
-        raise bad(f"`hidden_units` is {_describe(hidden)}, expected 1 to {MAX_HIDDEN_UNITS}")
+    # The table DigitClassifier.fit applies: what could not be trained is not loaded.
+    for key in PARAMETER_BOUNDS.keys() & params.keys():
+        if not within_bounds(key, params[key]):
+            raise bad(f"`{key}` is {describe(params[key])}, expected {bound_words(key)}")
     return out_steps
 
 
-def _check_classes(manifest: dict[str, Any], bad: Any) -> np.ndarray:
+def _check_classes(manifest: dict[str, Any], bad: Callable[[str], ModelFileError]) -> np.ndarray:
     """The classes: 1 to MAX_CLASSES distinct integers or short strings, as ``classes_dtype``."""
     classes = manifest.get("classes")
     if not isinstance(classes, list) or not 1 <= len(classes) <= MAX_CLASSES:
-        raise bad(f"`classes` is {_describe(classes)}, expected a list of 1 to {MAX_CLASSES}")
+        raise bad(f"`classes` is {describe(classes)}, expected a list of 1 to {MAX_CLASSES}")
     ints = all(is_integer(c) and -(2**63) <= c < 2**63 for c in classes)
     strings = all(isinstance(c, str) and len(c) <= 100 for c in classes)
     if not (ints or strings) or len(set(classes)) != len(classes):
@@ -450,11 +560,11 @@ def _check_input(manifest: dict[str, Any], bad: Any) -> tuple[tuple[int, ...], n
         or not all(is_integer(d) and d >= 1 for d in shape)
         or math.prod(shape) != _N_PIXELS
     ):
-        raise bad(f"`input_shape` is {_describe(shape)}, expected [28, 28] or [784]")
+        raise bad(f"`input_shape` is {describe(shape)}, expected [28, 28] or [784]")
     input_dtype = _dtype(manifest.get("input_dtype"), "uif", bad, "input_dtype")
     n_in = manifest.get("scaler_n_features_in", _N_PIXELS)
     if n_in != _N_PIXELS or not is_integer(n_in):
-        raise bad(f"`scaler_n_features_in` is {_describe(n_in)}, expected 784")
+        raise bad(f"`scaler_n_features_in` is {describe(n_in)}, expected 784")
     return tuple(shape), input_dtype
 
 
@@ -464,14 +574,8 @@ def _dtype(text: Any, kinds: str, bad: Any, key: str) -> np.dtype:
     except TypeError:
         dtype = None
     if dtype is None or dtype.kind not in kinds or dtype.itemsize > 400:
-        raise bad(f"`{key}` is {_describe(text)}, not an allowed dtype")
+        raise bad(f"`{key}` is {describe(text)}, not an allowed dtype")
     return dtype
-
-
-def _describe(value: Any) -> str:
-    """A value for a message: its repr, cut to one short line."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _check_keras_archive(data: bytes, path: Any) -> dict[str, Any]:
@@ -514,7 +618,7 @@ def _check_keras_sizes(config: Any, where: str) -> None:
                     size = math.prod(d for d in dims if is_integer(d) and d > 0)
                     if size > _MAX_KERAS_SIZE or any(is_integer(d) and d < 0 for d in dims):
                         raise ModelFileError(
-                            f"{where}: config.json declares {key} {_describe(value)}, outside "
+                            f"{where}: config.json declares {key} {describe(value)}, outside "
                             "what skdigits builds; this is not a model skdigits wrote"
                         )
                 stack.append(value)

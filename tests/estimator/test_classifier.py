@@ -166,7 +166,7 @@ def test_grid_search_over_the_pipeline(small_mnist):
     [
         ({"output_activation": "tanh"}, "`output_activation` must be one of"),
         ({"hidden_units": 0}, "`hidden_units` must be a positive integer"),
-        ({"validation_split": 1.5}, "`validation_split` must be in"),
+        ({"validation_split": 1.5}, r"`validation_split` must be a finite number in \[0, 1\)"),
         ({"steps_per_execution": 0}, "`steps_per_execution` must be a positive integer"),
         ({"epochs": 2.5}, "`epochs` must be a positive integer"),
     ],

@@ -121,7 +121,7 @@ BOUNDS: list[Bound] = [
             skdigits_file(d / "m.skdigits", steps=params(hidden_units=10**7))
         ),
         "ModelFileError",
-        r"`hidden_units` is 10000000, expected 1 to 10000",
+        r"`hidden_units` is 10000000, expected a positive integer up to 10000",
         peak_mb=200,
     ),
     Bound(
