@@ -1,13 +1,19 @@
-"""Atomic file writes: a reader sees the old file or the complete new one, never a part.
+"""Atomic writes of files and folders: a reader sees the old one or the complete new one.
 
 Hand-written because no kept library serves: ``atomicwrites`` is archived, and
 neither it nor ``boltons.fileutils`` writes folders, keeps the umask's mode or
 removes the stale ``.part`` files a killed writer leaves, as the next write here does.
+
+A write that fails (a full disk, a file-size limit, a read-only file system, no
+permission) raises :class:`~skdigits._core.errors.WriteError`, one line naming the
+destination, the cause and the fix; the destination keeps what it held.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import shutil
 import tempfile
@@ -16,7 +22,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from .errors import SkdigitsError
+from .errors import SkdigitsError, WriteError, one_line
+
+_ELSEWHERE = "free some space or write it elsewhere"
+#: Why a write failed and what to do, by errno; any other error keeps its own words.
+WRITE_FAILURES: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("no space left on the device", _ELSEWHERE),
+    errno.EDQUOT: ("the disk quota is used up", _ELSEWHERE),
+    errno.EFBIG: (
+        "the file exceeds the file-size limit (ulimit -f) or what the file system allows",
+        "raise the limit or write it elsewhere",
+    ),
+    errno.EROFS: ("the file system is read-only", "write it elsewhere"),
+    errno.EACCES: ("permission denied", "write it where you have permission"),
+    errno.EPERM: ("operation not permitted", "write it where you have permission"),
+}
 
 
 def _current_umask() -> int:
@@ -61,20 +81,77 @@ def remove_stale_parts(
             continue
 
 
+# ---------------------------------------------------------------- failed writes
+
+
+def _inside(name: object, folder: Path) -> bool:
+    if not isinstance(name, str | bytes | os.PathLike):
+        return False
+    return Path(os.path.abspath(os.fsdecode(name))).is_relative_to(os.path.abspath(folder))
+
+
+def write_failure(err: OSError, path: Path, *, within: Path) -> WriteError | None:
+    """``err`` as the one-line error of a failed write to ``path``; None if it is not one.
+
+    A failure of the write itself names no file, or a file ``within`` the folder the
+    temporary lives in (``shutil.copyfile`` names its source and its destination); an
+    error naming only files elsewhere (a source being read) is left as it is.
+    """
+    names = [n for n in (err.filename, getattr(err, "filename2", None)) if n is not None]
+    if isinstance(err, SkdigitsError) or not (
+        not names or any(_inside(name, within) for name in names)
+    ):
+        return None
+    code = err.errno if isinstance(err.errno, int) else -1
+    reason, fix = WRITE_FAILURES.get(code, (one_line(err.strerror or err), "write it elsewhere"))
+    tag = f" ({errno.errorcode[code]})" if code in errno.errorcode else ""
+    kept = f"the old {path.name} is kept" if os.path.lexists(path) else "nothing was written"
+    return WriteError(f"cannot write {path}: {reason}{tag}; {fix}; {kept}", path=path)
+
+
+@contextlib.contextmanager
+def _failures_named(path: Path, within: Path, *, scratch: bool = False) -> Iterator[None]:
+    """Turn an OSError of a write to ``path`` (temporaries ``within``) into a WriteError.
+
+    With ``scratch`` (``within`` is a scratch folder), a WriteError about a file in
+    it is said again for ``path``: the user never named the scratch file.
+    """
+    try:
+        yield
+    except WriteError as err:
+        cause = err.__cause__
+        if not (scratch and err.path is not None and _inside(err.path, within)):
+            raise
+        if not isinstance(cause, OSError):
+            raise
+        raise (write_failure(cause, path, within=within) or err) from cause
+    except OSError as err:
+        failure = write_failure(err, path, within=within)
+        if failure is None:
+            raise
+        raise failure from err
+
+
+# ---------------------------------------------------------------- files
+
+
 @contextlib.contextmanager
 def temporary_dir_beside(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A scratch folder beside ``path`` (``.<name>.<random>.part``), removed on exit.
 
     Scratch files of a write live next to its destination, never in the system's
     temporary folder: a writer that is killed leaves them where the next write to
-    the same destination finds and removes them (:func:`remove_stale_parts`).
+    the same destination finds and removes them (:func:`remove_stale_parts`). A
+    failed write to a scratch file raises :class:`WriteError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_parts(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    with _failures_named(path, path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_parts(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
-        yield tmp
+        with _failures_named(path, tmp, scratch=True):
+            yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -87,24 +164,27 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
     :func:`os.replace` is a rename within one file system, which is atomic.
     On any exception the temporary file is removed and ``path`` is untouched;
     temporaries of earlier, killed writes to ``path`` over an hour old are removed
-    first (:func:`remove_stale_parts`).
+    first (:func:`remove_stale_parts`). A write that fails (full disk, size limit,
+    read-only, no permission) raises :class:`WriteError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_parts(path)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=f"{suffix}.part", dir=path.parent
-    )
-    os.close(fd)
+    with _failures_named(path, path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_parts(path)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=f"{suffix}.part", dir=path.parent
+        )
+        os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-            # mkstemp made the file private (0600); give it the permissions any
-            # new file gets (0666 less the umask), as open() would have.
-            os.fchmod(fh.fileno(), 0o666 & ~_current_umask())
-        os.replace(tmp, path)
+        with _failures_named(path, path.parent):
+            yield tmp
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+                # mkstemp made the file private (0600); give it the permissions any
+                # new file gets (0666 less the umask), as open() would have.
+                os.fchmod(fh.fileno(), 0o666 & ~_current_umask())
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -125,22 +205,124 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         fh.write(data)
 
 
+# ---------------------------------------------------------------- folders
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str], *, replace: bool = False) -> Iterator[Path]:
+    """Yield an empty hidden folder beside ``path``; on success it becomes ``path``.
+
+    The caller fills the folder (``.<name>.<random>.part``, removed on failure, or
+    by the next write once stale); its files are flushed to disk, then it is
+    renamed onto ``path`` in one step. With ``replace``, a folder already at
+    ``path`` is swapped out in one step (Linux's ``renameat2(RENAME_EXCHANGE)``;
+    elsewhere renamed aside, the new one renamed in, the old one removed), so a
+    reader, a failure or a kill sees the whole old folder or the whole new one.
+    A link to a folder is followed: the folder it points to is replaced.
+
+    Raises
+    ------
+    WriteError
+        When the folder cannot be written or swapped in (full disk, size limit,
+        read-only, no permission), or ``path`` appeared meanwhile without ``replace``.
+    """
+    shown = Path(path)  # messages name the path as the caller gave it
+    path = Path(os.path.abspath(path))
+    if path.is_symlink() and path.is_dir():
+        path = path.resolve()
+    with _failures_named(shown, path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_parts(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    try:
+        with _failures_named(shown, path.parent):
+            yield tmp
+            _sync_tree(tmp)
+            os.chmod(tmp, 0o777 & ~_current_umask())  # mkdtemp's 0700 → a new folder's mode
+            _swap_in(tmp, path, replace=replace)
+            _fsync_dir(path.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the failed folder, or the old one swapped out
+
+
+def _sync_tree(folder: Path) -> None:
+    for root, _, names in os.walk(folder):
+        for name in names:
+            with open(os.path.join(root, name), "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(Path(root))
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _swap_in(new: Path, path: Path, *, replace: bool) -> None:
+    """Rename ``new`` onto ``path``; with ``replace``, ``new`` then holds the old folder."""
+    if not os.path.lexists(path):
+        os.rename(new, path)  # also fails if path appeared meanwhile, but not as an empty folder
+        return
+    if not replace:
+        raise FileExistsError(errno.EEXIST, "it appeared while being written", str(path))
+    if exchange_paths(new, path):
+        return
+    holder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    try:
+        os.rename(path, holder / "old")
+        try:
+            os.rename(new, path)
+        except BaseException:
+            os.rename(holder / "old", path)  # the old folder back in place
+            raise
+        os.rename(holder / "old", new)  # removed with the temporary
+    finally:
+        with contextlib.suppress(OSError):  # still holding the old folder: keep it
+            os.rmdir(holder)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def exchange_paths(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2``); False where it is not supported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not glibc 2.28+ on Linux
+        return False
+    done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # kernel or file system lacks it
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
 def refuse_existing(
     path: Path,
     *,
     force: bool,
-    fix: str = "pass force=True (or --force on the command line) to replace it",
+    fix: str = "pass force=True to replace it",
     label: str = "",
     example: str | None = None,
     error: type[SkdigitsError] = SkdigitsError,
 ) -> None:
     """Refuse a destination that is a directory, or that exists unless ``force``.
 
-    ``fix`` says how to replace it, ``label`` prefixes the path (``"output "``),
-    ``example`` is a file name suggested inside a directory given by mistake.
+    ``fix`` says how to replace it (``force=True`` reads ``--force`` on the command
+    line), ``label`` prefixes the path (``"output "``), ``example`` is a file name
+    suggested inside a directory given by mistake.
     """
     if path.is_dir():
         such_as = f" such as {path / example}" if example else ""
         raise error(f"{label}{path} is a directory; pass a file path{such_as}")
     if path.exists() and not force:
-        raise error(f"{label}{path} already exists; {fix}")
+        raise error(f"{label}{path} already exists; {fix}", cli_words=_FORCE_WORDS)
+
+
+_FORCE_WORDS = {"force=True": "--force"}

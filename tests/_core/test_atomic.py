@@ -6,14 +6,27 @@ leaves behind.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import resource
 import stat
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from skdigits._core.atomic import atomic_open, write_bytes_atomic
+from skdigits._core import atomic
+from skdigits._core.atomic import (
+    atomic_dir,
+    atomic_open,
+    temporary_dir_beside,
+    write_bytes_atomic,
+    write_failure,
+)
+from skdigits._core.errors import WriteError
 from tests._support.files import write
 from tests._support.hostile import (
     run_and_kill,
@@ -99,3 +112,215 @@ def test_stale_part_files_are_removed_on_the_next_write(tmp_path):
     assert not stale_dir.exists()
     assert fresh.exists()  # may belong to a writer still running
     assert other.exists()  # the temporary of another destination
+
+
+# ---------------------------------------------------------------- failed writes
+
+
+def full_disk() -> OSError:
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_the_old_file_is_kept(tmp_path):
+    target = write(tmp_path / "model.bin", b"good")
+
+    def write_half_then_fill_the_disk():
+        with atomic_open(target) as fh:
+            fh.write(b"half")
+            raise full_disk()
+
+    with pytest.raises(WriteError) as info:
+        write_half_then_fill_the_disk()
+
+    assert str(info.value) == (
+        f"cannot write {target}: no space left on the device (ENOSPC); free some space or "
+        "write it elsewhere; the old model.bin is kept"
+    )
+    assert isinstance(info.value, OSError)  # `except OSError` still catches it
+    assert target.read_bytes() == b"good"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.bin"]
+
+
+FILE_SIZE_LIMITED = """
+import resource, sys
+from skdigits._core.atomic import write_bytes_atomic
+from skdigits._core.errors import WriteError
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # Python ignores SIGXFSZ: EFBIG
+try:
+    write_bytes_atomic(sys.argv[1], b"N" * 100_000)
+except WriteError as err:
+    print(err)
+"""
+
+
+def test_a_file_size_limit_is_a_write_error_and_the_old_file_is_kept(tmp_path):
+    """RLIMIT_FSIZE makes the write fail with a real EFBIG, as a full disk fails with ENOSPC."""
+    target = write(tmp_path / "m.onnx", b"old model")
+    result = subprocess.run(
+        [sys.executable, "-c", FILE_SIZE_LIMITED, str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout == (
+        f"cannot write {target}: the file exceeds the file-size limit (ulimit -f) or what "
+        "the file system allows (EFBIG); raise the limit or write it elsewhere; the old "
+        "m.onnx is kept\n"
+    )
+    assert target.read_bytes() == b"old model"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_an_error_about_another_file_is_not_blamed_on_the_destination(tmp_path):
+    dest = tmp_path / "out" / "m.onnx"
+    elsewhere = OSError(errno.EACCES, "Permission denied", str(tmp_path / "source.onnx"))
+    assert write_failure(elsewhere, dest, within=dest.parent) is None
+    copying = OSError(errno.ENOSPC, "No space left on device")
+    copying.filename, copying.filename2 = str(tmp_path / "source"), str(dest.parent / ".tmp")
+    assert "no space left" in str(write_failure(copying, dest, within=dest.parent))
+
+
+def test_a_failed_write_in_a_scratch_folder_names_the_destination(tmp_path):
+    dest = write(tmp_path / "m.ort", b"old")
+
+    def fail_in_the_scratch_folder():
+        with temporary_dir_beside(dest) as scratch, atomic_open(scratch / "gated.onnx"):
+            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))
+
+    with pytest.raises(WriteError) as info:
+        fail_in_the_scratch_folder()
+    assert str(info.value).startswith(f"cannot write {dest}: the disk quota is used up (EDQUOT)")
+    assert info.value.path == dest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ort"]
+
+
+def test_save_model_on_a_full_disk_names_the_file_not_the_model(fitted_pipeline, tmp_path):
+    """`train -o` writes through save_model: a size limit is a write error, the old file kept."""
+    from skdigits import save_model
+
+    dest = write(tmp_path / "m.skdigits", b"the previous model")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(WriteError) as info:
+            save_model(fitted_pipeline, dest)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    message = str(info.value)
+    assert message.startswith(f"cannot write {dest}: the file exceeds the file-size limit")
+    assert message.endswith("; the old m.skdigits is kept")
+    assert "model inside" not in message
+    assert "\n" not in message
+    assert dest.read_bytes() == b"the previous model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.skdigits"]
+
+
+# ---------------------------------------------------------------- folders
+
+
+def test_a_folder_is_written_whole_and_replaced_whole(tmp_path):
+    site = tmp_path / "site"
+    with atomic_dir(site) as part:
+        assert part.parent == tmp_path
+        assert re.fullmatch(r"\.site\..+\.part", part.name)
+        write(part / "a.txt", b"one")
+        write(part / "sub" / "b.txt", b"two")
+    assert _snapshot(site) == {"a.txt": b"one", "sub/b.txt": b"two"}
+    old = os.umask(0o022)
+    try:
+        with atomic_dir(site, replace=True) as part:
+            write(part / "c.txt", b"three")
+    finally:
+        os.umask(old)
+    assert _snapshot(site) == {"c.txt": b"three"}  # nothing of the old folder stays
+    assert stat.S_IMODE(site.stat().st_mode) == 0o755
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]
+
+
+@pytest.mark.parametrize("swap", ["exchange", "rename aside"])
+def test_a_folder_write_that_fails_keeps_the_old_folder(tmp_path, monkeypatch, swap):
+    if swap == "rename aside":  # where renameat2 is missing
+        monkeypatch.setattr(atomic, "exchange_paths", lambda a, b: False)
+    site = tmp_path / "site"
+    write(site / "index.html", b"old page")
+    write(site / "model.onnx", b"old model")
+    before = _snapshot(site)
+
+    def write_half_then_fill_the_disk():
+        with atomic_dir(site, replace=True) as part:
+            write(part / "index.html", b"new page")
+            raise full_disk()
+
+    with pytest.raises(WriteError, match=r"site: no space left on the device \(ENOSPC\)"):
+        write_half_then_fill_the_disk()
+    assert _snapshot(site) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]
+
+    with atomic_dir(site, replace=True) as part:
+        write(part / "index.html", b"new page")
+    assert _snapshot(site) == {"index.html": b"new page"}
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]
+
+
+def test_a_failed_rename_puts_the_old_folder_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(atomic, "exchange_paths", lambda a, b: False)
+    site = write(tmp_path / "site" / "model.json", b"{}").parent
+    real_rename = os.rename
+
+    def failing_rename(src, dst):
+        if Path(src).name.endswith(".part") and Path(dst) == site:
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+
+    def replace_the_site():
+        with atomic_dir(site, replace=True) as part:
+            write(part / "model.json", b'{"new": 1}')
+
+    with pytest.raises(WriteError, match=r"cannot write .*site: .*\(EIO\)"):
+        replace_the_site()
+    assert _snapshot(site) == {"model.json": b"{}"}
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]
+
+
+def test_a_link_to_a_folder_keeps_pointing_at_the_new_folder(tmp_path):
+    real = write(tmp_path / "real" / "old.txt", b"old").parent
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with atomic_dir(link, replace=True) as part:
+        write(part / "new.txt", b"new")
+    assert link.is_symlink()
+    assert link.resolve() == real
+    assert _snapshot(real) == {"new.txt": b"new"}
+
+
+KILLED_FOLDER_WRITER = """
+import sys, time
+from pathlib import Path
+from skdigits._core.atomic import atomic_dir
+
+dest, ready = Path(sys.argv[1]), Path(sys.argv[2])
+with atomic_dir(dest, replace=True) as part:
+    (part / "index.html").write_bytes(b"new page")
+    ready.write_text("half written")
+    time.sleep(120)  # killed here
+    (part / "model.onnx").write_bytes(b"new model")
+"""
+
+
+def test_a_folder_writer_killed_midway_leaves_the_old_folder(tmp_path):
+    site = tmp_path / "site"
+    write(site / "index.html", b"old page")
+    write(site / "model.onnx", b"old model")
+    before = _snapshot(site)
+    ready = tmp_path / "ready"
+    run_and_kill(KILLED_FOLDER_WRITER, [str(site), str(ready)], ready, timeout=60)
+    assert _snapshot(site) == before
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name not in {"site", "ready"}]
+    assert all(re.fullmatch(r"\.site\..+\.part", name) for name in leftovers), leftovers
