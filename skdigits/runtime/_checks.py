@@ -4,19 +4,27 @@ A hand-written reader of just enough of the ONNX protobuf and of the ORT flatbuf
 to refuse, before any session is built: operators outside
 :data:`ALLOWED_OPERATORS` (no control flow, nothing that allocates from a value),
 external data, subgraphs, metadata that is not UTF-8 or does not decode within
-bounds, pickles and zip archives passed as models. Standard library and numpy only.
+bounds, pickles and zip archives passed as models, and input files (an image, an
+array) given where the model belongs. Also what the predictor and the pipeline
+share about their input and output: :class:`ScaledInputWarning` and the check
+that a model's probabilities are finite. Standard library and numpy only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import stat
+import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from .._core.errors import ModelFileError, one_line
+from ..io._inputs import sniff_format
 
 _EXPORT_HINT = "export one with `skdigits export`"
 # Protobuf cannot hold more; an ONNX file this big is not one of ours.
@@ -444,6 +452,77 @@ def _check_depth(value: Any) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
+# ---------------------------------------------------------------- input and output
+
+
+class ScaledInputWarning(UserWarning):
+    """Float pixels that all lie in (0, 1]: probably scaled to [0, 1] already.
+
+    Every skdigits model expects raw intensities in [0, 255] and scales them
+    itself; such input reads as near-black images and gives wrong answers. Both
+    :class:`~skdigits.runtime.OnnxDigitClassifier` and
+    :class:`~skdigits.PixelScaler` (so a fitted pipeline) draw it, never changing
+    the result. Silence it with ``warnings.simplefilter("ignore", ScaledInputWarning)``
+    when dim raw images are what you mean.
+    """
+
+
+def warn_scaled_input(high: float, *, stacklevel: int) -> None:
+    """Draw :class:`ScaledInputWarning` for float input whose largest pixel is ``high``.
+
+    Callers draw it for float input whose values all lie in [0, 1] and are not
+    all zero. ``stacklevel`` counts from the caller, as for :func:`warnings.warn`.
+    """
+    warnings.warn(
+        f"every pixel of X is at most {high:g}: are the images already scaled to [0, 1]? "
+        "The model expects raw intensities in [0, 255]; multiply them by 255",
+        ScaledInputWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def check_finite_outputs(proba: np.ndarray, name: str) -> None:
+    """Raise :class:`ModelFileError` unless every probability a model gave is finite.
+
+    The input was checked before the model ran, so NaN or infinity here is the
+    model's fault (NaN weights, an overflow); its argmax would be a made-up label.
+    """
+    # The sum of probabilities in [0, 1] is finite exactly when each one is, and one
+    # reduction is cheaper than isfinite's array (this runs on every prediction).
+    if math.isfinite(np.add.reduce(proba, axis=None)):
+        return
+    bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+    if bad.size == 0:  # finite values whose sum overflowed
+        return
+    rows = ", ".join(map(str, bad[:5].tolist())) + (", ..." if bad.size > 5 else "")
+    raise ModelFileError(
+        f"{name} gave probabilities that are not finite (NaN or infinity) for {bad.size} "
+        f"of {len(proba)} images (rows {rows}): the model is broken, not the input; "
+        f"train it again, or {_EXPORT_HINT} from a sound pipeline"
+    )
+
+
+# Input files given where a model belongs (the arguments swapped), by their first bytes.
+_INPUT_KINDS = {
+    **{kind: f"a {kind} image" for kind in ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WebP", "PNM")},
+    "IDX": "an IDX data file",
+    "npy": "a NumPy .npy array",
+    "gzip": "a gzip file (of IDX data?)",
+    "PDF": "a PDF document",
+    "text": "a text file",
+}
+
+
+def input_file_kind(head: bytes) -> str | None:
+    """What a file is, from its first bytes, if it is input data no model ever is.
+
+    Returns prose such as ``"a PNG image"`` or ``"a NumPy .npy array"``, or None
+    when the bytes may be a model (ONNX, ORT, a zip archive, a pickle, anything
+    else).
+    """
+    return _INPUT_KINDS.get(sniff_format(head[:64]))
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -494,5 +573,11 @@ def read_model_bytes(path: str, name: str) -> bytes:
         raise ModelFileError(
             f"{name} is a zip archive (a saved .skdigits pipeline?), not an ONNX model; "
             f"convert a saved pipeline with `skdigits export`"
+        )
+    kind = input_file_kind(data)
+    if kind is not None:
+        raise ModelFileError(
+            f"{name} is {kind}, not a model; pass an .onnx model file (images go to "
+            f"predict()), or {_EXPORT_HINT}"
         )
     return data

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,9 +32,11 @@ from .._core.errors import DataError, ModelFileError, one_line
 from ._checks import (
     _EXPORT_HINT,
     _MAX_CLASSES,
+    check_finite_outputs,
     decode_metadata,
     inspect_onnx,
     read_model_bytes,
+    warn_scaled_input,
 )
 
 __all__ = ["OnnxDigitClassifier"]
@@ -67,6 +68,9 @@ _FLOAT32 = np.dtype(np.float32)
 _UINT8 = np.dtype(np.uint8)
 _UINT32 = np.dtype(np.uint32)
 _FEW_PIXELS = _LARGE_BATCH * _N_PIXELS
+# onnxruntime's own log lines (coloured "[W:onnxruntime:...]" on stderr) are for its
+# developers; skdigits says what went wrong in its own words. Errors only, per session.
+_ORT_ERRORS_ONLY = 3
 
 
 class OnnxDigitClassifier:
@@ -118,7 +122,10 @@ class OnnxDigitClassifier:
     a copy when it already is, otherwise with exactly one. Values must be finite raw
     intensities in [0, 255] (one pass over the pixels; none for uint8): anything
     else raises :class:`~skdigits.DataError` naming the first bad pixel, and float
-    images that all lie in (0, 1] draw a ``UserWarning`` (probably scaled twice).
+    images that all lie in (0, 1] draw a
+    :class:`~skdigits.runtime.ScaledInputWarning` (probably scaled twice). A model
+    that answers NaN or infinite probabilities raises
+    :class:`~skdigits.ModelFileError` naming the rows, rather than a made-up label.
     A batch of zero images ``(0, 28, 28)`` or ``(0, 784)`` returns empty results
     of the usual shapes and dtypes without running the model: an empty batch is
     a normal thing for a serving loop to receive.
@@ -157,6 +164,8 @@ class OnnxDigitClassifier:
         self._inter_op_num_threads = inter_op_num_threads
         self._providers = list(providers) if providers is not None else ["CPUExecutionProvider"]
         self._lock = threading.Lock()
+        self._run_options = ort.RunOptions()
+        self._run_options.log_severity_level = _ORT_ERRORS_ONLY
 
         if intra_op_num_threads is None:
             self._session = self._new_session(1)
@@ -263,14 +272,16 @@ class OnnxDigitClassifier:
         session = self._session
         if self._large_batch is not None and n >= self._large_batch:
             session = self._large_session or self._make_large_session()
-        return self._session_run(session, self._output_names, x)
+        outputs = self._session_run(session, self._output_names, x)
+        check_finite_outputs(outputs[self._proba_index], self._name)
+        return outputs
 
     def _session_run(
         self, session: ort.InferenceSession, names: list[str], x: np.ndarray
     ) -> list[np.ndarray]:
         """``session.run``, its failures translated: the input was checked, so the model failed."""
         try:
-            return session.run(names, {_INPUT: x})
+            return session.run(names, {_INPUT: x}, self._run_options)
         except Exception as err:  # onnxruntime's errors share no base class but Exception
             message = _ORT_PREFIX.sub("", one_line(err)).rstrip(".")
             raise ModelFileError(
@@ -322,6 +333,7 @@ class OnnxDigitClassifier:
 
     def _new_session(self, intra_op_num_threads: int | None) -> ort.InferenceSession:
         options = ort.SessionOptions()
+        options.log_severity_level = _ORT_ERRORS_ONLY
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if intra_op_num_threads is not None:
             options.intra_op_num_threads = intra_op_num_threads
@@ -421,13 +433,7 @@ def _check_values(x: np.ndarray, original: np.ndarray) -> None:
     if top > _BITS_255:
         _raise_range_error(original)  # returns only for -0.0, which is 0
     elif 0 < top <= _BITS_1 and original.dtype.kind == "f":
-        warnings.warn(
-            f"every pixel of X is at most {float(x.max()):g}: are the images already "
-            "scaled to [0, 1]? The model expects raw intensities in [0, 255]; multiply "
-            "them by 255",
-            UserWarning,
-            stacklevel=5,  # the caller of predict*
-        )
+        warn_scaled_input(float(x.max()), stacklevel=5)  # the caller of predict*
 
 
 def _asarray(X: Any) -> np.ndarray:

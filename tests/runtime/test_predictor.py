@@ -9,6 +9,8 @@ computation in numpy.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +22,11 @@ import pytest
 onnx = pytest.importorskip("onnx")
 
 from skdigits import DataError, ModelFileError  # noqa: E402
+from skdigits.runtime import ScaledInputWarning  # noqa: E402
 from skdigits.runtime._predictor import OnnxDigitClassifier  # noqa: E402
-from tests._support.onnx_models import METADATA, B, W, build_model  # noqa: E402
+from tests._support.hostile import idx, png_bytes  # noqa: E402
+from tests._support.nan_models import build_nan_for_blank_model  # noqa: E402
+from tests._support.onnx_models import METADATA, B, W, build_model, numpy_helper  # noqa: E402
 
 
 def reference_proba(X: np.ndarray) -> np.ndarray:
@@ -314,9 +319,12 @@ def test_out_of_range_integers_are_refused(clf):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, ">f4"])
 def test_already_scaled_images_draw_a_warning(clf, images, dtype):
-    with pytest.warns(UserWarning, match="at most 1: are the images already scaled") as record:
+    with pytest.warns(ScaledInputWarning, match="at most 1: are the images already scaled") as w:
         clf.predict((images / 255.0).astype(dtype))
-    assert record[0].filename == __file__  # points at the caller's line
+    assert len(w) == 1
+    assert issubclass(w[0].category, UserWarning)  # filtered as any UserWarning is, too
+    assert "multiply them by 255" in str(w[0].message)
+    assert w[0].filename == __file__  # points at the caller's line
 
 
 def test_dark_raw_images_draw_no_warning(clf, images):
@@ -348,9 +356,18 @@ def _write(path: Path, data: bytes) -> Path:
             lambda d, good: _write(d / "cut.onnx", good.read_bytes()[: good.stat().st_size // 2]),
             "is not a valid ONNX model",
         ),
-        (lambda d, good: _write(d / "text.onnx", b"hello, world\n"), "is not a valid ONNX model"),
+        (lambda d, good: _write(d / "text.onnx", b"hello, world\n"), "is a text file, not a model"),
+        (lambda d, good: _write(d / "seven.png", png_bytes()), "is a PNG image, not a model"),
+        (
+            lambda d, good: _write(d / "x.onnx", idx(np.zeros((2, 28, 28)))),
+            "is an IDX data file, not a model",
+        ),
+        (
+            lambda d, good: _write(d / "x.npy", b"\x93NUMPY\x01\x00" + b" " * 100),
+            r"is a NumPy \.npy array, not a model; pass an \.onnx model file \(images go to",
+        ),
     ],
-    ids=["missing", "directory", "empty", "random-bytes", "truncated", "text"],
+    ids=["missing", "directory", "empty", "random-bytes", "truncated", "text", "png", "idx", "npy"],
 )
 def test_unusable_files_are_refused_naming_the_file(tmp_path, model_path, make, message):
     path = make(tmp_path, model_path)
@@ -360,6 +377,62 @@ def test_unusable_files_are_refused_naming_the_file(tmp_path, model_path, make, 
     assert str(path) in text
     assert "skdigits export" in text
     assert "\n" not in text
+
+
+def test_non_finite_probabilities_are_refused_naming_the_rows(tmp_path, images):
+    clf = OnnxDigitClassifier(build_nan_for_blank_model(tmp_path / "nan.onnx"))
+    X = images.copy()
+    X[[3, 7]] = 0  # blank: this model divides by their ink, zero
+    with pytest.raises(ModelFileError) as info:
+        clf.predict(X)
+    message = str(info.value)
+    assert "nan.onnx' gave probabilities that are not finite (NaN or infinity)" in message
+    assert "for 2 of 20 images (rows 3, 7): the model is broken, not the input" in message
+    assert "\n" not in message
+    with pytest.raises(ModelFileError, match=r"for 1 of 1 images \(rows 0\)"):
+        clf.predict_proba(X[3])  # no argmax of NaN handed back as label 0
+    assert clf.predict(np.delete(X, [3, 7], axis=0)).shape == (18,)  # ink: finite
+
+
+ORT_LOG_SCRIPT = """
+import sys
+import numpy as np
+from skdigits.runtime import OnnxDigitClassifier
+clf = OnnxDigitClassifier(sys.argv[1])
+print(clf.predict(np.zeros((1, 28, 28), np.uint8)).tolist())
+print(clf.predict(np.zeros((100, 28, 28), np.uint8)).shape)  # the multi-threaded session
+"""
+
+
+def test_onnxruntime_writes_nothing_of_its_own_to_stderr(tmp_path):
+    # onnxruntime warns on stderr (coloured "[W:onnxruntime:...]") about an
+    # initializer no node uses, at every session it builds.
+    unused = numpy_helper.from_array(np.zeros(3, np.float32), "unused")
+    path = build_model(tmp_path / "unused.onnx", extra_inits=[unused])
+    proc = subprocess.run(
+        [sys.executable, "-c", ORT_LOG_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    blank = int(reference_proba(np.zeros((1, 784))).argmax())
+    assert proc.stdout.split() == [f"[{blank}]", "(100,)"]
+    # The model does make onnxruntime warn where a session keeps its default level.
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import onnxruntime as ort; ort.InferenceSession({str(path)!r})",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "Removing initializer 'unused'" in probe.stderr
 
 
 def test_a_saved_pipeline_archive_is_recognised(tmp_path):

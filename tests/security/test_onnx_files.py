@@ -59,7 +59,7 @@ CASES: list[Case] = [
         "onnx-not-onnx",
         lambda e: OnnxDigitClassifier(write(e.tmp / "m.onnx", b"hello, world\n")),
         ModelFileError,
-        r"is not a valid ONNX model",
+        r"m\.onnx' is a text file, not a model; pass an \.onnx model file",
     ),
     Case(
         "predictor",
