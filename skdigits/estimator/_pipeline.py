@@ -32,6 +32,10 @@ def make_pipeline(preset: str | None = None, **params: Any) -> Pipeline:
     -------
     sklearn.pipeline.Pipeline
         Takes raw images, shape (n, 28, 28) or (n, 784), uint8 or float in [0, 255].
+        Once fitted, ``predict`` and ``predict_proba`` also take one image, (28, 28)
+        or (784,), and answer for it as a batch of one: the fitted pipeline reads
+        784 pixels per row, so a (28, 28) array cannot be 28 rows. Float pixels that
+        all lie in [0, 1] draw a :class:`~skdigits.runtime.ScaledInputWarning`.
 
     Examples
     --------

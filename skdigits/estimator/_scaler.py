@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._core.errors import DataError
+from ..runtime._checks import warn_scaled_input
 
 #: The intensity that maps to 1.0.
 MAX_PIXEL = 255.0
@@ -23,7 +24,7 @@ def _as_pixel_rows(X: Any, *, what: str = "X") -> np.ndarray:
         raise DataError(
             f"{what} has shape {X.shape}, but a batch of images is needed. Reshape "
             "your data to (n_samples, 28, 28) or (n_samples, 784); for a single image "
-            "use X[np.newaxis]"
+            "use X[np.newaxis] or X.reshape(28, 28)"
         )
     # check_array gives scikit-learn's standard errors for sparse, complex and
     # non-numeric input, and keeps uint8 as it is.
@@ -66,7 +67,19 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Input must be finite and within [0, 255]; anything else raises a
     :class:`~skdigits.DataError` naming the offending value, because silently
     scaling already-scaled or corrupt data is the most common way to get a
-    model that trains fine and predicts nonsense.
+    model that trains fine and predicts nonsense. Float input whose values all
+    lie in (0, 1] is scaled as given but draws a
+    :class:`~skdigits.runtime.ScaledInputWarning` from :meth:`transform` (so
+    from a pipeline's ``fit``, ``predict`` and ``score``), worded as
+    :class:`~skdigits.runtime.OnnxDigitClassifier` words it: images divided by
+    255 twice read as near-black.
+
+    Once fitted, :meth:`transform` also takes a single image: an array of shape
+    ``(side, side)`` with ``side * side == n_features_in_`` gives one row. A 2-D
+    array is otherwise read as scikit-learn reads it, rows of features; ``(28, 28)``
+    cannot be 28 rows of 28 features when the fitted rows have 784, so it can only
+    be one image. A 1-D array is refused, as scikit-learn refuses it (a flat image
+    is ``X[np.newaxis]`` or ``X.reshape(28, 28)``).
 
     Attributes
     ----------
@@ -105,16 +118,42 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height, width) or (n_samples, n_pixels)
-            Raw pixel intensities in [0, 255].
+        X : array-like of shape (n_samples, height, width), (n_samples, n_pixels) \
+or (side, side)
+            Raw pixel intensities in [0, 255]. ``(side, side)`` with ``side ** 2``
+            the fitted number of pixels is one image.
 
         Returns
         -------
         X_scaled : ndarray of shape (n_samples, n_pixels), dtype float32
+            One row for a single image.
         """
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X = self._validate(self._batch_of_one(X), reset=False)
         return (X / np.float32(MAX_PIXEL)).astype(np.float32, copy=False)
+
+    def _batch_of_one(self, X: Any) -> Any:
+        """A single image as a batch of one; anything else unchanged.
+
+        One image is ``(side, side)`` with ``side ** 2`` the fitted number of
+        pixels: it cannot be ``side`` rows of the fitted width.
+        """
+        if sp.issparse(X) or hasattr(X, "columns"):
+            return X  # sparse input is refused later; a frame keeps its columns
+        shape = getattr(X, "shape", None)
+        if isinstance(X, list | tuple):
+            try:
+                shape = np.shape(X)
+            except ValueError:  # ragged lists: check_array names the problem
+                return X
+        if (
+            shape is not None
+            and len(shape) == 2
+            and shape[0] == shape[1]
+            and shape[0] ** 2 == self.n_features_in_ > 1
+        ):
+            return np.asarray(X)[np.newaxis]
+        return X
 
     def _validate(self, X, *, reset: bool) -> np.ndarray:
         # Feature names come from the input as given (a DataFrame's columns);
@@ -122,6 +161,10 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         validate_data(self, X, reset=reset, skip_check_array=True, ensure_2d=False)
         rows = _as_pixel_rows(X)
         check_pixel_range(rows)
+        if not reset and rows.dtype.kind == "f" and rows.size:
+            high = float(rows.max())
+            if 0 < high <= 1:  # negative values were refused just above
+                warn_scaled_input(high, stacklevel=3)  # the caller of transform
         rows = check_array(rows, dtype=[np.float32, np.float64], ensure_all_finite=True)
         if reset:
             self.n_features_in_ = rows.shape[1]
