@@ -185,6 +185,19 @@ def fraction(text: str) -> float:
     return value
 
 
+def printable(text: object) -> str:
+    """``text`` with control characters escaped as Python writes them (``\\x1b``, ``\\n``).
+
+    For what a terminal shows: a file name or a model's metadata may hold escape
+    sequences that would clear the screen or forge lines. JSON and CSV output is
+    quoted by its writer and keeps the text as it is.
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def note(message: str) -> None:
     """A one-line note for the user on stderr (stdout stays the command's result)."""
     print(f"skdigits: {message}", file=sys.stderr, flush=True)
@@ -215,10 +228,17 @@ def add_pickle_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_model(path: Path, *, allow_pickle: bool) -> Any:
-    """:func:`skdigits.models.load_predictor`, with TensorFlow's log noise silenced if it loads."""
-    from ..models import load_predictor, model_kind
+def open_model(
+    path: Path, *, allow_pickle: bool, hint: str = "pass an .onnx or .skdigits model file"
+) -> Any:
+    """:func:`skdigits.models.load_predictor`, with TensorFlow's log noise silenced if it loads.
 
+    ``hint`` is what the error says when MODEL is an input file (an image, an
+    array): the command's usage, with the model first.
+    """
+    from ..models import check_not_input_file, load_predictor, model_kind
+
+    check_not_input_file(path, hint=hint)
     kind = model_kind(path)
     if kind == "skdigits" or (kind == "pickle" and allow_pickle):
         quiet_tensorflow()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from .._core.values import python_scalar
+from .._core.values import dumps_json, python_scalar
 from ._common import (
     Command,
     add_data_options,
@@ -13,7 +12,11 @@ from ._common import (
     common_options,
     load_mnist,
     open_model,
+    printable,
 )
+
+#: What the error says when MODEL is an image or an array.
+USAGE_HINT = "skdigits evaluate MODEL scores an .onnx or .skdigits model file on MNIST"
 
 COMMAND = Command(
     "evaluate",
@@ -36,13 +39,13 @@ COMMAND = Command(
 def run(args: argparse.Namespace) -> int:
     from ..analysis._evaluation import evaluate_predictions
 
-    predictor = open_model(args.model, allow_pickle=args.allow_pickle)
+    predictor = open_model(args.model, allow_pickle=args.allow_pickle, hint=USAGE_HINT)
     X_test, y_test = load_mnist(args, "test")
     labels, _ = predictor.predict_with_proba(X_test)
     ev = evaluate_predictions(y_test, labels, labels=predictor.classes_)
     if args.json:
         print(
-            json.dumps(
+            dumps_json(
                 {
                     "model": str(args.model),
                     "n_samples": ev.n_samples,
@@ -54,5 +57,9 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(ev.format(title=f"{args.model} on the MNIST test set ({ev.n_samples} images)"))
+        print(
+            ev.format(
+                title=f"{printable(args.model)} on the MNIST test set ({ev.n_samples} images)"
+            )
+        )
     return 0

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from ._common import Command, common_options
+from .._core.values import dumps_json
+from ._common import Command, common_options, printable
+
+#: What the error says when MODEL is an image or an array.
+USAGE_HINT = "skdigits info MODEL reads an .onnx or .skdigits model file"
 
 COMMAND = Command(
     "info",
@@ -21,8 +24,9 @@ COMMAND = Command(
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models import model_kind, refuse_pickle
+    from ..models import check_not_input_file, model_kind, refuse_pickle
 
+    check_not_input_file(args.model, hint=USAGE_HINT)
     kind = model_kind(args.model)
     if kind == "pickle":
         refuse_pickle(args.model, allow_hint=None)  # info never unpickles: it only reads metadata
@@ -42,12 +46,14 @@ def run(args: argparse.Namespace) -> int:
 
         info = dict(OnnxDigitClassifier(args.model).metadata)
     if args.json:
-        print(json.dumps(info, indent=2, sort_keys=True, default=str))
+        print(dumps_json(info, indent=2, sort_keys=True, default=str))
         return 0
-    width = max(map(len, info), default=0)
-    for key in sorted(info):
-        value = info[key]
+    # Keys and values come from the file: a terminal escape in them is shown escaped.
+    shown = {printable(key): value for key, value in info.items()}
+    width = max(map(len, shown), default=0)
+    for key in sorted(shown):
+        value = shown[key]
         if isinstance(value, dict | list):
-            value = json.dumps(value, sort_keys=True, default=str)
-        print(f"{key:<{width}}  {value}")
+            value = dumps_json(value, sort_keys=True, default=str)
+        print(f"{key:<{width}}  {printable(value)}")
     return 0

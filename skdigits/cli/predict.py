@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import DataError, SkdigitsError
-from .._core.values import python_scalar
+from .._core.values import dumps_json, python_scalar
 from ..io._inputs import INVERT_CHOICES, SCALE_CHOICES
 from ._common import (
     Command,
@@ -27,7 +26,11 @@ from ._common import (
     open_model,
     option_group,
     positive_int,
+    printable,
 )
+
+#: What the error says when MODEL is an image or an array: the arguments swapped.
+USAGE_HINT = "the model comes first: skdigits predict MODEL INPUT..."
 
 
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
@@ -117,7 +120,7 @@ def _check_labels(truth: np.ndarray, path: Path, classes: Any) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     from ..io._inputs import read_inputs, read_labels
 
-    predictor = open_model(args.model, allow_pickle=args.allow_pickle)
+    predictor = open_model(args.model, allow_pickle=args.allow_pickle, hint=USAGE_HINT)
     if args.labels is not None and len(args.inputs) != 1:
         raise SkdigitsError("--labels needs exactly one INPUT array to line up with")
     results = read_inputs(args.inputs, scale=args.scale, invert=args.invert)
@@ -126,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(failed[0].error or "")
     for r in results:
         for text in r.notes:
-            note(f"note: {r.source}: {text}")
+            note(f"note: {printable(r.source)}: {text}")
     stacks = [(r.source, r.images) for r in results if r.images is not None]
     names = [(source, i) for source, images in stacks for i in range(len(images))]
     X = (
@@ -154,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     classes = [python_scalar(c) for c in predictor.classes_]
     predicted = _prediction_rows(names, labels, proba, truth)
     for r in failed:
-        print(f"skdigits: error: {r.error}", file=sys.stderr)
+        print(f"skdigits: error: {printable(r.error)}", file=sys.stderr)
     # Every input in the order given: its predictions, or one row saying why it has none.
     rows: list[dict[str, Any]] = []
     taken = 0
@@ -177,8 +180,7 @@ def run(args: argparse.Namespace) -> int:
         doc: dict[str, Any] = {"model": str(args.model), "classes": classes, "predictions": rows}
         if truth is not None:
             doc["accuracy"] = float(np.mean(labels == truth))
-        json.dump(doc, sys.stdout, indent=2)
-        print()
+        print(dumps_json(doc, indent=2))
     elif args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         head = ["input", "index", "label", "probability"] + (["true"] if truth is not None else [])
@@ -214,15 +216,16 @@ def _prediction_rows(
 
 
 def _print_table(rows: list[dict[str, Any]], with_truth: bool) -> None:
-    source_width = max(len(Path(r["input"]).name) for r in rows)
+    # A file name may hold terminal escapes: the table shows them escaped.
+    shown = [printable(Path(r["input"]).name) for r in rows]
+    source_width = max(map(len, shown))
     head = f"{'input':<{source_width}}  {'index':>5}  {'label':>5}  {'prob':>6}"
     if with_truth:
         head += f"  {'true':>5}"
     print(head)
-    for r in rows:
+    for name, r in zip(shown, rows, strict=True):
         line = (
-            f"{Path(r['input']).name:<{source_width}}  {r['index']:>5}  {r['label']!s:>5}  "
-            f"{r['probability']:>6.3f}"
+            f"{name:<{source_width}}  {r['index']:>5}  {r['label']!s:>5}  {r['probability']:>6.3f}"
         )
         if with_truth:
             mark = "" if r["label"] == r["true"] else "  ✗"

@@ -284,3 +284,71 @@ def test_cli_errors_are_one_line_with_exit_1(cli_models, tmp_path, capsys, argv,
     assert err.startswith("skdigits: error: ")
     assert err.count("\n") == 1
     assert message in err
+
+
+# --- what a terminal shows, and JSON any parser accepts ----------------------------------------
+
+
+def strict_json(text: str):
+    """``json.loads`` that refuses NaN and Infinity, as browsers and jq do."""
+
+    def refuse(constant):
+        raise AssertionError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_predict_shows_control_characters_in_file_names_escaped(tmp_path, capsys):
+    from tests._support.onnx_models import build_model
+
+    model = build_model(tmp_path / "m.onnx")
+    names = ["\x1b[2J.npy", "a\nb.npy"]
+    for name in names:
+        np.save(tmp_path / name, np.zeros((1, 28, 28), np.uint8))
+    inputs = [str(tmp_path / name) for name in names]
+    assert main(["predict", str(model), *inputs]) == 0
+    table = capsys.readouterr().out
+    assert "\x1b" not in table
+    lines = table.splitlines()
+    assert len(lines) == 3  # the header and one line per image: no forged line
+    assert lines[1].startswith("\\x1b[2J.npy ")
+    assert lines[2].startswith("a\\nb.npy ")
+    # Machine-readable output keeps the names exactly (JSON escapes, CSV quotes them).
+    assert main(["predict", str(model), *inputs, "--json"]) == 0
+    doc = strict_json(capsys.readouterr().out)
+    assert [p["input"] for p in doc["predictions"]] == inputs
+    assert main(["predict", str(model), *inputs, "--csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert [r[0] for r in rows[1:]] == inputs
+
+
+def test_info_prints_non_finite_metadata_as_null_and_escapes_text(tmp_path, capsys):
+    from tests._support.onnx_models import METADATA, build_model
+
+    metadata = {**METADATA, "test_accuracy": "nan", "fit_seconds": "inf", "note": "\x1b[2Jhi"}
+    model = build_model(tmp_path / "m.onnx", metadata=metadata)
+    assert main(["info", str(model), "--json"]) == 0
+    info = strict_json(capsys.readouterr().out)
+    assert info["test_accuracy"] is None
+    assert info["fit_seconds"] is None
+    assert info["note"] == "\x1b[2Jhi"
+    assert main(["info", str(model)]) == 0
+    text = capsys.readouterr().out
+    assert "\x1b" not in text
+    assert "\\x1b[2Jhi" in text
+    assert "NaN" not in text
+
+
+def test_predict_and_evaluate_json_are_strict(tmp_path, mnist, capsys):
+    from tests._support.onnx_models import build_model
+
+    model = build_model(tmp_path / "m.onnx")
+    np.save(tmp_path / "x.npy", mnist[2][:5])
+    np.save(tmp_path / "y.npy", mnist[3][:5])
+    argv = ["predict", str(model), str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy")]
+    assert main([*argv, "--json"]) == 0
+    doc = strict_json(capsys.readouterr().out)
+    assert 0 <= doc["accuracy"] <= 1
+    assert len(doc["predictions"]) == 5
+    assert main(["evaluate", str(model), "--json", "--offline"]) == 0
+    assert strict_json(capsys.readouterr().out)["n_samples"] == 10_000

@@ -28,12 +28,17 @@ from skdigits.datasets import _mnist, get_data_home
 from tests._support.files import write
 from tests._support.hostile import (
     X10,
+    Bound,
     Case,
+    assert_one_error_line,
+    bound_test,
     idx,
     png_bytes,
     refusal_test,
     save_npy,
 )
+from tests._support.nan_models import build_nan_for_blank_model
+from tests._support.onnx_models import build_model, numpy_helper
 
 _BUSY: list[Any] = []  # listening sockets, kept open for the module's lifetime
 
@@ -388,10 +393,112 @@ CASES: list[Case] = [
 ]
 
 
+# An input file given where the model belongs: named for what it is, before any
+# model is read (or TensorFlow loaded), with the order the command expects.
+SWAPPED = r"the model comes first: skdigits predict MODEL INPUT\.\.\."
+CASES += [
+    Case(
+        "cli",
+        "predict-png-as-model",
+        lambda e: ["predict", write(e.tmp / "seven.png", png_bytes()), e.files["onnx"]],
+        1,
+        rf"seven\.png' is a PNG image, not a model; {SWAPPED}",
+    ),
+    Case(
+        "cli",
+        "predict-npy-as-model",
+        lambda e: ["predict", e.files["digits_npy"], e.files["onnx"]],
+        1,
+        rf"digits\.npy' is a NumPy \.npy array, not a model; {SWAPPED}",
+    ),
+    Case(
+        "cli",
+        "predict-idx-as-model",
+        lambda e: ["predict", write(e.tmp / "t10k-images", idx(X10)), e.files["onnx"]],
+        1,
+        rf"t10k-images' is an IDX data file, not a model; {SWAPPED}",
+    ),
+    Case(
+        "cli",
+        "predict-png-named-skdigits",
+        lambda e: ["predict", write(e.tmp / "m.skdigits", png_bytes()), e.files["digits_npy"]],
+        1,
+        rf"m\.skdigits' is a PNG image, not a model; {SWAPPED}",
+    ),
+    Case(
+        "cli",
+        "evaluate-png-as-model",
+        lambda e: ["evaluate", write(e.tmp / "seven.png", png_bytes())],
+        1,
+        r"seven\.png' is a PNG image, not a model; skdigits evaluate MODEL scores an \.onnx",
+    ),
+    Case(
+        "cli",
+        "info-readme-as-model",
+        lambda e: ["info", e.files["readme"]],
+        1,
+        r"README\.md' is a text file, not a model; skdigits info MODEL reads an \.onnx",
+    ),
+    Case(
+        "cli",
+        "predict-model-answering-nan",
+        lambda e: [
+            "predict",
+            build_nan_for_blank_model(e.tmp / "nan.onnx"),
+            e.files["digits_npy"],
+            "--json",
+        ],
+        1,
+        r"nan\.onnx' gave probabilities that are not finite \(NaN or infinity\) for 3 of 3 "
+        r"images \(rows 0, 1, 2\): the model is broken, not the input",
+    ),
+]
+
+
 test_hostile_input_is_refused_with_a_clear_message = refusal_test(CASES)
 
 
+def fifo(path):
+    os.mkfifo(path)
+    return path
+
+
+# Opening a FIFO waits for a writer: the model's kind used to be sniffed that way.
+BOUNDS = [
+    Bound(
+        8,
+        f"{command}-fifo-as-model",
+        lambda d, command=command, extra=extra: (
+            f"cli([{command!r}, {str(fifo(d / 'model.onnx'))!r}, *{extra!r}])"
+        ),
+        "SystemExit",
+        r"^1: skdigits: error: '.*model\.onnx' is not a regular file",
+        peak_mb=400,
+    )
+    for command, extra in (("predict", ["x.npy"]), ("info", []), ("evaluate", ["--offline"]))
+]
+
+test_a_fifo_as_model_is_refused_without_waiting = bound_test(BOUNDS)
+
+
 # ---------------------------------------------------------------- beyond the table
+
+
+def test_onnxruntime_adds_no_lines_of_its_own_to_the_error(tmp_path):
+    # An initializer no node uses makes onnxruntime log a coloured warning on
+    # stderr when the session is built; the model then fails skdigits' check.
+    unused = numpy_helper.from_array(np.zeros(3, np.float32), "unused")
+    model = build_model(tmp_path / "other.onnx", extra_inits=[unused], output_names=("a", "b"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "skdigits", "info", str(model)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert_one_error_line(proc.stderr, r"other\.onnx' is not an skdigits digit model: its outputs")
+    assert "onnxruntime:" not in proc.stderr
 
 
 def test_debug_shows_the_traceback(files, tmp_path):
