@@ -26,8 +26,20 @@ def _as_pixel_rows(X: Any, *, what: str = "X") -> np.ndarray:
             "your data to (n_samples, 28, 28) or (n_samples, 784); for a single image "
             "use X[np.newaxis] or X.reshape(28, 28)"
         )
-    # check_array gives scikit-learn's standard errors for sparse, complex and
-    # non-numeric input, and keeps uint8 as it is.
+    if not sp.issparse(X) and X.dtype.kind == "b":
+        # The predictor refuses booleans too: True would be read as intensity 1 of 255.
+        raise DataError(
+            f"{what} has dtype bool; pixels must be numbers in [0, 255] (for a mask of "
+            "ink, pass X * 255)"
+        )
+    if not sp.issparse(X) and X.dtype.kind == "c":
+        # Said here: scikit-learn's own message would echo the whole array.
+        raise DataError(
+            f"Complex data not supported: {what} has dtype {X.dtype}; pixels must be real "
+            "numbers in [0, 255]"
+        )
+    # check_array gives scikit-learn's standard errors for sparse and non-numeric
+    # input, and keeps uint8 as it is.
     arr = check_array(
         X, accept_sparse=False, allow_nd=True, dtype="numeric", ensure_all_finite=False
     )

@@ -44,12 +44,15 @@ def test_division_is_exactly_float32_x_over_255():
         (np.full((2, 4), 256.0), r"values up to 256\.0, above 255"),
         (np.zeros(4), "Reshape your data"),
         (np.array([["a", "b"]]), "could not convert|string"),
+        (np.ones((2, 4), bool), r"X has dtype bool; .* pass X \* 255"),
+        (np.full((2, 784), 3 + 0j), r"^Complex data not supported: X has dtype complex128;"),
     ],
-    ids=["nan", "inf", "negative", "above-255", "1-d", "strings"],
+    ids=["nan", "inf", "negative", "above-255", "1-d", "strings", "bool", "complex"],
 )
 def test_bad_pixels_are_refused_with_the_reason(X, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as info:
         PixelScaler().fit_transform(X)
+    assert "\n" not in str(info.value)  # one line, never the array echoed
 
 
 def test_already_scaled_data_is_not_rescaled_silently():
