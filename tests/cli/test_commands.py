@@ -352,3 +352,16 @@ def test_predict_and_evaluate_json_are_strict(tmp_path, mnist, capsys):
     assert len(doc["predictions"]) == 5
     assert main(["evaluate", str(model), "--json", "--offline"]) == 0
     assert strict_json(capsys.readouterr().out)["n_samples"] == 10_000
+
+
+def test_a_saved_pipeline_with_no_readable_input_says_why(cli_models, tmp_path, capsys):
+    # Nothing to predict: the pipeline used to raise scikit-learn's "0 sample(s)".
+    saved, _ = cli_models
+    readme = tmp_path / "README.md"
+    readme.write_text("# digits\n")
+    assert main(["predict", str(saved), str(readme), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert captured.err.startswith("skdigits: error: ")
+    assert "README.md' is a text file" in captured.err
+    assert strict_json(captured.out)["predictions"][0]["error"].startswith("input ")
