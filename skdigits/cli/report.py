@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
         )
     out_dir = args.output if args.output is not None else default_report_dir(args.model)
     check_report_dir(out_dir, overwrite=args.force)
+    from ..model_io._format import load_metadata
+
+    load_metadata(args.model)  # a bad file is refused before MNIST and TensorFlow load
     X_test, y_test = load_mnist(args, "test")
 
     quiet_tensorflow()

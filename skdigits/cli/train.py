@@ -112,6 +112,33 @@ _TRAINING_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 
+#: The flag of each classifier parameter that has one, for messages.
+_FLAGS = {"optimizer__learning_rate": "--learning-rate", "random_state": "--random-state"}
+
+
+def check_training_options(params: dict[str, Any], preset: str | None, random_state: Any) -> None:
+    """Refuse what the classifier would refuse, from the options alone, before MNIST loads.
+
+    The bounds are the table ``fit`` and loading a saved model apply; a teacher
+    file is judged from its manifest (a file, a model, of MNIST's ten digits).
+    """
+    from .._core.errors import SkdigitsError
+    from ..estimator._presets import preset_params
+    from ..model_io._bounds import PARAMETER_BOUNDS, check_bounds, within_bounds
+
+    for name, value in {**params, "random_state": random_state}.items():
+        if name in PARAMETER_BOUNDS and not within_bounds(name, value):
+            flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+            raise SkdigitsError(f"{flag} must be {PARAMETER_BOUNDS[name].words}, got {value!r}")
+    merged = {**(preset_params(preset, params.get("architecture")) if preset else {}), **params}
+    check_bounds(merged)
+    teacher = merged.get("teacher")
+    if teacher is not None and teacher not in PRESETS:
+        from ..estimator._teacher import check_teacher_file
+
+        check_teacher_file(teacher, list(range(10)))
+
+
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     for flag, options in _TRAINING_OPTIONS:
         parser.add_argument(flag, default=None, **options)
@@ -169,18 +196,6 @@ def run(args: argparse.Namespace) -> int:
         check_report_dir(args.report, overwrite=args.force)
     if args.subset is not None and args.subset < 10:
         raise SkdigitsError("--subset must be at least 10 images")
-
-    X_train, y_train = load_mnist(args, "train")
-    X_test, y_test = load_mnist(args, "test")
-    if args.subset is not None:
-        X_train, y_train = X_train[: args.subset], y_train[: args.subset]
-
-    quiet_tensorflow()
-    from ..analysis._training import fit_and_evaluate
-    from ..estimator._pipeline import make_pipeline
-    from ..estimator._saving import save_model
-
-    verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     given = dict(
         hidden_units=args.hidden_units,
         output_activation=args.output_activation,
@@ -196,6 +211,19 @@ def run(args: argparse.Namespace) -> int:
         ensemble_size=args.ensemble_size,
     )
     params = {name: value for name, value in given.items() if value is not None}
+    check_training_options(params, args.preset, args.random_state)
+
+    X_train, y_train = load_mnist(args, "train")
+    X_test, y_test = load_mnist(args, "test")
+    if args.subset is not None:
+        X_train, y_train = X_train[: args.subset], y_train[: args.subset]
+
+    quiet_tensorflow()
+    from ..analysis._training import fit_and_evaluate
+    from ..estimator._pipeline import make_pipeline
+    from ..estimator._saving import save_model
+
+    verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     # Progress only while fitting: prediction stays silent.
     pipeline = make_pipeline(
         args.preset, random_state=args.random_state, verbose=0, fit__verbose=verbose, **params

@@ -92,11 +92,11 @@ def check_teacher_file(path: str, classes: Any) -> None:
     """
     if not os.path.lexists(path):
         raise ModelFileError(
-            f"`teacher`={describe(path)} is neither a preset {tuple(PRESETS)} nor an existing "
+            f"`teacher`={describe(path, 200)} is neither a preset {tuple(PRESETS)} nor an existing "
             "file; pass a preset name or the path of a .skdigits model"
         )
     manifest = load_metadata(path)
-    _check_teacher_classes(manifest["classes"], classes, f"the `teacher` {path}")
+    _check_teacher_classes(manifest["classes"], classes, f"the `teacher` {describe(path, 200)}")
 
 
 def _check_teacher_classes(known: Any, classes: Any, teacher: str) -> None:

@@ -23,10 +23,10 @@ from .._core.errors import SkdigitsError
 from .._core.values import is_integer, is_number
 
 
-def describe(value: Any) -> str:
-    """A value for a message: its repr, cut to one short line."""
+def describe(value: Any, limit: int = 60) -> str:
+    """A value for a message: its repr, cut to one line of at most ``limit`` characters."""
     text = " ".join(repr(value).split())
-    return text if len(text) <= 60 else f"{text[:57]}..."
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 class ParameterError(SkdigitsError, ValueError):

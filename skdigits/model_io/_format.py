@@ -37,7 +37,7 @@ from .._core.atomic import atomic_path, temporary_dir_beside
 from .._core.deps import require
 from .._core.errors import ModelFileError, one_line
 from .._core.files import open_regular
-from .._core.values import is_finite_number, is_integer, python_scalar, strict_json
+from .._core.values import is_finite_number, is_integer, strict_json
 from .._version import __version__
 from ..nn._tf import import_keras
 from ._bounds import (
@@ -96,14 +96,13 @@ _MAX_KERAS_SIZE = 10_000_000
 def _json_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as JSON, refusing objects the safe format cannot store.
 
-    NumPy scalars (a grid over ``np.arange``) are stored as the Python numbers they
-    are; a NaN or infinite one is refused, as loading would refuse it.
+    NumPy numbers and arrays (a grid over ``np.arange``) are stored as the Python
+    values they hold; a NaN or infinite number is refused, as loading would refuse it.
     """
     out = {}
     for key, value in params.items():
-        value = python_scalar(value)
         try:
-            json.dumps(value, allow_nan=False)
+            out[key] = json.loads(json.dumps(value, allow_nan=False, default=_numpy_value))
         except ValueError as err:
             raise ModelFileError(
                 f"cannot save parameter `{name}__{key}`={describe(value)}: it holds a NaN or "
@@ -115,8 +114,14 @@ def _json_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
                 "stores only numbers, strings, booleans, lists and dicts; set it to a "
                 "plain value (e.g. an optimizer name) or use joblib for your own use"
             ) from err
-        out[key] = value
     return out
+
+
+def _numpy_value(value: Any) -> Any:
+    """``json.dumps``' ``default``: a NumPy scalar or array as Python values."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _json_metadata(metadata: Any) -> dict[str, Any]:
@@ -194,7 +199,8 @@ def write_pipeline(pipeline, path, *, metadata: dict[str, Any] | None = None) ->
         "scaler_n_features_in": int(scaler.n_features_in_),
         # The last epochs only, as many as a manifest holds (a long run of partial_fit).
         "history": {
-            k: [float(v) for v in vals][-_MAX_HISTORY:] for k, vals in clf.history_.items()
+            k: [float(v) for v in vals][-_MAX_HISTORY:]
+            for k, vals in getattr(clf, "history_", {}).items()  # none when only initialized
         },
         "metadata": _json_metadata(metadata),
     }

@@ -131,3 +131,104 @@ def test_save_model_writes_its_scratch_files_beside_the_target_only(
     assert any(re.fullmatch(r"\.m\.skdigits\..+\.part", n) for n in seen[0]), seen
     assert sorted(p.name for p in target.parent.iterdir()) == ["m.skdigits"]
     assert load_model(target).predict(np.zeros((1, 28, 28), np.uint8)).shape == (1,)
+
+
+# ---------------------------------------------------------------- what a file cannot hold
+
+
+@pytest.fixture
+def copy(saved):
+    """A fresh copy of the saved pipeline, free to change (the shared fixture is not)."""
+    return load_model(saved)
+
+
+def _strict(data: bytes) -> dict:
+    def refuse(name):
+        raise ValueError(f"{name} in the manifest")
+
+    return json.loads(data, parse_constant=refuse)
+
+
+def test_non_finite_and_numpy_metadata_is_saved_as_strict_json(copy, tmp_path):
+    path = tmp_path / "m.skdigits"
+    metadata = {"val_accuracy": float("nan"), "loss": np.float32(np.inf), "n": np.int64(3)}
+    save_model(copy, path, metadata=metadata)
+    with zipfile.ZipFile(path) as zf:
+        manifest = _strict(zf.read("manifest.json"))  # NaN would not parse
+    assert manifest["metadata"] == {"val_accuracy": None, "loss": None, "n": 3}
+    assert load_metadata(path)["metadata"]["n"] == 3
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ([1, 2], r"cannot save metadata \[1, 2\]: it must be a dict"),
+        ({"when": object()}, r"cannot save metadata .*pass numbers, strings, booleans, lists"),
+        ({(1, 2): "tuple key"}, r"cannot save metadata .*with string keys"),
+    ],
+    ids=["a-list", "an-object", "a-tuple-key"],
+)
+def test_metadata_json_cannot_hold_is_refused_and_the_old_file_kept(
+    copy, saved, tmp_path, metadata, message
+):
+    target = tmp_path / "keep.skdigits"
+    target.write_bytes(saved.read_bytes())
+    with pytest.raises(ModelFileError, match=message) as info:
+        save_model(copy, target, metadata=metadata)
+    assert "\n" not in str(info.value)
+    assert target.read_bytes() == saved.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.skdigits"]
+
+
+def test_numpy_parameters_from_a_grid_are_saved_as_python_numbers(copy, tmp_path):
+    copy[-1].set_params(hidden_units=np.int64(100), optimizer__learning_rate=np.float32(0.001))
+    path = save_model(copy, tmp_path / "m.skdigits")
+    params = load_model(path)[-1].get_params()
+    assert type(params["hidden_units"]) is int
+    assert params["hidden_units"] == 100
+    assert params["optimizer__learning_rate"] == pytest.approx(0.001)
+
+
+def test_a_non_finite_parameter_is_refused_at_save_naming_it(copy, tmp_path):
+    copy[-1].set_params(class_weight={0: float("nan")})
+    with pytest.raises(
+        ModelFileError, match=r"parameter `clf__class_weight`=\{0: nan\}: it holds a NaN"
+    ):
+        save_model(copy, tmp_path / "m.skdigits")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_labels_a_model_file_cannot_hold_are_refused_at_save_not_at_load(tmp_path):
+    X = np.random.default_rng(0).integers(0, 256, (20, 784))
+    pipe = make_pipeline(hidden_units=4, epochs=1, random_state=0).fit(X, np.arange(20.0) % 2)
+    with pytest.raises(
+        ModelFileError,
+        match=r"cannot save .*m\.skdigits: the model's `classes` are not distinct integers "
+        r"\(or short strings\), which a \.skdigits file cannot hold",
+    ):
+        save_model(pipe, tmp_path / "m.skdigits")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_of_zeros_is_not_taken_for_a_zip_bomb(tmp_path):
+    """3 MB of zero weights deflate over 50:1; they are stored as they are, and load."""
+    X, y = np.zeros((10, 784), np.uint8), np.arange(10)
+    pipe = make_pipeline(hidden_units=1000)
+    pipe[-1].initialize(pipe[0].fit_transform(X), y)  # built, never trained: no optimizer state
+    model = pipe[-1].model_
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    path = save_model(pipe, tmp_path / "zeros.skdigits")
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("model.keras")
+    assert info.file_size > 3_000_000
+    assert info.compress_type == zipfile.ZIP_STORED
+    loaded = load_model(path)
+    assert not any(w.any() for w in loaded[-1].model_.get_weights())
+
+
+def test_a_history_longer_than_a_file_holds_keeps_its_last_epochs(copy, tmp_path):
+    copy[-1].history_ = {"loss": [float(i) for i in range(100_005)]}
+    path = save_model(copy, tmp_path / "m.skdigits")
+    history = load_model(path)[-1].history_["loss"]
+    assert len(history) == 100_000
+    assert history[-1] == 100_004.0

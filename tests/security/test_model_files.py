@@ -10,24 +10,28 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from skdigits import ModelFileError
+from skdigits import DataError, DigitClassifier, ModelFileError
 from skdigits.cli.main import main
 from skdigits.estimator._saving import load_model
 from skdigits.model_io._format import load_metadata as read_manifest
 from tests._support.files import write
 from tests._support.hostile import (
     Bound,
+    Case,
     MiB,
     Translated,
     bound_test,
     code_load_model,
     nested,
+    refusal_test,
     save_npy,
     translation_test,
 )
@@ -96,6 +100,19 @@ def keras_archive(config: Any) -> bytes:
     return buf.getvalue()
 
 
+def fifo_model(folder: Path) -> Path:
+    """A named pipe called like a model, which nobody writes to: reading it waits for ever."""
+    path = folder / "pipe.skdigits"
+    os.mkfifo(path)
+    return path
+
+
+def cli_code(argv: list[str], *, model: Path, out: Path) -> str:
+    """The bounded runner's code for ``argv``, with MODEL and OUT put in."""
+    names = {"MODEL": str(model), "OUT": str(out)}
+    return f"cli({[names.get(a, a) for a in argv]!r})"
+
+
 BOUNDS: list[Bound] = [
     Bound(
         2,
@@ -151,6 +168,44 @@ BOUNDS: list[Bound] = [
         ),
         "ModelFileError",
         r"config\.json declares units 100000000, outside what skdigits builds",
+        peak_mb=200,
+    ),
+    Bound(
+        3,
+        "manifest-a-cnn-of-gigabytes-from-sizes-within-their-bounds",
+        lambda d: code_load_model(
+            skdigits_file(
+                d / "m.skdigits",
+                steps=params(architecture="cnn", conv_filters=[1024, 1024], dense_units=10_000),
+            )
+        ),
+        "ModelFileError",
+        r"the manifest's network has 265,594,602 weights, expected at most 15,000,000",
+        peak_mb=200,
+    ),
+    *(
+        Bound(
+            5,
+            f"cli-{command}-{kind}",
+            lambda d, argv=argv, make=make: cli_code(argv, model=make(d), out=d / "out"),
+            "SystemExit",
+            r"^1: skdigits: error: model path '.*' is not a regular file \(a device, pipe or "
+            r"socket\); pass a model file saved on disk",
+            peak_mb=300,
+        )
+        for command, argv in (
+            ("export", ["export", "MODEL", "-o", "OUT"]),
+            ("report", ["report", "MODEL", "-o", "OUT"]),
+            ("train-teacher", ["train", "--teacher", "MODEL", "-o", "OUT"]),
+        )
+        for kind, make in (("dev-zero", lambda d: Path("/dev/zero")), ("fifo", fifo_model))
+    ),
+    Bound(
+        5,
+        "load-model-dev-zero",
+        lambda d: code_load_model(Path("/dev/zero")),
+        "ModelFileError",
+        r"model path '/dev/zero' is not a regular file",
         peak_mb=200,
     ),
 ]
@@ -289,6 +344,129 @@ TRANSLATED: list[Translated] = [
 
 
 test_a_raw_exception_becomes_a_skdigits_error = translation_test(TRANSLATED)
+
+
+# ---------------------------------------------------------------- refused in one line
+
+
+def train(*options: Any) -> list[Any]:
+    """``skdigits train`` with ``options``; MNIST is not there, so reaching it shows."""
+    return ["train", *options, "-o", "m.skdigits", "--data-home", "no-mnist-here"]
+
+
+def teacher_of_digits_0_to_4(folder: Path) -> Path:
+    """A saved model's manifest for classes 0-4 (nothing else is read to refuse it)."""
+    return skdigits_file(folder / "teacher.skdigits", classes=[0, 1, 2, 3, 4])
+
+
+def fit_with_teacher(teacher: Any) -> Any:
+    return DigitClassifier(teacher=str(teacher), epochs=1).fit(
+        np.zeros((20, 784), np.float32), np.arange(20) % 10
+    )
+
+
+BAD_OPTIONS: list[tuple[str, list[Any], str]] = [
+    (
+        "hidden-units-10001",
+        ["--hidden-units", "10001"],
+        r"--hidden-units must be a positive integer up to 10000, got 10001",
+    ),
+    (
+        "learning-rate-nan",
+        ["--learning-rate", "nan"],
+        r"--learning-rate must be a finite number in \(0, 10\], got nan",
+    ),
+    ("learning-rate-inf", ["--learning-rate", "inf"], r"--learning-rate must be .*, got inf"),
+    ("learning-rate-negative", ["--learning-rate", "-1"], r"--learning-rate must be .*got -1\.0"),
+    ("label-smoothing-nan", ["--label-smoothing", "nan"], r"--label-smoothing must be a finite"),
+    ("augment-inf", ["--augment", "inf"], r"--augment must be a finite number in \[0, 3\]"),
+    ("ensemble-size-0", ["--ensemble-size", "0"], r"--ensemble-size must be a positive integer"),
+    ("epochs-10001", ["--epochs", "10001"], r"--epochs must be a positive integer up to 10000"),
+    (
+        "random-state-negative",
+        ["--random-state", "-1"],
+        r"--random-state must be an integer from 0 to 4294967295, got -1",
+    ),
+    (
+        "net-over-the-weight-limit",
+        ["--hidden-units", "10000", "--ensemble-size", "2"],
+        r"has 15,900,020 weights, more than the 15,000,000 a \.skdigits file holds",
+    ),
+]
+
+CASES: list[Case] = [
+    *(
+        Case("cli", f"train-{name}", lambda e, o=options: train(*o), 1, message)
+        for name, options, message in BAD_OPTIONS
+    ),
+    Case(
+        "cli",
+        "train-teacher-of-other-classes",
+        lambda e: train("--teacher", teacher_of_digits_0_to_4(e.tmp)),
+        1,
+        r"the `teacher` .*teacher\.skdigits' knows the classes \[0, 1, 2, 3, 4\], but the "
+        r"student learns \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9\]; distil from a teacher fitted on",
+    ),
+    Case(
+        "cli",
+        "train-teacher-a-directory",
+        lambda e: train("--teacher", e.tmp),
+        1,
+        r"model path '.*' is a directory, not a file; pass the path of a model file inside it",
+    ),
+    Case(
+        "cli",
+        "train-teacher-missing",
+        lambda e: train("--teacher", e.tmp / "gone.skdigits"),
+        1,
+        r"`teacher`='.*gone\.skdigits' is neither a preset \(.*\) nor an existing file",
+    ),
+    Case(
+        "cli",
+        "report-model-a-directory",
+        lambda e: ["report", e.tmp, "-o", e.tmp / "r"],
+        1,
+        r"model path '.*' is a directory, not a file",
+    ),
+    Case(
+        "python",
+        "teacher-of-other-classes",
+        lambda e: fit_with_teacher(teacher_of_digits_0_to_4(e.tmp)),
+        DataError,
+        r"knows the classes \[0, 1, 2, 3, 4\], but the student learns \[0, 1, 2,",
+    ),
+    Case(
+        "python",
+        "teacher-dev-zero",
+        lambda e: fit_with_teacher("/dev/zero"),
+        ModelFileError,
+        r"model path '/dev/zero' is not a regular file \(a device, pipe or socket\)",
+    ),
+    Case(
+        "python",
+        "teacher-fifo",
+        lambda e: fit_with_teacher(fifo_model(e.tmp)),
+        ModelFileError,
+        r"pipe\.skdigits' is not a regular file",
+    ),
+    Case(
+        "python",
+        "teacher-a-directory",
+        lambda e: fit_with_teacher(e.tmp),
+        ModelFileError,
+        r"is a directory, not a file",
+    ),
+    Case(
+        "python",
+        "teacher-missing",
+        lambda e: fit_with_teacher(e.tmp / "gone.skdigits"),
+        ModelFileError,
+        r"is neither a preset .* nor an existing file; pass a preset name or the path",
+    ),
+]
+
+
+test_hostile_input_is_refused_with_a_clear_message = refusal_test(CASES)
 
 
 # ---------------------------------------------------------------- pickles
