@@ -100,25 +100,9 @@ COMMAND = Command(
 )
 
 
-def _check_labels(truth: np.ndarray, path: Path, classes: Any) -> np.ndarray:
-    """True labels must be integers among the model's classes."""
-    if truth.dtype.kind not in "iu":
-        raise DataError(
-            f"{path} holds {truth.dtype} values; true labels must be integers (digits 0-9)"
-        )
-    known = np.asarray(classes)
-    unknown = ~np.isin(truth, known)
-    if unknown.any():
-        first = int(np.flatnonzero(unknown)[0])
-        raise DataError(
-            f"{path} has label {truth[first]} at index {first}, which the model does not "
-            f"predict (its classes are {known.min()}-{known.max()}); pass the matching label file"
-        )
-    return truth
-
-
 def run(args: argparse.Namespace) -> int:
     from ..io._inputs import read_inputs, read_labels
+    from ..runtime._checks import check_true_labels
 
     predictor = open_model(args.model, allow_pickle=args.allow_pickle, hint=USAGE_HINT)
     if args.labels is not None and len(args.inputs) != 1:
@@ -145,7 +129,12 @@ def run(args: argparse.Namespace) -> int:
                 f"{args.labels} has {len(truth)} labels but {args.inputs[0]} has {len(X)} "
                 "images; pass the matching label file"
             )
-        truth = _check_labels(truth, args.labels, predictor.classes_)
+        truth = check_true_labels(
+            truth,
+            np.asarray(predictor.classes_),
+            what=str(args.labels),
+            fix="pass the matching label file",
+        )
     if args.limit is not None:
         X, names = X[: args.limit], names[: args.limit]
         truth = truth[: args.limit] if truth is not None else None

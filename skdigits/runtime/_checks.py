@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.errors import ModelFileError, one_line
+from .._core.errors import DataError, ModelFileError, one_line
 from ..io._inputs import sniff_format
 
 _EXPORT_HINT = "export one with `skdigits export`"
@@ -500,6 +500,40 @@ def check_finite_outputs(proba: np.ndarray, name: str) -> None:
         f"of {len(proba)} images (rows {rows}): the model is broken, not the input; "
         f"train it again, or {_EXPORT_HINT} from a sound pipeline"
     )
+
+
+def check_true_labels(y: np.ndarray, classes: np.ndarray, *, what: str, fix: str) -> np.ndarray:
+    """``y`` as int64, unless it holds what no prediction can equal.
+
+    Strings, NaN, fractions or labels outside ``classes`` (one-based digits, say)
+    would make an accuracy of 0, or a little more, without a word. Whole floats
+    (``7.0``, as pandas often holds labels) are taken. ``what`` names ``y`` in the
+    message and ``fix`` ends it.
+    """
+    integral = y.dtype.kind in "iu" or (
+        y.dtype.kind == "f" and bool(np.all(np.isfinite(y) & (y == np.round(y))))
+    )
+    if not integral:
+        raise DataError(
+            f"{what} holds {y.dtype} values; true labels must be integers among the "
+            f"model's classes ({_span(classes)})"
+        )
+    unknown = ~np.isin(y, classes)
+    if unknown.any():
+        first = int(np.flatnonzero(unknown)[0])
+        raise DataError(
+            f"{what} has label {y[first]:g} at index {first}, which the model does not "
+            f"predict (its classes are {_span(classes)}); {fix}"
+        )
+    return y.astype(np.int64, copy=False)
+
+
+def _span(classes: np.ndarray) -> str:
+    """The classes for a message: ``0-9`` when they run without a gap, else a short list."""
+    lo, hi = int(classes.min()), int(classes.max())
+    if hi - lo + 1 == len(classes):
+        return f"{lo}-{hi}"
+    return ", ".join(map(str, classes[:10].tolist())) + (", ..." if len(classes) > 10 else "")
 
 
 # Input files given where a model belongs (the arguments swapped), by their first bytes.

@@ -33,6 +33,7 @@ from ._checks import (
     _EXPORT_HINT,
     _MAX_CLASSES,
     check_finite_outputs,
+    check_true_labels,
     decode_metadata,
     inspect_onnx,
     read_model_bytes,
@@ -249,7 +250,9 @@ class OnnxDigitClassifier:
         accuracy : float
         """
         labels = self.predict(X)
-        y = np.asarray(y).reshape(-1)
+        y = check_true_labels(
+            np.asarray(y).reshape(-1), self.classes_, what="y", fix="pass the matching labels"
+        )
         if y.shape != labels.shape:
             raise DataError(
                 f"X has {labels.shape[0]} images but y has {y.size} labels; "

@@ -185,6 +185,34 @@ def test_score_refuses_mismatched_or_empty_labels(clf, images):
         clf.score(np.zeros((0, 784)), [])
 
 
+@pytest.mark.parametrize(
+    ("y", "message"),
+    [
+        (
+            list("0123456789" * 2),
+            r"y holds <U1 values; true labels must be integers among the "
+            r"model's classes \(0-9\)",
+        ),
+        (np.full(20, np.nan), "y holds float64 values"),
+        (np.full(20, 7.5), "y holds float64 values"),
+        (
+            np.arange(1, 21),
+            r"y has label 10 at index 9, which the model does not predict \(its classes are 0-9\)",
+        ),
+    ],
+    ids=["strings", "nan", "fractions", "one-based"],
+)
+def test_score_refuses_labels_no_prediction_can_equal(clf, images, y, message):
+    # Each used to score 0 (or a little more) without a word.
+    with pytest.raises(DataError, match=message):
+        clf.score(images, y)
+
+
+def test_score_takes_whole_float_labels(clf, images):
+    truth = reference_proba(images).argmax(axis=1)
+    assert clf.score(images, truth.astype(np.float64)) == 1.0
+
+
 # ---------------------------------------------------------------- attributes
 
 

@@ -473,7 +473,7 @@ BOUNDS = [
         ),
         "SystemExit",
         r"^1: skdigits: error: '.*model\.onnx' is not a regular file",
-        peak_mb=400,
+        peak_mb=150,  # 50 MB measured
     )
     for command, extra in (("predict", ["x.npy"]), ("info", []), ("evaluate", ["--offline"]))
 ]
