@@ -21,7 +21,7 @@ from ..nn._callbacks import training_callbacks
 from ..nn._distill import distilling
 from ..nn._ensemble import training_members
 from ..nn._networks import NET_PARAMS, build_network
-from ..nn._tf import import_keras, seed_from, seeded
+from ..nn._tf import first_traces_unreported, import_keras, seed_from, seeded
 
 keras = import_keras(feature="DigitClassifier")
 require("scikeras", feature="DigitClassifier")
@@ -79,8 +79,10 @@ class KerasTrainingHooks(KerasClassifier):
         else:
             wrapper = contextlib.nullcontext()
             build_training_state(self.model_, *args[:2])
-        with wrapper, self._scikeras_seeding():
-            return super()._fit_keras_model(*args, **kwargs)
+        with wrapper, self._scikeras_seeding(), first_traces_unreported():
+            result = super()._fit_keras_model(*args, **kwargs)
+        trace_predict_step(self.model_, args[0])
+        return result
 
     def _build_keras_model(self):
         with self._scikeras_seeding():
@@ -125,6 +127,28 @@ def build_training_state(model: Any, X: Any, y: Any) -> None:
     model.optimizer.build(model.trainable_variables)
     model.compute_metrics(X[:1], y[:1], model(X[:1], training=False))
     model.reset_metrics()
+
+
+def trace_predict_step(model: Any, X: Any) -> None:
+    """Trace a fitted model's prediction step once, for batches of any size of rows like ``X``.
+
+    ``predict_on_batch`` calls Keras' predict function, which otherwise traces on
+    its first call and again for the first batch of another size; TensorFlow
+    counts those traces by the function's code, shared by every Keras model, so a
+    few folds of a search predicted once each read as a loop that retraces. Traced
+    here with the batch size left open (``get_concrete_function``, which the
+    retracing count leaves out), each later call of any batch size reuses it.
+    """
+    import tensorflow as tf
+
+    model.make_predict_function()
+    step = model.predict_function
+    if not hasattr(step, "get_concrete_function"):
+        return  # run_eagerly: nothing is traced
+    if not isinstance(X, np.ndarray):
+        return  # several inputs: left to Keras
+    rows = tf.TensorSpec((None, *X.shape[1:]), tf.as_dtype(X.dtype))
+    step.get_concrete_function([(rows,)])  # the structure predict_on_batch passes
 
 
 def normalize_rows(proba: np.ndarray) -> np.ndarray:

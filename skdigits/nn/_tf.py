@@ -1,8 +1,10 @@
-"""Importing TensorFlow and Keras quietly, and seeding them without lasting side effects."""
+"""Importing TensorFlow and Keras quietly, seeding them without lasting side effects, and
+keeping each new model's first traces from being reported as retracing."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import sys
@@ -173,3 +175,39 @@ def seeded(seed: int | None, *, keras: bool = True) -> Iterator[None]:
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)  # noqa: NPY002
+
+
+class _KerasStepRetracing(logging.Filter):
+    """Drops TensorFlow's "frequent retracing" warning about Keras' own step functions only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            "triggered tf.function retracing" in message
+            and "TensorFlowTrainer._make_function" in message
+        )
+
+
+@contextlib.contextmanager
+def first_traces_unreported() -> Iterator[None]:
+    """Inside, TensorFlow does not report a new Keras model's first traces as retracing.
+
+    Every Keras model makes its own training and evaluation functions and traces
+    each once, on its first call; the data of one ``fit`` keep one element spec,
+    so later calls reuse that trace. TensorFlow's retracing detector, though,
+    keys its counts by the Python code of the traced function, which all Keras
+    models share: the first traces of five new models in a row (five folds of a
+    search, each fitted for an epoch or two) read as one function retraced five
+    times, and it logs a long warning that advises a fix for a loop that does
+    not exist. Only that warning, and only about Keras' step functions, is
+    dropped, by a filter on the ``tensorflow`` logger that lives as long as the
+    block: warnings about the caller's own functions, and everything else
+    TensorFlow logs, pass.
+    """
+    logger = logging.getLogger("tensorflow")
+    keras_steps = _KerasStepRetracing()
+    logger.addFilter(keras_steps)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keras_steps)

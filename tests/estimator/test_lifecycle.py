@@ -131,3 +131,59 @@ def test_repr_shows_only_what_differs_from_the_defaults():
     html = make_pipeline(epochs=3)._repr_html_()  # what a notebook shows
     assert "DigitClassifier" in html
     assert "epochs" in html
+
+
+# Run in a fresh interpreter: TensorFlow warns at most twice per traced function's
+# code in a process, so earlier tests could have used up the warnings this looks for.
+_SEARCH_LOG = r"""
+import json, logging
+import numpy as np
+import tensorflow as tf
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from skdigits import make_pipeline
+
+records = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append(record.getMessage())
+logging.getLogger("tensorflow").addHandler(Keep())
+
+rng = np.random.default_rng(0)
+X = rng.integers(0, 256, (300, 28, 28), dtype=np.uint8)
+y = np.arange(300) % 10
+pipe = make_pipeline(epochs=1, hidden_units=8, random_state=0)
+cross_val_score(pipe, X, y, cv=5)
+GridSearchCV(pipe, {"clf__hidden_units": [8, 16]}, cv=2).fit(X, y)
+during = list(records)
+filters = list(logging.getLogger("tensorflow").filters)
+
+@tf.function
+def own(x):
+    return x + 1
+
+for n in range(1, 8):
+    own(tf.zeros((n,)))
+print(json.dumps({"during": during, "filters": len(filters), "after": records[len(during):]}))
+"""
+
+
+def test_searches_log_no_retracing_warning_and_own_functions_still_do():
+    """cross_val_score (5 folds) and a GridSearchCV of 2 candidates: no "retracing" log.
+
+    Each new model's training, evaluation and prediction functions are traced once;
+    TensorFlow used to count those first traces of distinct models as one function
+    retracing, and logged three or four long warnings. A function of the caller's
+    own that does retrace is still reported: nothing is silenced beyond the fits.
+    """
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _SEARCH_LOG], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not [m for m in report["during"] if "retracing" in m], report["during"]
+    assert report["filters"] == 0, "a filter outlived the fits"
+    assert any("own" in m and "retracing" in m for m in report["after"]), report["after"]
