@@ -71,10 +71,17 @@ def check_not_input_file(path: str | os.PathLike[str], *, hint: str) -> None:
 
 
 def model_kind(path: str | os.PathLike[str]) -> Literal["onnx", "skdigits", "pickle"]:
-    """How :func:`load_predictor` opens ``path``: only ``"onnx"`` stays free of TensorFlow."""
+    """How :func:`load_predictor` opens ``path``: only ``"onnx"`` stays free of TensorFlow.
+
+    A pickle by its suffix or first bytes; a ``.skdigits`` pipeline by its suffix
+    or, under any other name, by being a zip archive (the ONNX reader would only
+    say to convert it); anything else is read as ONNX.
+    """
     if is_pickle_file(path):
         return "pickle"
-    return "skdigits" if Path(path).suffix == ".skdigits" else "onnx"
+    if Path(path).suffix == ".skdigits" or _file_head(path).startswith(b"PK\x03\x04"):
+        return "skdigits"
+    return "onnx"
 
 
 def refuse_pickle(path: str | Path, *, allow_hint: str | None = _ALLOW_HINT) -> None:

@@ -25,6 +25,16 @@ def test_the_kind_follows_the_suffix_or_the_content(tmp_path):
     assert model_kind(tmp_path / "m.joblib") == "pickle"
 
 
+def test_a_saved_pipeline_under_another_name_is_opened_as_one(tmp_path):
+    import zipfile
+
+    path = tmp_path / "model"  # a .skdigits archive renamed: its content says what it is
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("manifest.json", "{}")
+    assert model_kind(path) == "skdigits"
+    assert model_kind(tmp_path / "missing") == "onnx"  # the ONNX reader says it is missing
+
+
 def test_a_missing_onnx_file_is_one_model_file_error(tmp_path):
     with pytest.raises(ModelFileError, match="does not exist"):
         load_predictor(tmp_path / "nothing.onnx")
