@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,13 @@ def check_pixel_range(X: np.ndarray, *, what: str = "X") -> None:
             "in [0, 255] (if they are already scaled to [0, 1], multiply by 255 or "
             "drop the PixelScaler)"
         )
+
+
+def _shapes_hint(n_pixels: int) -> str:
+    """What input a scaler fitted on ``n_pixels`` per image takes, for messages."""
+    side = math.isqrt(n_pixels)
+    images = f", images (n_samples, {side}, {side}) or one image ({side}, {side})"
+    return f"pass rows (n_samples, {n_pixels})" + (images if side * side == n_pixels else "")
 
 
 class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -172,6 +180,11 @@ or (side, side)
         # the pixel count from the flattened rows, so images and rows both work.
         validate_data(self, X, reset=reset, skip_check_array=True, ensure_2d=False)
         rows = _as_pixel_rows(X)
+        if not reset and rows.shape[1] != self.n_features_in_:
+            raise DataError(
+                f"X has {rows.shape[1]} features, but PixelScaler is expecting "
+                f"{self.n_features_in_} features as input; {_shapes_hint(self.n_features_in_)}"
+            )
         check_pixel_range(rows)
         if not reset and rows.dtype.kind == "f" and rows.size:
             high = float(rows.max())
@@ -180,11 +193,6 @@ or (side, side)
         rows = check_array(rows, dtype=[np.float32, np.float64], ensure_all_finite=True)
         if reset:
             self.n_features_in_ = rows.shape[1]
-        elif rows.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {rows.shape[1]} features, but PixelScaler is expecting "
-                f"{self.n_features_in_} features as input."
-            )
         return rows.astype(np.float32, copy=False)
 
     def __sklearn_tags__(self):

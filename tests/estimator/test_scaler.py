@@ -116,6 +116,16 @@ def test_a_single_square_image_is_one_row(rng):
         PixelScaler().fit(np.zeros((1, 4))).transform(X[1])
 
 
+def test_colour_images_are_refused_naming_the_shapes_taken(rng):
+    scaler = PixelScaler().fit(np.zeros((1, 784)))
+    with pytest.raises(DataError) as info:
+        scaler.transform(rng.integers(0, 256, size=(2, 28, 28, 3)))
+    assert str(info.value) == (
+        "X has 2352 features, but PixelScaler is expecting 784 features as input; pass rows "
+        "(n_samples, 784), images (n_samples, 28, 28) or one image (28, 28)"
+    )
+
+
 def test_a_flat_single_image_is_refused_as_scikit_learn_refuses_1d(rng):
     scaler = PixelScaler().fit(np.zeros((1, 784)))
     with pytest.raises(DataError, match=r"Reshape your data.*X\[np\.newaxis\] or X\.reshape"):
