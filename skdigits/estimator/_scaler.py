@@ -116,6 +116,8 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ((2, 784), dtype('float32'), 1.0)
     """
 
+    n_features_in_: int  # set by fit
+
     def fit(self, X, y=None):
         """Check ``X`` and record its number of pixels.
 
