@@ -7,6 +7,7 @@ and ``--web DIR`` a static site that runs the model in the browser.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -124,17 +125,37 @@ COMMAND = Command(
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._core.errors import SkdigitsError, on_command_line
+
+    try:
+        return _run(args)
+    except SkdigitsError as err:
+        if not err.cli_words:
+            raise
+        # The library's fix names Python's parameter; say the option instead.
+        raise SkdigitsError(on_command_line(err)) from err
+
+
+def _run(args: argparse.Namespace) -> int:
     from .._core.errors import SkdigitsError
 
     if args.web is not None and (args.quantize is not None or args.format != "onnx"):
         raise SkdigitsError("--web writes an fp32 ONNX site: drop --quantize and --format")
     if args.format == "ort" and args.quantize is not None:
         raise SkdigitsError("--format ort exports the fp32 model: drop --quantize")
-    if args.web is not None and args.model.suffix != ".skdigits":
-        return _run_web(args, args.model)
+    kind = _model_kind(args.model)
+    if args.web is not None:
+        from ..export._web import check_site_folder
+
+        check_site_folder(args.web, force=args.force, inputs=[args.model])
+        if kind != "pipeline" and not (kind == "unknown" and args.model.suffix == ".skdigits"):
+            return _run_web(args, args.model)
+    elif kind in ("onnx", "ort"):
+        _refuse_exported(args.model, kind)
     if args.web is None and args.output is None:
         args.output = args.model.with_suffix(f".{args.format}")
     if args.output is not None:
+        _refuse_writing_over(args.model, _outputs(args))
         check_output_path(args.output, force=args.force)
     from ..model_io._format import load_metadata
 
@@ -169,6 +190,70 @@ def run(args: argparse.Namespace) -> int:
         f"max |Δp| = {float(meta.get('parity_max_abs_diff', 'nan')):.2e}"
     )
     return 0
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # a .skdigits file is a zip
+_ORT_FORMAT_ID = b"ORTM"  # onnxruntime's format, at bytes 4-8
+_ONNX_FIRST_BYTE = 0x08  # an ONNX file opens with its ir_version (field 1, a varint)
+
+
+def _model_kind(path: Path) -> str:
+    """``"pipeline"``, ``"onnx"``, ``"ort"`` or ``"unknown"``, by the file's first bytes.
+
+    By content, not by name: a renamed file still goes the right way, and whatever
+    is not a zip is left to the loader that names its problem.
+    """
+    from .._core.errors import ModelFileError
+    from .._core.files import open_regular
+
+    hint = "train one with `skdigits train -o model.skdigits`"
+    with open_regular(path, "model file", missing_hint=hint, error=ModelFileError) as fh:
+        head = fh.read(8)
+    if head.startswith(_ZIP_MAGIC):
+        return "pipeline"
+    if head[4:8] == _ORT_FORMAT_ID:
+        return "ort"
+    if head[:1] == bytes([_ONNX_FIRST_BYTE]) or path.suffix.lower() == ".onnx":
+        return "onnx"
+    return "unknown"
+
+
+def _refuse_exported(model: Path, kind: str) -> None:
+    from .._core.errors import ModelFileError
+
+    what = "an ORT-format model" if kind == "ort" else "an ONNX model"
+    site = "" if kind == "ort" else ", or build the browser site from it with --web DIR"
+    raise ModelFileError(
+        f"{model} is {what}, already exported; export converts a saved pipeline (a "
+        f".skdigits file from `skdigits train`). Use {model} as it is (skdigits predict "
+        f"{model} IMAGE, skdigits info {model}){site}"
+    )
+
+
+def _outputs(args: argparse.Namespace) -> list[Path]:
+    """Every file the command will write for ``--output``."""
+    if args.format == "ort":
+        from ..export._ort import required_operators_path
+
+        return [args.output, required_operators_path(args.output)]
+    return [args.output]
+
+
+def _refuse_writing_over(model: Path, outputs: list[Path]) -> None:
+    """Refuse an output that is the input model itself (by identity: links count), even with
+    --force: replacing it would lose the only copy of the trained model."""
+    from .._core.errors import SkdigitsError
+
+    for output in outputs:
+        try:
+            same = os.path.samefile(output, model)
+        except OSError:  # either does not exist (yet): not the same file
+            continue
+        if same:
+            raise SkdigitsError(
+                f"output {output} is the input model {model}; writing it would destroy the "
+                "model, also with --force: choose another output (-o)"
+            )
 
 
 def _run_int8(args: argparse.Namespace, pipeline, extra: dict, X_test) -> int:
@@ -233,12 +318,12 @@ def _run_ort(args: argparse.Namespace, pipeline, extra: dict, X_test) -> int:
 
 
 def _run_web_from_pipeline(args: argparse.Namespace, pipeline, extra: dict, X_test) -> int:
-    import tempfile
-
+    from .._core.atomic import temporary_dir_beside
     from ..export import export_onnx, read_metadata
 
-    with tempfile.TemporaryDirectory(prefix="skdigits-web-") as scratch:
-        model = export_onnx(pipeline, Path(scratch) / "model.onnx", **_gated(args, extra, X_test))
+    # Beside the site, so a full disk names the site and a kill leaves a .part to clean.
+    with temporary_dir_beside(args.web) as scratch:
+        model = export_onnx(pipeline, scratch / "model.onnx", **_gated(args, extra, X_test))
         meta = read_metadata(model)
         print(
             f"parity of the site's model.onnx on {meta.get('parity_n_samples')} MNIST test "

@@ -8,6 +8,7 @@ TensorFlow nor the ``onnx`` package.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -103,11 +104,16 @@ def build_metadata(
             )
         if key == "test_accuracy":
             try:
-                props[key] = repr(float(value))
+                accuracy = float(value)
             except (TypeError, ValueError) as err:
                 raise ExportError(
                     f"metadata `test_accuracy` must be a number, got {value!r}"
                 ) from err
+            if not math.isfinite(accuracy):  # a page or `info --json` cannot show NaN
+                raise ExportError(
+                    f"metadata `test_accuracy` must be a finite number, got {value!r}"
+                )
+            props[key] = repr(accuracy)
         else:
             props[key] = value if isinstance(value, str) else json.dumps(_jsonable(value))
     return props

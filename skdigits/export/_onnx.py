@@ -7,12 +7,13 @@ here; then they add their own step and gate, and write with :func:`write_new_fil
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._core.atomic import atomic_path
 from .._core.atomic import refuse_existing as _refuse
-from .._core.atomic import write_bytes_atomic
 from ._gate import (
     N_CHECK,
     ExportError,
@@ -131,11 +132,16 @@ def record_parity(model: Any, report: ParityReport) -> None:
 
 
 def write_new_files(files: Mapping[Path, bytes], *, force: bool) -> None:
-    """Write each file atomically, refusing again any that appeared while converting."""
+    """Write the files atomically, refusing again any that appeared while converting.
+
+    Every file is written to its temporary before any is renamed into place, so a
+    full disk leaves all the old files, never a new ``.ort`` beside an old operator list.
+    """
     for path in files:
         refuse_existing(path, force)
-    for path, data in files.items():
-        write_bytes_atomic(path, data)
+    with contextlib.ExitStack() as stack:
+        for path, data in files.items():
+            stack.enter_context(atomic_path(path)).write_bytes(data)
 
 
 def refuse_existing(path: Path, force: bool) -> None:

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .._core.atomic import temporary_dir_beside
+from .._core.atomic import WRITE_FAILURES, temporary_dir_beside
 from ._gate import N_CHECK, ExportError, ParityReport, check_parity, default_check_samples
 from ._metadata import set_metadata
 from ._onnx import export_onnx, record_parity, refuse_existing, write_new_files
@@ -136,11 +136,12 @@ def _convert(model: Any, scratch_dir: Path | None = None) -> tuple[bytes, str]:
                     output_dir=out,
                     optimization_styles=[OptimizationStyle[OPTIMIZATION_STYLE]],
                 )
+        except OSError as err:
+            if err.errno not in WRITE_FAILURES:
+                raise _converter_failed(err) from err
+            raise  # a full disk, not the converter: the scratch folder names the destination
         except Exception as err:  # the converter raises whatever onnxruntime raised
-            raise ExportError(
-                f"onnxruntime's ORT converter failed ({' '.join(str(err).split())}); "
-                "export to .onnx instead, or report it with your onnxruntime version"
-            ) from err
+            raise _converter_failed(err) from err
         finally:
             logger.setLevel(level)
         ort_file = out / "model.ort"
@@ -151,3 +152,10 @@ def _convert(model: Any, scratch_dir: Path | None = None) -> tuple[bytes, str]:
         # Its header names the temporary file; the caller names the real one.
         config = config_file.read_text(encoding="utf-8").replace(str(ort_file), "model.ort")
         return ort_file.read_bytes(), config
+
+
+def _converter_failed(err: Exception) -> ExportError:
+    return ExportError(
+        f"onnxruntime's ORT converter failed ({' '.join(str(err).split())}); "
+        "export to .onnx instead, or report it with your onnxruntime version"
+    )

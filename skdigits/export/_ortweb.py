@@ -65,6 +65,8 @@ _MAX_TARBALL_BYTES = 64 * 1024 * 1024
 _MAX_MEMBER_BYTES = 32 * 1024 * 1024
 # npm downloads the whole package in one command: bound the run, not each read.
 _NPM_TIMEOUT_FACTOR = 10
+# How a folder of onnxruntime-web is passed in Python; the command line says its option.
+_BY_HAND = "as `local_dir` (`ort_web_dir` of export_web)"
 _SOURCE_ERRORS = (OSError, EOFError, ValueError, tarfile.TarError)
 
 
@@ -132,7 +134,8 @@ def fetch_onnxruntime_web(
             f"cannot get onnxruntime-web {ORT_WEB_VERSION} file(s) {', '.join(missing)}: "
             f"{why}. Tried: {'; '.join(tried)}. To provide them by hand, run "
             f"`npm pack {ORT_WEB_PACKAGE}` where the registry is reachable and pass the "
-            "folder holding the .tgz (--ort-web-dir on the command line, local_dir= in Python)"
+            f"folder holding the .tgz {_BY_HAND}",
+            cli_words={_BY_HAND: "with --ort-web-dir"},
         )
     return cache
 

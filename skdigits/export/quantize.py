@@ -300,7 +300,11 @@ def check_accuracy(
     if not report.passed:
         raise AccuracyGateError(
             f"{report}; the int8 model was not written. Try the other quantisation "
-            "method, or raise the allowed loss (--max-accuracy-loss) if that cost is acceptable"
+            "`method`, or raise `max_accuracy_loss` if that cost is acceptable",
+            cli_words={
+                "`method`": "--quantize-method",
+                "`max_accuracy_loss`": "--max-accuracy-loss",
+            },
         )
     return report
 
@@ -415,8 +419,9 @@ def _check_speed(report: QuantizationReport, *, allow_slower: bool) -> None:
     if report.speedup < 1.0 and not allow_slower:
         raise SlowerThanFp32Error(
             f"{report}; the int8 model ran slower than fp32 on this CPU, so it was not "
-            "written. Keep the fp32 model, or pass allow_slower=True (--allow-slower) if "
-            "the smaller file matters more"
+            "written. Keep the fp32 model, or pass allow_slower=True if the smaller file "
+            "matters more",
+            cli_words={"allow_slower=True": "--allow-slower"},
         )
 
 

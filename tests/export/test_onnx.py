@@ -123,7 +123,10 @@ def test_reading_metadata_needs_neither_tensorflow_nor_onnx(exported):
 
 def test_read_metadata_refuses_files_that_are_not_skdigits_models(tmp_path):
     garbage = tmp_path / "garbage.onnx"
-    garbage.write_bytes(b"not a model")
+    garbage.write_bytes(b"not a model")  # text: named as such
+    with pytest.raises(ModelFileError, match="is a text file, not a model"):
+        read_metadata(garbage)
+    garbage.write_bytes(bytes(range(7, 64)))  # binary, but no protobuf onnxruntime reads
     with pytest.raises(ModelFileError, match="not a valid ONNX model"):
         read_metadata(garbage)
 

@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 from skdigits import DataError, FetchError
+from skdigits._core.errors import WriteError
 from skdigits.export import ExportError, _ortweb, export_web, fetch_onnxruntime_web
 from skdigits.io._images import load_digit_image, preprocess_digit
 from skdigits.runtime._predictor import OnnxDigitClassifier
@@ -38,6 +39,7 @@ from tests._support.browser import (
     draw_with_mouse,
     draw_with_touch,
 )
+from tests._support.files import write
 
 STATIC = REPO / "skdigits" / "export" / "web_static"
 NODE = shutil.which("node")
@@ -94,7 +96,7 @@ def test_every_failing_source_is_listed_in_one_error(ort_web, tmp_path, monkeypa
         "onnxruntime-web-1.30.0.tgz has integrity sha512-",
         "npm pack onnxruntime-web@1.30.0: npm is not on PATH",
         "http://127.0.0.1:9/onnxruntime-web.tgz:",
-        "--ort-web-dir",
+        "`local_dir`",
     ):
         assert part in message
     assert not list((tmp_path / "home").rglob("*.mjs"))  # nothing unverified was kept
@@ -252,7 +254,9 @@ def test_the_site_holds_its_files_and_no_external_url(site):
     assert (out / "model.onnx").read_bytes() == model.read_bytes()
     assert json.loads((out / "model.json").read_text())["classes"] == list(range(10))
     for name in ("index.html", "app.mjs", "preprocess.mjs", "model.json"):
-        assert re.search(r"(https?:)?//[\w.-]+\.\w", (out / name).read_text()) is None, name
+        # An inline data: URL loads nothing (the favicon's SVG namespace is only a name).
+        text = re.sub(r'data:[^"]*', "", (out / name).read_text())
+        assert re.search(r"(https?:)?//[\w.-]+\.\w", text) is None, name
     with pytest.raises(ExportError, match="already holds files"):
         export_web(model, out, download_if_missing=False)
 
@@ -302,6 +306,40 @@ def web_page(site):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):
         pass
+
+
+@pytest.mark.browser
+def test_the_page_asks_the_server_for_nothing_missing(site):
+    """No favicon 404: the page names an inline icon. Chromium asks for /favicon.ico only
+    when requests are not intercepted, so this page load is not routed."""
+    if CHROMIUM is None:
+        pytest.skip(NO_CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    out, _ = site
+    missing = []
+
+    class Recording(_QuietHandler):
+        def log_request(self, code="-", size="-"):
+            if int(code) >= 400:
+                missing.append(f"{int(code)} {self.path}")
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Recording, directory=str(out))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            page.wait_for_function("['empty', 'error'].includes(document.body.dataset.state)")
+            assert page.evaluate("document.body.dataset.state") == "empty"
+            page.wait_for_timeout(500)  # the icon is asked for after the load
+            browser.close()
+    finally:
+        server.shutdown()
+    assert missing == []
 
 
 @pytest.fixture
@@ -463,3 +501,74 @@ def test_cli_gates_a_pipeline_before_writing_its_site(
     assert clf.metadata["parity_n_samples"] == 100
     _, _, X_test, _ = mnist
     assert clf.predict(X_test[:50]).tolist() == fitted_pipeline.predict(X_test[:50]).tolist()
+
+
+# --- the folder is written whole ---------------------------------------------------------------
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.fixture
+def old_site(site, tmp_path):
+    """A copy of the exported site, to be replaced; and a second, different model."""
+    from tests._support.onnx_models import build_model
+
+    out, _ = site
+    old = shutil.copytree(out, tmp_path / "site")
+    return old, build_model(tmp_path / "other.onnx")
+
+
+def test_a_site_write_that_fails_midway_keeps_the_old_site(old_site, ort_web, monkeypatch):
+    """A file-size limit (real EFBIG: Python ignores SIGXFSZ) stops the copy of the 14 MB
+    WebAssembly file: the old site stays byte for byte, and no part of a new one is left."""
+    import resource
+
+    out, other = old_site
+    before = _snapshot(out)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, hard))
+    try:
+        with pytest.raises(WriteError) as info:
+            export_web(other, out, download_if_missing=False, force=True)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert str(info.value).startswith(f"cannot write {out}: the file exceeds the file-size limit")
+    assert str(info.value).endswith("; the old site is kept")
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["other.onnx", "site"]
+
+
+@pytest.mark.parametrize("swap", ["exchange", "rename aside"])
+def test_a_replaced_site_is_all_new(old_site, ort_web, monkeypatch, swap):
+    from skdigits._core import atomic
+
+    if swap == "rename aside":  # where renameat2 is missing
+        monkeypatch.setattr(atomic, "exchange_paths", lambda a, b: False)
+    out, other = old_site
+    before = _snapshot(out)
+    write(out / "model.json", b"{half a file")  # what a killed file-by-file writer left
+    (out / "app.mjs").unlink()
+    assert export_web(other, out, download_if_missing=False, force=True) == out
+    after = _snapshot(out)
+    assert sorted(after) == sorted(before)
+    assert after["model.onnx"] == other.read_bytes() != before["model.onnx"]
+    assert after["app.mjs"] == before["app.mjs"]
+    assert json.loads(after["model.json"])["test_accuracy"] == 0.9765  # the new model's
+    assert sorted(p.name for p in out.parent.iterdir()) == ["other.onnx", "site"]
+
+
+def test_model_json_is_strict_json_when_the_metadata_is_not_finite(ort_web, tmp_path):
+    """A browser's JSON.parse refuses NaN: a non-finite number is written as null."""
+    from tests._support.onnx_models import METADATA, build_model
+
+    model = build_model(tmp_path / "nan.onnx", metadata={**METADATA, "test_accuracy": "nan"})
+    out = export_web(model, tmp_path / "site", download_if_missing=False)
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    info = json.loads((out / "model.json").read_text(), parse_constant=refuse)
+    assert info["test_accuracy"] is None
+    assert info["classes"] == list(range(10))
