@@ -266,3 +266,13 @@ def test_string_class_labels_are_refused(small_mnist, tmp_path):
     register_converters()
     with pytest.raises(ExportError, match="`label` output is int64"):
         skl2onnx.to_onnx(pipe, X[:1].astype(np.float32), target_opset=17)
+
+
+@pytest.mark.parametrize("accuracy", [float("nan"), float("inf"), "nan"])
+def test_a_test_accuracy_that_is_not_finite_is_refused(fitted_pipeline, accuracy):
+    """Stored, it would reach model.json and `info --json` as NaN, which is not JSON."""
+    from skdigits.export._metadata import build_metadata
+
+    clf = fitted_pipeline.steps[-1][1]
+    with pytest.raises(ExportError, match=r"`test_accuracy` must be a finite number, got"):
+        build_metadata(clf, clf.classes_, opset=17, extra={"test_accuracy": accuracy})

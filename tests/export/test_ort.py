@@ -152,3 +152,48 @@ def test_the_service_serves_an_ort_file(ort_export, fitted_pipeline, small_mnist
         assert response.status_code == 200
         assert response.json()["labels"] == fitted_pipeline.predict(X_test[:3]).tolist()
         assert client.get("/metadata").json()["model_format"] == "ort"
+
+
+def test_the_web_site_refuses_an_ort_model(ort_export, tmp_path, capsys):
+    _, model = ort_export
+    site = tmp_path / "site"
+    assert main(["export", str(model), "--web", str(site), "--offline"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("skdigits: error: ")
+    assert err.count("\n") == 1
+    assert "m.ort is in onnxruntime's ORT format; the page loads ONNX: pass the .onnx" in err
+    assert not site.exists()
+
+
+def test_a_full_disk_writes_neither_the_ort_file_nor_its_operator_list(
+    ort_export, fitted_pipeline, tmp_path, monkeypatch
+):
+    """Both files are staged before either is renamed: the .ort is written, its operator
+    list hits a full disk, and both old files stay, with no temporary left."""
+    import errno
+    import os
+    from pathlib import Path
+
+    from skdigits._core.errors import WriteError
+
+    dest = tmp_path / "m.ort"
+    dest.write_bytes(b"old model")
+    config = tmp_path / "m.required_operators.config"
+    config.write_bytes(b"old operators")
+    write_bytes = Path.write_bytes
+
+    def full_at_the_operator_list(self, data):
+        if self.name.startswith(".m.required_operators.config."):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_at_the_operator_list)
+    with pytest.raises(WriteError) as info:
+        export_ort(fitted_pipeline, dest, force=True, n_check=20)
+    assert str(info.value) == (
+        f"cannot write {config}: no space left on the device (ENOSPC); free some space or "
+        "write it elsewhere; the old m.required_operators.config is kept"
+    )
+    assert dest.read_bytes() == b"old model"
+    assert config.read_bytes() == b"old operators"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([config.name, dest.name])
