@@ -31,7 +31,9 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         output="the .onnx (or .ort) file to write (default: MODEL with the suffix .onnx, or "
         ".ort with --format ort)",
     )
-    add_common_options(parser, force="overwrite --output if it exists")
+    add_common_options(
+        parser, force="overwrite --output, or replace the site in --web DIR, if it exists"
+    )
     where.add_argument(
         "--web",
         type=Path,
