@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from .errors import SkdigitsError, WriteError, one_line
+from .errors import SkdigitsError, WriteError
 
 _ELSEWHERE = "free some space or write it elsewhere"
 #: Why a write failed and what to do, by errno; any other error keeps its own words.
@@ -93,20 +93,24 @@ def _inside(name: object, folder: Path) -> bool:
 def write_failure(err: OSError, path: Path, *, within: Path) -> WriteError | None:
     """``err`` as the one-line error of a failed write to ``path``; None if it is not one.
 
-    A failure of the write itself names no file, or a file ``within`` the folder the
+    Only the errors of :data:`WRITE_FAILURES` are a write's (a timeout or a reset
+    connection is a download's, and keeps its own words). A failure of the write
+    itself names no file, or a file ``within`` the folder the
     temporary lives in (``shutil.copyfile`` names its source and its destination); an
     error naming only files elsewhere (a source being read) is left as it is.
     """
     names = [n for n in (err.filename, getattr(err, "filename2", None)) if n is not None]
-    if isinstance(err, SkdigitsError) or not (
-        not names or any(_inside(name, within) for name in names)
+    if (
+        isinstance(err, SkdigitsError)
+        or err.errno not in WRITE_FAILURES
+        or not (not names or any(_inside(name, within) for name in names))
     ):
-        return None
-    code = err.errno if isinstance(err.errno, int) else -1
-    reason, fix = WRITE_FAILURES.get(code, (one_line(err.strerror or err), "write it elsewhere"))
-    tag = f" ({errno.errorcode[code]})" if code in errno.errorcode else ""
+        return None  # e.g. a network timeout while a download is written: not the disk's
+    reason, fix = WRITE_FAILURES[err.errno]
     kept = f"the old {path.name} is kept" if os.path.lexists(path) else "nothing was written"
-    return WriteError(f"cannot write {path}: {reason}{tag}; {fix}; {kept}", path=path)
+    return WriteError(
+        f"cannot write {path}: {reason} ({errno.errorcode[err.errno]}); {fix}; {kept}", path=path
+    )
 
 
 @contextlib.contextmanager
@@ -263,11 +267,21 @@ def _fsync_dir(folder: Path) -> None:
 
 def _swap_in(new: Path, path: Path, *, replace: bool) -> None:
     """Rename ``new`` onto ``path``; with ``replace``, ``new`` then holds the old folder."""
+    appeared = WriteError(
+        f"cannot write {path}: something else was written there meanwhile; it is kept, "
+        "nothing was replaced: write again",
+        path=path,
+    )
     if not os.path.lexists(path):
-        os.rename(new, path)  # also fails if path appeared meanwhile, but not as an empty folder
+        try:
+            os.rename(new, path)
+        except OSError as err:
+            if err.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                raise
+            raise appeared from err
         return
     if not replace:
-        raise FileExistsError(errno.EEXIST, "it appeared while being written", str(path))
+        raise appeared
     if exchange_paths(new, path):
         return
     holder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))

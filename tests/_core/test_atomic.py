@@ -185,6 +185,36 @@ def test_an_error_about_another_file_is_not_blamed_on_the_destination(tmp_path):
     assert "no space left" in str(write_failure(copying, dest, within=dest.parent))
 
 
+def test_an_error_that_is_not_the_disks_keeps_its_own_type(tmp_path):
+    """A download written through atomic_path may time out: that is no write failure."""
+    target = write(tmp_path / "train.gz", b"cached")
+
+    def time_out_while_downloading():
+        with atomic_open(target) as fh:
+            fh.write(b"part of a download")
+            raise TimeoutError("The read operation timed out")
+
+    with pytest.raises(TimeoutError, match="timed out") as info:
+        time_out_while_downloading()
+    assert not isinstance(info.value, WriteError)
+    assert target.read_bytes() == b"cached"
+    assert [p.name for p in tmp_path.iterdir()] == ["train.gz"]
+
+
+def test_a_folder_that_appears_meanwhile_is_kept(tmp_path):
+    site = tmp_path / "site"
+
+    def write_while_another_writes():
+        with atomic_dir(site) as part:
+            write(part / "index.html", b"mine")
+            write(site / "index.html", b"theirs")  # another writer, first
+
+    with pytest.raises(WriteError, match=r"site: something else was written there meanwhile"):
+        write_while_another_writes()
+    assert _snapshot(site) == {"index.html": b"theirs"}
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]
+
+
 def test_a_failed_write_in_a_scratch_folder_names_the_destination(tmp_path):
     dest = write(tmp_path / "m.ort", b"old")
 
@@ -274,7 +304,7 @@ def test_a_failed_rename_puts_the_old_folder_back(tmp_path, monkeypatch):
 
     def failing_rename(src, dst):
         if Path(src).name.endswith(".part") and Path(dst) == site:
-            raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
         real_rename(src, dst)
 
     monkeypatch.setattr(os, "rename", failing_rename)
@@ -283,7 +313,7 @@ def test_a_failed_rename_puts_the_old_folder_back(tmp_path, monkeypatch):
         with atomic_dir(site, replace=True) as part:
             write(part / "model.json", b'{"new": 1}')
 
-    with pytest.raises(WriteError, match=r"cannot write .*site: .*\(EIO\)"):
+    with pytest.raises(WriteError, match=r"cannot write .*site: no space left .*\(ENOSPC\)"):
         replace_the_site()
     assert _snapshot(site) == {"model.json": b"{}"}
     assert [p.name for p in tmp_path.iterdir()] == ["site"]
