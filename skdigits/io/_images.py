@@ -33,7 +33,9 @@ from .._core.deps import require
 from .._core.errors import DataError, one_line
 
 __all__ = [
+    "MAX_ASPECT_RATIO",
     "MAX_IMAGE_PIXELS",
+    "WORKING_PIXELS",
     "load_digit_image",
     "load_digit_images",
     "preprocess_digit",
@@ -48,6 +50,16 @@ MAX_IMAGE_PIXELS = 4096 * 4096
 # Only these decoders are tried: the formats people save digits in. The rest of
 # Pillow's decoders are attack surface this module does not need (EPS, for one,
 # runs Ghostscript). PPM also reads PGM and PBM; a multi-picture JPEG opens as MPO.
+#: Pictures larger than this, in pixels, are shrunk by a whole factor (box averaging,
+#: in Pillow, before any float copy) until they fit: what follows decoding then costs
+#: the same for every input, about 40 bytes per working pixel. A digit keeps
+#: hundreds of pixels a side at this size, and ends up 20 pixels tall anyway.
+WORKING_PIXELS = 1024 * 1024
+#: The longest a picture of one digit may be for its width (or the widest for its
+#: height): a strip narrower than 1/32 of its length cannot frame a digit that
+#: MNIST-style preprocessing keeps (a digit's box is at most about 1:5).
+MAX_ASPECT_RATIO = 32
+
 _FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
 _FORMAT_NAMES = "PNG, JPEG, GIF, BMP, TIFF, WebP or PNM"
 
@@ -84,6 +96,10 @@ _OPENING_FRACTION = 3
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 _DECODE_ERRORS = (OSError, ValueError, EOFError, SyntaxError, struct.error)
+_ORIENTATION_TAG = 0x0112
+# Modes Pillow's reduce() averages correctly (alpha premultiplied); "1", "P" and
+# "I;16" are converted first.
+_REDUCIBLE = ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK", "YCbCr")
 
 ImageSource = str | os.PathLike[str] | IO[bytes]
 
@@ -135,7 +151,7 @@ def load_digit_image(path: ImageSource, *, max_pixels: int | None = None) -> np.
             "wrap the contents of an image file in io.BytesIO(data)"
         )
     name = _source_name(path)
-    grey, alpha = _read_image(path, name, max_pixels)
+    grey, alpha = _read_image(path, name, max_pixels, one_digit=True)
     return _mnistify(_composite(grey, alpha), name)
 
 
@@ -233,6 +249,7 @@ def preprocess_digit(image: Any) -> np.ndarray:
     if pil_image_module is not None and isinstance(image, pil_image_module.Image):
         name = _source_name(getattr(image, "filename", "") or "<PIL image>")
         _check_size(image.size, name)
+        _check_aspect(image.size, name)
         try:
             grey, alpha = _pil_to_grey(image, name)
         except DataError:
@@ -244,6 +261,7 @@ def preprocess_digit(image: Any) -> np.ndarray:
     else:
         name = "array"
         grey, alpha = _array_to_grey(image, name)
+        _check_aspect(grey.shape[::-1], name)
     return _mnistify(_composite(grey, alpha), name)
 
 
@@ -251,13 +269,15 @@ def preprocess_digit(image: Any) -> np.ndarray:
 
 
 def _read_image(
-    source: ImageSource, name: str, max_pixels: int | None
+    source: ImageSource, name: str, max_pixels: int | None, *, one_digit: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Decode ``source`` safely into greyscale and alpha, both float32.
 
     Every exception out of Pillow becomes a DataError naming the file: its decoders
     raise ``TypeError``, ``KeyError``, ``IndexError`` and more for malformed TIFF
-    and GIF files, and none of them is a bug of the caller.
+    and GIF files, and none of them is a bug of the caller. Size, shape and frames
+    are judged from the header; a large picture is shrunk to :data:`WORKING_PIXELS`
+    (a JPEG already while it is decoded) before any float copy is made.
     """
     pil = require("PIL.Image", feature="reading digit images")
     if isinstance(source, str | os.PathLike):
@@ -266,17 +286,14 @@ def _read_image(
         # A path is opened, and closed on leaving the block, by Pillow itself.
         with pil.open(source, formats=_FORMATS) as img:
             _check_size(img.size, name, max_pixels)
-            if getattr(img, "is_animated", False) and img.format != "MPO":
-                # An MPO is a phone JPEG with extra pictures (depth map, preview):
-                # the first is the photo. Anything else with frames is animation
-                # or a multi-page scan, most likely the wrong file.
-                raise DataError(
-                    f"image {name} is animated or has several pages "
-                    f"({getattr(img, 'n_frames', '2+')} frames); pass a single still "
-                    "image, e.g. one frame saved as PNG"
-                )
+            if one_digit:
+                _check_aspect(img.size, name)
+            _check_still(img, name)
+            _draft(img)
             img.load()
-            return _pil_to_grey(_exif_upright(img), name)
+            grey, alpha = _pil_to_grey(img, name)
+            turn = _orientation(img)
+            return _upright(grey, turn), None if alpha is None else _upright(alpha, turn)
     except DataError:
         raise
     except pil.DecompressionBombError as err:
@@ -295,11 +312,64 @@ def _read_image(
         raise DataError(
             f"image {name} cannot be read: permission denied; check the file's permissions"
         ) from err
+    except MemoryError as err:
+        raise DataError(
+            f"image {name} needs more memory to decode than this process may use; "
+            "scale it down, or save it as PNG or JPEG"
+        ) from err
     except Exception as err:  # OSError, SyntaxError and whatever else Pillow raises
         raise DataError(
             f"image {name} is truncated or damaged ({type(err).__name__}: "
             f"{one_line(err)[:200]}); save or upload it again, as PNG or JPEG"
         ) from err
+
+
+def _check_still(img: Any, name: str) -> None:
+    """Refuse an animation or a multi-page file, without counting its frames.
+
+    Counting reads every frame's header (Pillow's TIFF reader in quadratic time:
+    36,000 pages took 18 s of CPU), so the message does not say how many. An MPO
+    is a phone JPEG with extra pictures (depth map, preview): the first is the
+    photo. Anything else with frames is animation or a multi-page scan, most
+    likely the wrong file.
+    """
+    if getattr(img, "is_animated", False) and img.format != "MPO":
+        raise DataError(
+            f"image {name} is animated or has several pages; pass a single still "
+            "image, e.g. one frame or page saved as PNG"
+        )
+
+
+def _draft(img: Any) -> None:
+    """Let a large JPEG decode at 1/2, 1/4 or 1/8 scale (luma only), near the working size."""
+    factor = _shrink_factor(img.size)
+    if factor > 1 and img.format in ("JPEG", "MPO"):
+        width, height = img.size
+        img.draft("L" if img.mode == "RGB" else None, (width // factor, height // factor))
+
+
+def _orientation(img: Any) -> int:
+    """A photo's EXIF orientation, 1 (upright) when absent or damaged."""
+    # A damaged EXIF block is not worth refusing the image.
+    with contextlib.suppress(*_DECODE_ERRORS, KeyError, TypeError):
+        value = img.getexif().get(_ORIENTATION_TAG, 1)
+        return value if isinstance(value, int) and 1 <= value <= 8 else 1
+    return 1
+
+
+def _upright(plane: np.ndarray, orientation: int) -> np.ndarray:
+    """``plane`` turned as an EXIF ``orientation`` says, so the digit is read as it is seen."""
+    turns = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.T,
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].T,
+        8: lambda a: np.rot90(a, 1),
+    }
+    turn = turns.get(orientation)
+    return plane if turn is None else np.ascontiguousarray(turn(plane))
 
 
 def _check_file(path: str | os.PathLike[str], name: str) -> None:
@@ -337,6 +407,15 @@ def _check_size(size: tuple[int, int], name: str, max_pixels: int | None = None)
         raise DataError(f"image {name} has no pixels ({width}x{height}); pass a real image")
 
 
+def _check_aspect(size: tuple[int, int], name: str) -> None:
+    width, height = size
+    if max(width, height) > MAX_ASPECT_RATIO * max(1, min(width, height)):
+        raise DataError(
+            f"image {name} is {width}x{height} pixels, a strip too narrow to frame one digit "
+            f"(at most {MAX_ASPECT_RATIO} times as long as wide); crop it around the digit"
+        )
+
+
 def _limit_text(limit: int | None = None) -> str:
     limit = MAX_IMAGE_PIXELS if limit is None else limit
     side = math.isqrt(limit)
@@ -345,32 +424,40 @@ def _limit_text(limit: int | None = None) -> str:
     return f"{limit} pixels"
 
 
-def _exif_upright(img: Any) -> Any:
-    """Apply a photo's EXIF orientation, so the digit is read the way it is seen."""
-    ops = require("PIL.ImageOps", feature="reading digit images")
-    # A damaged EXIF block is not worth refusing the image. In place: an upright
-    # image (most of them) is not copied.
-    with contextlib.suppress(*_DECODE_ERRORS):
-        ops.exif_transpose(img, in_place=True)
-    return img
+def _shrink_factor(size: tuple[int, int]) -> int:
+    """The smallest whole factor that brings a picture within :data:`WORKING_PIXELS`."""
+    width, height = size
+    factor = 1
+    while -(-width // factor) * -(-height // factor) > WORKING_PIXELS:
+        factor += 1
+    return factor
 
 
 def _pil_to_grey(img: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Greyscale and alpha of a PIL image, via an array of the right dtype."""
+    """Greyscale and alpha of a PIL image, shrunk to the working size, as float32 planes."""
+    factor = _shrink_factor(img.size)
     mode = img.mode
-    if mode in ("1", "L", "LA", "I", "F") or mode.startswith("I;16"):
-        # Kept as they are: I;16 gives uint16 (scaled by 65535), I gives int32.
-        array = np.asarray(img)
-    elif mode == "RGB":
-        array = np.asarray(img.convert("L"))  # luma in uint8: a third of the memory
+    if factor > 1 and mode in _REDUCIBLE:
+        # Shrunk first, in the image's own mode: no full-size copy is made.
+        img, factor = img.reduce(factor), 1
+    if mode in ("L", "LA", "I", "F"):
+        grey = img
+    elif mode == "1" or mode.startswith("I;16"):
+        # Bilevel becomes 0/255 and 16-bit 32-bit only to be shrunk (Pillow cannot).
+        grey = img.convert("L" if mode == "1" else "I") if factor > 1 else img
     elif mode in ("RGBA", "RGBa", "La", "PA"):
-        array = np.asarray(img.convert("LA"))
+        grey = img.convert("LA")
     elif mode == "P":
-        # A palette may have a transparent entry: going through RGBA keeps it.
+        # A palette may have a transparent entry: converting to LA keeps it.
         has_alpha = "transparency" in img.info or getattr(img.palette, "mode", "") == "RGBA"
-        array = np.asarray(img.convert("RGBA").convert("LA") if has_alpha else img.convert("L"))
-    else:  # CMYK, YCbCr, LAB, HSV, RGBX...
-        array = np.asarray(img.convert("L"))
+        grey = img.convert("LA" if has_alpha else "L")
+    else:  # RGB (luma in uint8: a third of the memory), CMYK, YCbCr, LAB, HSV, RGBX...
+        grey = img.convert("L")
+    if factor > 1:
+        grey = grey.reduce(factor)
+    array = np.asarray(grey)
+    if mode.startswith("I;16"):
+        array = array.astype(np.uint16)  # scaled by 65535, as 16-bit, whatever its values
     return _array_to_grey(array, name)
 
 
@@ -410,10 +497,29 @@ def _array_to_grey(image: Any, name: str) -> tuple[np.ndarray, np.ndarray | None
     _check_size((width, height), name)
     values = _to_unit_range(array, name) * np.float32(255.0)
     if values.ndim == 2:
-        return values, None
+        return _shrunk(values), None
     grey = values[..., 0] if channels in (1, 2) else values[..., :3] @ _LUMA
     alpha = values[..., -1] / np.float32(255.0) if channels in (2, 4) else None
-    return grey, alpha
+    if alpha is not None:  # averaged premultiplied, as Pillow's reduce() does
+        grey = _shrunk(grey * alpha) / np.maximum(_shrunk(alpha), np.float32(1e-6))
+        return grey, _shrunk(alpha)
+    return _shrunk(grey), None
+
+
+def _shrunk(plane: np.ndarray) -> np.ndarray:
+    """``plane`` box-averaged by the factor that brings it within :data:`WORKING_PIXELS`.
+
+    An image file is shrunk by Pillow before it gets here; this bounds the work on
+    a large array passed from Python.
+    """
+    factor = _shrink_factor(plane.shape[::-1])
+    if factor == 1:
+        return plane
+    height, width = plane.shape
+    pad = ((0, -height % factor), (0, -width % factor))
+    padded = np.pad(plane, pad, mode="edge")
+    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
 
 
 def _to_unit_range(array: np.ndarray, name: str) -> np.ndarray:
@@ -510,9 +616,9 @@ def _mnistify(grey: np.ndarray, name: str) -> np.ndarray:
     needed = max(_MIN_CONTRAST, _NOISE_SIGMAS * sigma)
     if peak < needed:
         raise DataError(
-            f"image {name} is blank: no digit found (the strongest mark stands {peak:.0f} "
-            f"of 255 above the background and its noise, and a digit needs {needed:.0f}); "
-            "pass an image of a digit with clear contrast against its background"
+            f"image {name} is blank: no digit found, only marks too faint to tell from the "
+            "paper or its noise; draw or write the digit darker (a thicker pen, better "
+            "light) and try again"
         )
     ink *= np.float32(255.0 / peak)
     if photo:
@@ -587,7 +693,12 @@ def _flatten_background(grey: np.ndarray) -> np.ndarray:
     """
     pil = require("PIL.Image", feature="preprocessing digit images")
     height, width = grey.shape
-    factor = max(1, min(height, width) // _FLATTEN_SIDE)
+    # A long strip is shrunk further, so the filters' cost stays bounded by its area.
+    factor = max(
+        1,
+        min(height, width) // _FLATTEN_SIDE,
+        math.ceil(math.sqrt(height * width / (4 * _FLATTEN_SIDE**2))),
+    )
     small_size = (max(1, width // factor), max(1, height // factor))
     small = np.asarray(
         pil.fromarray(np.ascontiguousarray(grey, dtype=np.float32)).resize(
@@ -596,9 +707,7 @@ def _flatten_background(grey: np.ndarray) -> np.ndarray:
         dtype=np.float32,
     )
     window = (min(small.shape) // _OPENING_FRACTION) | 1
-    # Dark ink on light paper if the frame is light (a tight crop of a bold digit),
-    # or if most of the page is: vignetting and shadows can darken the frame alone.
-    if float(np.median(_border(small))) > 127.5 or float(np.median(small)) > 127.5:
+    if _dark_ink(small, window):
         grey = np.float32(255.0) - grey
         small = np.float32(255.0) - small
     # What stands above the paper over less than a window (the strokes) is dropped.
@@ -619,6 +728,21 @@ def _flatten_background(grey: np.ndarray) -> np.ndarray:
     )
     flat -= cols[np.newaxis, :]
     return flat
+
+
+def _dark_ink(small: np.ndarray, window: int) -> bool:
+    """Whether a photo (shrunk) shows dark ink on light paper.
+
+    Yes if the frame is light (a tight crop of a bold digit) or most of the page is
+    (vignetting and shadows can darken the frame alone). A page darker than
+    mid-grey (grey paper in dim or falling light) is judged by its ink: the
+    marks that stand out most from the local paper level (a median wider than a
+    stroke) are darker than it, not lighter.
+    """
+    if float(np.median(_border(small))) > 127.5 or float(np.median(small)) > 127.5:
+        return True
+    marks = small - _rank_filter(small, window, np.median)
+    return -float(marks.min()) > float(marks.max())
 
 
 def _sample(image: np.ndarray, most: int = 1 << 20) -> np.ndarray:

@@ -74,10 +74,11 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_BATCH = 256
 #: Seconds a client has to send the whole request body once its headers are in.
 DEFAULT_BODY_TIMEOUT = 30.0
-#: Images decoded at once per worker process. Decoding needs about 9 bytes per pixel
-#: (measured: 140 MB for a 4096x4096 PNG), so with the default 16-megapixel limit
-#: two at once bound decoding to about 300 MB however many uploads arrive; the
-#: others wait their turn.
+#: Images decoded at once per worker process. One decode takes at most about 9 bytes
+#: per pixel plus 32 MB (:func:`skdigits.serve._limits.decode_memory_bound`; measured
+#: 75 MB for a 4096x4096 RGB PNG, 148 MB for the worst kind, a palette PNG with
+#: transparency), so with the default 16-megapixel limit two at once bound decoding
+#: to about 370 MB however many uploads arrive; the others wait their turn.
 DEFAULT_DECODE_CONCURRENCY = 2
 _JSON_TYPES = ("application/json",)
 _IMAGE_TYPES = ("application/octet-stream", "")  # plus image/*: sniffed by Pillow
@@ -118,8 +119,8 @@ def create_app(
         ``None`` means :data:`skdigits.io.MAX_IMAGE_PIXELS` (16 megapixels).
     decode_concurrency : int, default=2
         Images decoded at once; further uploads wait. With ``max_image_pixels``
-        this bounds the memory decoding takes (about 9 bytes per pixel each),
-        whatever the number of clients.
+        this bounds the memory decoding takes (about 9 bytes per pixel plus 32 MB
+        each), whatever the number of clients.
 
     Returns
     -------

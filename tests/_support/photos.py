@@ -2,7 +2,8 @@
 
 Each MNIST digit is enlarged, inked onto a page and put through one condition a
 phone photo of a handwritten digit meets: lighting that falls off across the page
-in any direction, vignetting, a shadow with a soft edge, grey paper, ruled paper
+in any direction, vignetting, a shadow with a soft edge, grey paper, dim light
+falling from one corner of grey paper, ruled paper
 (blue lines and a red margin), JPEG at quality 30, slight blur, a 12 MP phone
 picture, and all of the worst at once. The page, the digit's size and place and
 the lighting's direction are random but seeded: the same call gives the same files.
@@ -59,6 +60,21 @@ def _vignette(shape: tuple[int, int]) -> np.ndarray:
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     r2 = ((xs / width - 0.5) ** 2 + (ys / height - 0.5) ** 2) / 0.5
     return (1.0 - 0.45 * r2).astype(np.float32)
+
+
+def corner_light(shape: tuple[int, int]) -> np.ndarray:
+    """Dim light falling from one corner, on grey paper: ``(175 - 60x + 20y)(1 - 0.35r^2) / 175``.
+
+    ``x`` and ``y`` run from 0 to 1 across the page from its top-left corner and
+    ``r`` is the distance from that corner: the paper is at 175 there and under 45
+    in the far corner, darker than mid-grey over most of the page.
+    """
+    height, width = shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    x, y = xs / (width - 1), ys / (height - 1)
+    return ((175.0 - 60.0 * x + 20.0 * y) * (1.0 - 0.35 * (x * x + y * y)) / 175.0).astype(
+        np.float32
+    )
 
 
 def _shadow(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -168,6 +184,9 @@ CONDITIONS: dict[str, Condition] = {
         ),
         "JPEG",
         quality=30,
+    ),
+    "dim corner light": lambda d, r: _encode(
+        _render(d, r, paper=175.0, ink=45.0, lighting=corner_light(PAGE[::-1])), "PNG"
     ),
 }
 

@@ -25,8 +25,9 @@ PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
 
 from skdigits import DataError  # noqa: E402
-from skdigits.io._images import load_digit_image  # noqa: E402
+from skdigits.io._images import MAX_IMAGE_PIXELS, load_digit_image  # noqa: E402
 from skdigits.io._inputs import to_mnist_convention  # noqa: E402
+from skdigits.serve._limits import decode_memory_bound  # noqa: E402
 from tests._support.files import write  # noqa: E402
 from tests._support.hostile import (  # noqa: E402
     BAD_GIF,
@@ -37,6 +38,8 @@ from tests._support.hostile import (  # noqa: E402
     Translated,
     assert_one_line,
     bound_test,
+    check_bound,
+    item_ids,
     mutated,
     outcome,
     png,
@@ -117,8 +120,8 @@ CASES: list[Case] = [
         "image-blank-page-under-a-lighting-gradient",
         lambda e: load_image(write(e.tmp / "page.png", png(lit_blank_page()))),
         DataError,
-        r"page\.png' is blank: no digit found \(the strongest mark stands [0-9] of 255 above "
-        r"the background and its noise, and a digit needs 24\)",
+        r"page\.png' is blank: no digit found, only marks too faint to tell from the paper "
+        r"or its noise; draw or write the digit darker",
     ),
     Case(
         "predictor",
@@ -147,6 +150,122 @@ BOUNDS: list[Bound] = [
 
 
 test_a_small_hostile_file_costs_bounded_time_and_memory = bound_test(BOUNDS)
+
+
+def many_page_tiff(pages: int) -> bytes:
+    """A TIFF of ``pages`` one-pixel pages, 102 bytes each, all sharing one pixel byte."""
+    entries = [(256, 1), (257, 1), (258, 8), (259, 1), (262, 1), (273, 8), (278, 1), (279, 1)]
+    size = 2 + 12 * len(entries) + 4
+    out = bytearray(b"II*\x00" + struct.pack("<I", 10) + b"\x00\x00")  # pixel at 8
+    for page in range(pages):
+        following = 10 + (page + 1) * size if page < pages - 1 else 0
+        out += struct.pack("<H", len(entries))
+        for tag, value in entries:
+            if tag in (273, 279):  # strip offset and byte count: LONG
+                out += struct.pack("<HHII", tag, 4, 1, value)
+            else:  # SHORT, padded to the entry's four value bytes
+                out += struct.pack("<HHIHH", tag, 3, 1, value, 0)
+        out += struct.pack("<I", following)
+    return bytes(out)
+
+
+def long_strip_png(width: int = 191, height: int = 87_838) -> bytes:
+    """The issue's 15.9-megapixel strip, lit from dark to light, with one dark mark."""
+    page = np.repeat(np.linspace(90, 230, height).astype(np.uint8)[:, None], width, axis=1)
+    page[40_000:40_120, 60:80] = 20
+    return png(Image.fromarray(page))
+
+
+def timed_load(path: Path) -> str:
+    """Code loading ``path``, writing the CPU seconds it took to ``cpu-seconds``."""
+    return (
+        "import time\nfrom skdigits.io._images import load_digit_image\n"
+        "cpu_start = time.process_time()\ntry:\n"
+        f"    load_digit_image({str(path)!r})\n"
+        "finally:\n"
+        "    open('cpu-seconds', 'w').write(str(time.process_time() - cpu_start))\n"
+    )
+
+
+#: Refused from the header: well under a second of CPU, and little memory. The
+#: TIFF's pages were counted for the message (17.8 s, quadratic in the pages); the
+#: strip went through the photo path (5 s and 546 MB).
+REFUSED_FAST: list[Bound] = [
+    Bound(
+        1,
+        "tiff-of-36000-pages",
+        lambda d: timed_load(write(d / "pages.tif", many_page_tiff(36_000))),
+        "DataError",
+        r"pages\.tif' is animated or has several pages; pass a single still image",
+        peak_mb=150,
+        address_space_mb=768,
+    ),
+    Bound(
+        2,
+        "png-strip-191x87838",
+        lambda d: timed_load(write(d / "strip.png", long_strip_png())),
+        "DataError",
+        r"strip\.png' is 191x87838 pixels, a strip too narrow to frame one digit \(at most "
+        r"32 times as long as wide\); crop it around the digit",
+        peak_mb=150,
+        address_space_mb=768,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", REFUSED_FAST, ids=item_ids(REFUSED_FAST))
+def test_an_image_refused_from_its_header_costs_well_under_a_second(case, tmp_path):
+    check_bound(case, tmp_path)
+    assert float((tmp_path / "cpu-seconds").read_text()) < 0.5
+
+
+def big_photo(mode: str, side: int = 4096) -> Image.Image:
+    """A ``side``-pixel photo of a stroke under uneven light, in ``mode``: the photo path."""
+    ys, xs = np.mgrid[0:side, 0:side].astype(np.float32) / side
+    page = 200 - 80 * xs + 20 * ys
+    page[side // 4 : 3 * side // 4, side // 2 : side // 2 + side // 14] = 30
+    grey = Image.fromarray(page.astype(np.uint8))
+    if mode == "P":
+        img = grey.convert("P")
+        img.info["transparency"] = 0
+        return img
+    return grey.convert(mode)
+
+
+def accepted(path: Path) -> str:
+    """Code reading ``path`` as a digit, ending in SystemExit naming what it read."""
+    return (
+        "from skdigits.io._images import load_digit_image; "
+        f"x = load_digit_image({str(path)!r}); raise SystemExit(f'read {{x.shape}}')"
+    )
+
+
+def _saved(d: Path, mode: str, fmt: str) -> Path:
+    path = d / f"photo-{mode}.{fmt.lower()}"
+    big_photo(mode).save(path, format=fmt, **({"transparency": 0} if mode == "P" else {}))
+    return path
+
+
+#: The memory one decode of a 16-megapixel picture takes, the service's bound per
+#: decode slot: DECODE_BYTES_PER_PIXEL per pixel plus DECODE_WORKING_BYTES, plus the
+#: interpreter with numpy and Pillow (about 35 MB). The photo path once took 546 MB.
+DECODE_PEAK_MB = (decode_memory_bound(MAX_IMAGE_PIXELS) >> 20) + 40
+
+ACCEPTED_BOUNDED: list[Bound] = [
+    Bound(
+        2,
+        f"{fmt}-{mode}-4096x4096-photo",
+        lambda d, m=mode, f=fmt: accepted(_saved(d, m, f)),
+        "SystemExit",
+        r"read \(28, 28\)",
+        peak_mb=DECODE_PEAK_MB,
+        address_space_mb=1024,
+    )
+    for mode, fmt in (("RGB", "PNG"), ("RGBA", "PNG"), ("P", "PNG"), ("RGB", "JPEG"))
+]
+
+
+test_a_large_photo_is_read_within_the_memory_of_one_decode_slot = bound_test(ACCEPTED_BOUNDED)
 
 
 def service_upload(path: Path) -> Any:
