@@ -1,0 +1,599 @@
+"""Pictures of whole numbers → candidate digits, each MNIST-style, for a reader to choose from.
+
+A number is over-segmented, as LeCun et al. (1998) read cheque amounts: the
+picture is cut into more pieces than it has digits, and every run of consecutive
+pieces that could be one digit becomes a candidate. A classifier then scores the
+candidates and the reader (:func:`skdigits.read_numbers`) picks the best path
+through them. This module only proposes; it never decides what is a digit.
+
+1. The picture becomes an ink map (white ink on black, 0-255) by the steps
+   :func:`~skdigits.io.preprocess_digit` takes before cropping: polarity from the
+   border, lighting and ruled lines taken away in a photo, background noise
+   subtracted, ink stretched to 255.
+2. Ink at least a quarter as strong as the strongest is split into 8-connected
+   components. Specks (a component whose longer side is under a quarter of the
+   tallest component's height) are dropped, and so, in a photo, is whatever
+   never reaches half the strongest ink (lighting left over).
+3. A component wide enough to hold two digits is cut where its upper contour has
+   a valley and its lower contour a peak and few pixels cross (two digits that
+   touch, "00", a 2 running into a 3), along the slant of the writing.
+4. The pieces, ordered left to right, form candidates: each piece, and each run of
+   up to four consecutive pieces that may be one digit (pieces of one component,
+   or pieces that overlap horizontally, as the flag of a 5 or the bar of a 4 or a
+   7 drawn apart) and is at most 1.3 digit heights wide.
+5. Each candidate is drawn alone (its ink, the rest cleared) and prepared as
+   MNIST was by :func:`~skdigits.io.preprocess_digit`: 20 × 20 box, centre of
+   mass at the centre of 28 × 28. A one-digit picture gives exactly the image
+   ``predict`` sees, specks aside.
+
+numpy, Pillow and the standard library only: this is on the deployment path.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._core.deps import require
+from .._core.errors import DataError, one_line
+from ._images import (
+    _FLATTEN_MIN_SIDE,
+    _FORMATS,
+    _INK_THRESHOLD,
+    _MIN_CONTRAST,
+    _NOISE_SIGMAS,
+    _PHOTO_BOX_LEVEL,
+    _array_to_grey,
+    _border,
+    _check_size,
+    _composite,
+    _flatten_background,
+    _lit_unevenly_or_ruled,
+    _pil_to_grey,
+    _read_image,
+    _sample,
+    _source_name,
+    preprocess_digit,
+)
+
+__all__ = ["MAX_PIECES", "Segmentation", "segment_number"]
+
+#: The most pieces a picture may be cut into (a 60-digit number, cut in all its
+#: touching places, stays well under it): beyond, it is a page of writing or of
+#: noise, not a number, and is refused before a classifier sees thousands of images.
+MAX_PIECES = 256
+
+_ORIENTATION_TAG = 0x0112  # EXIF
+_CORE_LEVEL = 64.0  # a quarter of the strongest ink: faint rims do not join neighbours
+_RIM_STEPS = 2  # fainter ink within this many pixels of a component belongs to it
+_SPECK = 0.25  # of the tallest component's height: a shorter longest side is a speck
+_MAX_SPAN = 4  # pieces in one candidate digit
+_MAX_WIDTH = 1.3  # of the digit height: the widest candidate made of several pieces
+_MAX_SLANT = 0.7  # horizontal pixels per row; steeper estimates are clipped
+_CUT_COST = 1.5  # strokes: the most a cut may cross, net of the contours' valleys
+_FORCED_CUTS = 3  # cuts proposed in a piece too wide for one digit
+_CUT_DEPTH = 0.25  # of the digit height: a valley this deep marks two digits
+_CUT_MARGIN = 0.1  # of the digit height: no piece narrower than this (or a stroke)
+_SHORT = 0.6  # of the digit height: a shorter piece is part of a digit, not one alone
+_SMALL = 0.6  # of the digit height: a shorter component may join a neighbour it touches
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """A picture of a number cut into pieces, and the candidate digits made of them.
+
+    Attributes
+    ----------
+    name : str
+        How the picture is named in messages (quoted).
+    n_pieces : int
+        The pieces, numbered left to right.
+    spans : ndarray of shape (n_candidates, 2), dtype int64
+        Each candidate's first piece and one past its last.
+    images : ndarray of shape (n_candidates, 28, 28), dtype float32
+        Each candidate MNIST-style: white on black, 0-255.
+    boxes : ndarray of shape (n_candidates, 4), dtype int64
+        Each candidate's ink box in the picture's pixels: x0, y0, x1, y1, the
+        ends exclusive (as ``PIL.Image.crop`` takes them).
+    """
+
+    name: str
+    n_pieces: int
+    spans: np.ndarray
+    images: np.ndarray
+    boxes: np.ndarray
+
+
+def segment_number(image: Any) -> Segmentation:
+    """Cut a picture of a handwritten number into candidate digits.
+
+    Parameters
+    ----------
+    image : str, path-like, bytes, binary file, PIL image or array
+        An image file (by path, contents or open file) or pixels, in any form
+        :func:`~skdigits.io.load_digit_image` or
+        :func:`~skdigits.io.preprocess_digit` takes; dark on light or light on
+        dark, any size, a drawing or a photo.
+
+    Returns
+    -------
+    Segmentation
+        The candidates, each a run of consecutive pieces rendered MNIST-style.
+
+    Raises
+    ------
+    DataError
+        If the picture cannot be read, shows no ink (a blank page), or breaks
+        into more than :data:`MAX_PIECES` pieces.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdigits.io._segment import segment_number
+    >>> page = np.full((60, 120), 255, np.uint8)
+    >>> page[10:50, 20:26] = 0  # a "1"
+    >>> page[10:50, 70:76] = 0  # another, apart
+    >>> seg = segment_number(page)
+    >>> seg.n_pieces, seg.spans.tolist(), seg.boxes.tolist()
+    (2, [[0, 1], [1, 2]], [[20, 10, 26, 50], [70, 10, 76, 50]])
+    """
+    grey, name, (width, height) = _load_grey(image)
+    ink, photo = _ink_map(grey, name)
+    labels, runs = _label(ink >= _CORE_LEVEL)
+    keep = _marks(labels, runs, ink, photo)
+    pieces = _Pieces.cut(ink, labels, runs, keep, name)
+    spans = pieces.spans()
+    images = np.empty((len(spans), 28, 28), np.float32)
+    boxes = np.empty((len(spans), 4), np.int64)
+    for k, (start, stop) in enumerate(spans):
+        images[k], boxes[k] = pieces.render(ink, start, stop)
+    spans_array = np.asarray(spans, np.int64).reshape(-1, 2)
+    return Segmentation(
+        name, pieces.count, spans_array, images, _in_input(boxes, ink, width, height)
+    )
+
+
+def _in_input(boxes: np.ndarray, ink: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Boxes in the picture's own pixels, where it was read smaller than it is."""
+    if ink.shape == (height, width):
+        return boxes
+    scale = np.array([width / ink.shape[1], height / ink.shape[0]] * 2)
+    limit = np.array([width, height] * 2)
+    scaled = np.concatenate(
+        [np.floor(boxes[:, :2] * scale[:2]), np.ceil(boxes[:, 2:] * scale[2:])], 1
+    )
+    return np.minimum(scaled.astype(np.int64), limit)
+
+
+# ---------------------------------------------------------------- the ink
+
+
+def _load_grey(image: Any) -> tuple[np.ndarray, str, tuple[int, int]]:
+    """Greyscale 0-255 (transparency flattened) of any input, its name for messages and
+    its size as seen (width, height: a photo turned upright), which the greyscale may
+    be a whole factor smaller than."""
+    if isinstance(image, bytes | bytearray | memoryview):
+        image = io.BytesIO(bytes(image))
+    if isinstance(image, str | os.PathLike) or hasattr(image, "read"):
+        name = _source_name(image)
+        start = image.tell() if hasattr(image, "tell") else None
+        grey, alpha = _read_image(image, name, None)
+        return _composite(grey, alpha), name, _seen_size(image, start, grey.shape)
+    pil_image = sys.modules.get("PIL.Image")
+    if pil_image is not None and isinstance(image, pil_image.Image):
+        name = _source_name(getattr(image, "filename", "") or "<PIL image>")
+        _check_size(image.size, name)
+        try:
+            grey, alpha = _pil_to_grey(image, name)
+        except DataError:
+            raise
+        except Exception as err:  # a lazily loaded image decodes here: anything Pillow raises
+            raise DataError(
+                f"image {name} could not be decoded ({one_line(err)}); re-save it as PNG or JPEG"
+            ) from err
+        return _composite(grey, alpha), name, image.size
+    grey, alpha = _array_to_grey(image, "array")
+    shape = np.shape(image)
+    return _composite(grey, alpha), "array", (int(shape[1]), int(shape[0]))
+
+
+def _seen_size(source: Any, start: int | None, shape: tuple[int, ...]) -> tuple[int, int]:
+    """A decoded file's width and height as seen, from its header (EXIF orientation
+    5-8 turns it a quarter); the decoded shape's if the header cannot be read again."""
+    pil = require("PIL.Image", feature="reading numbers")
+    try:
+        if start is not None:
+            source.seek(start)
+        with pil.open(source, formats=_FORMATS) as img:
+            width, height = img.size
+            orientation = img.getexif().get(_ORIENTATION_TAG, 1)
+    except Exception:  # a stream that cannot go back: the picture as decoded
+        return int(shape[1]), int(shape[0])
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _ink_map(grey: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
+    """White ink on black, stretched to 255, and whether the picture was taken as a photo.
+
+    The steps of ``preprocess_digit`` up to its crop, on the whole picture.
+    """
+    photo = min(grey.shape) >= _FLATTEN_MIN_SIDE and _lit_unevenly_or_ruled(grey)
+    if photo:
+        grey = _flatten_background(grey)
+        sample = _sample(grey)
+    else:
+        sample = _border(grey)
+        if float(np.median(sample)) > 127.5:  # dark ink on light paper
+            grey = np.float32(255.0) - grey
+            sample = np.float32(255.0) - sample
+    background = float(np.median(sample))
+    sigma = 1.4826 * float(np.median(np.abs(sample - background)))
+    ink = grey - np.float32(background + _NOISE_SIGMAS * sigma)
+    np.maximum(ink, 0.0, out=ink)
+    peak = float(ink.max())
+    needed = max(_MIN_CONTRAST, _NOISE_SIGMAS * sigma)
+    if peak < needed:
+        raise DataError(
+            f"image {name} is blank: no number found (the strongest mark stands {peak:.0f} "
+            f"of 255 above the background and its noise, and writing needs {needed:.0f}); "
+            "pass a picture of a number with clear contrast against its background"
+        )
+    ink *= np.float32(255.0 / peak)
+    np.minimum(ink, 255.0, out=ink)  # rounding may overshoot in float32
+    ink[ink < _INK_THRESHOLD] = 0.0
+    return ink, photo
+
+
+# ---------------------------------------------------------------- components
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """Horizontal runs of a mask: row, first column, one past the last, and component."""
+
+    row: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+    label: np.ndarray
+
+
+def _label(mask: np.ndarray) -> tuple[np.ndarray, _Runs]:
+    """8-connected components of ``mask``: a label image (0 is background, then 1, 2, ...).
+
+    Each row's runs of ink are nodes; runs in neighbouring rows that touch,
+    diagonally included, are joined by a union-find whose passes are numpy
+    operations. The work grows with the number of runs, not of pixels.
+    """
+    height, width = mask.shape
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    row, start = np.nonzero(edges == 1)
+    stop = np.nonzero(edges == -1)[1]
+    # Run b (row r) touches run a (row r - 1) if a.start <= b.stop and b.start <= a.stop;
+    # a key of row * stride + column keeps all runs in one sorted order.
+    stride = width + 2
+    first = np.searchsorted(row * stride + stop, (row - 1) * stride + start, "left")
+    last = np.searchsorted(row * stride + start, (row - 1) * stride + stop, "right")
+    counts = np.maximum(last - first, 0)
+    below = np.repeat(np.arange(len(start)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    above = np.repeat(first, counts) + offsets
+    parent = np.arange(len(start))
+    while True:
+        root_a, root_b = parent[above], parent[below]
+        apart = root_a != root_b
+        if not apart.any():
+            break
+        low = np.minimum(root_a[apart], root_b[apart])
+        np.minimum.at(parent, root_a[apart], low)  # hook the larger root under the smaller
+        np.minimum.at(parent, root_b[apart], low)
+        while not np.array_equal(parent[parent], parent):
+            parent = parent[parent]
+    label = (np.unique(parent, return_inverse=True)[1] + 1).astype(np.int32)
+    image = np.zeros((height, width + 1), np.int32)
+    image[row, start] = label
+    image[row, stop] -= label
+    return np.cumsum(image, axis=1)[:, :width], _Runs(row, start, stop, label)
+
+
+def _marks(labels: np.ndarray, runs: _Runs, ink: np.ndarray, photo: bool) -> np.ndarray:
+    """Which component labels are marks of writing (index 0, the background, is False)."""
+    n = int(runs.label.max()) if len(runs.label) else 0
+    y0, y1, x0, x1 = _run_boxes(runs, n)
+    height, width = y1 - y0, x1 - x0
+    keep = np.maximum(height, width) >= _SPECK * height[1:].max()
+    keep[0] = False
+    if photo:  # lighting left over is fainter than the pen
+        peak = np.zeros(n + 1, np.float32)
+        inked = labels > 0
+        np.maximum.at(peak, labels[inked], ink[inked])
+        keep &= peak >= _PHOTO_BOX_LEVEL
+    return keep
+
+
+def _run_boxes(runs: _Runs, n: int) -> tuple[np.ndarray, ...]:
+    """Bounding boxes (y0, y1, x0, x1; ends exclusive) of components 1..n, from their runs."""
+    y0 = np.full(n + 1, np.iinfo(np.int64).max)
+    x0 = y0.copy()
+    y1 = np.zeros(n + 1, np.int64)
+    x1 = y1.copy()
+    np.minimum.at(y0, runs.label, runs.row)
+    np.maximum.at(y1, runs.label, runs.row + 1)
+    np.minimum.at(x0, runs.label, runs.start)
+    np.maximum.at(x1, runs.label, runs.stop)
+    y0[0] = x0[0] = 0
+    return y0, y1, x0, x1
+
+
+def _digit_height(runs: _Runs, keep: np.ndarray) -> float:
+    """The upper quartile of the heights of the components at least half as tall as the
+    tallest (a piece of a digit, a 1 cut short or two digits stacked do not count)."""
+    y0, y1, _, _ = _run_boxes(runs, len(keep) - 1)
+    tall = (y1 - y0)[keep]
+    return float(np.percentile(tall[tall >= 0.5 * tall.max()], 75))
+
+
+def _slant(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
+    """The slant of the writing and its centre row: column x of row y stands upright at
+    ``x - slant * (y - centre)``.
+
+    The slant is the shear, in steps of 0.05 up to ``_MAX_SLANT``, under which
+    the ink's column counts are most peaked (the sum of their squares): upright
+    strokes pile into few columns. Ties go to the smaller shear.
+    """
+    centre = float(ys.mean())
+    best, slant = -1.0, 0.0
+    steps = np.arange(0.0, _MAX_SLANT + 1e-9, 0.05)
+    for shear in sorted({*steps, *-steps}, key=abs):
+        u = np.floor(xs - shear * (ys - centre)).astype(np.int64)
+        peaked = float(np.square(np.bincount(u - u.min()).astype(np.float64)).sum())
+        if peaked > best:
+            best, slant = peaked, float(shear)
+    return slant, centre
+
+
+def _stroke_width(core: np.ndarray) -> float:
+    """The pen's width: twice the ink's area over its edge (a stroke of width w and
+    length L has area wL and about 2L edge pixels)."""
+    inner = core.copy()
+    inner[1:] &= core[:-1]
+    inner[:-1] &= core[1:]
+    inner[:, 1:] &= core[:, :-1]
+    inner[:, :-1] &= core[:, 1:]
+    area = int(core.sum())
+    return 2.0 * area / max(area - int(inner.sum()), 1)
+
+
+def _cuts(u: np.ndarray, y: np.ndarray, height: float, stroke: float) -> np.ndarray:
+    """Where to cut one component (upright columns ``u`` and rows ``y`` of its pixels).
+
+    A column is a cut where the upper contour dips (a valley between two digits'
+    tops) or the lower contour rises, by a quarter of the digit height together, and
+    few pixels cross it: its cost is the pixels crossing less the two depths.
+    Each valley is cut once, at its cheapest column if that costs at most one
+    and a half strokes, not closer to either end than the narrowest piece allowed.
+    """
+    low = math.floor(float(u.min()))
+    col = (u - low).astype(np.int64)
+    width = int(col.max()) + 1
+    margin = max(stroke, _CUT_MARGIN * height)
+    if width < 2 * margin or y.max() - y.min() + 1 < _SHORT * height:
+        return np.zeros(0)  # too narrow for two digits, or too short for one
+    crossing = np.bincount(col, minlength=width).astype(np.float64)
+    top = np.full(width, np.inf)
+    bottom = np.full(width, -np.inf)
+    np.minimum.at(top, col, y)
+    np.maximum.at(bottom, col, y)
+    empty = crossing == 0  # a gap the shear opened: as deep as a valley goes
+    top[empty], bottom[empty] = y.max(), y.min()
+    rise = np.maximum(np.minimum.accumulate(top), np.minimum.accumulate(top[::-1])[::-1])
+    fall = np.minimum(np.maximum.accumulate(bottom), np.maximum.accumulate(bottom[::-1])[::-1])
+    depth = (top - rise) + (fall - bottom)
+    cost = crossing - depth
+    # Between two digits a contour dips; through one digit (the waist of a 3, a
+    # bar) neither does.
+    columns = np.arange(width)
+    apart = (depth >= _CUT_DEPTH * height) & (columns >= margin) & (columns <= width - margin)
+    chosen: list[int] = []
+    # One cut per valley: at its cheapest column, if that is cheap enough.
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], apart.astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        x = a + int(np.argmin(cost[a:b]))
+        if cost[x] <= _CUT_COST * stroke:
+            chosen.append(int(x))
+    # A piece too wide for one digit holds two, however they touch: it is cut at
+    # its cheapest columns (a few, apart), and the reader picks among them.
+    ends = [0, *sorted(chosen), width]
+    for a, b in itertools.pairwise(ends):
+        if b - a <= _MAX_WIDTH * height:
+            continue
+        inner = np.arange(math.ceil(a + margin), math.floor(b - margin) + 1)
+        forced: list[int] = []
+        for x in inner[np.argsort(cost[inner], kind="stable")]:
+            if len(forced) == _FORCED_CUTS:
+                break
+            if all(abs(x - c) >= margin for c in forced):
+                forced.append(int(x))
+        chosen.extend(forced)
+    return np.sort(np.asarray(chosen, np.float64)) + low
+
+
+# ---------------------------------------------------------------- pieces
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """The ink's pixels grouped by piece, pieces numbered left to right (upright).
+
+    ``ys``, ``xs`` list the pixels sorted by piece; piece k owns
+    ``offsets[k]:offsets[k + 1]``. ``left``, ``right`` are upright extents,
+    ``x0``, ``x1`` those in the picture (ends exclusive), ``tall`` heights,
+    ``component`` the component each piece was cut from.
+    """
+
+    ys: np.ndarray
+    xs: np.ndarray
+    offsets: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    x0: np.ndarray
+    x1: np.ndarray
+    tall: np.ndarray
+    component: np.ndarray
+    height: float
+
+    @property
+    def count(self) -> int:
+        return len(self.left)
+
+    @classmethod
+    def cut(
+        cls, ink: np.ndarray, labels: np.ndarray, runs: _Runs, keep: np.ndarray, name: str
+    ) -> _Pieces:
+        """Cut the kept components into pieces; each owns its core and nearby faint rim."""
+        height = _digit_height(runs, keep)
+        # The box of the marks kept, and their rims: all the rest is left alone.
+        y0, y1, x0, x1 = _run_boxes(runs, len(keep) - 1)
+        area = (
+            slice(max(int(y0[keep].min()) - _RIM_STEPS, 0), int(y1[keep].max()) + _RIM_STEPS),
+            slice(max(int(x0[keep].min()) - _RIM_STEPS, 0), int(x1[keep].max()) + _RIM_STEPS),
+        )
+        owner = np.where(keep[labels[area]], labels[area], 0)
+        core = owner > 0
+        stroke = _stroke_width(core)
+        owner = _grow(owner, ink[area] > 0)
+        ys, xs = np.nonzero(owner)
+        component, in_core = owner[ys, xs], core[ys, xs]
+        ys += area[0].start
+        xs += area[1].start
+        slant, centre = _slant(ys[in_core], xs[in_core])
+        u = xs - slant * (ys - centre)
+        piece = np.zeros(len(ys), np.int64)
+        by_component = np.argsort(component, kind="stable")
+        bounds = np.searchsorted(component[by_component], np.arange(len(keep) + 1))
+        first = 0
+        for c in np.flatnonzero(keep):
+            mine = by_component[bounds[c] : bounds[c + 1]]
+            inner = mine[in_core[mine]]
+            cuts = _cuts(u[inner], ys[inner].astype(np.float64), height, stroke)
+            piece[mine] = first + np.searchsorted(cuts, u[mine], "right")
+            first += len(cuts) + 1
+        if first > MAX_PIECES:
+            raise DataError(
+                f"image {name} breaks into {first} pieces of writing, over the limit of "
+                f"{MAX_PIECES}; pass a picture of one number (crop it to the number)"
+            )
+        return cls._ordered(ys, xs, piece, u, component, first, height)
+
+    @classmethod
+    def _ordered(
+        cls,
+        ys: np.ndarray,
+        xs: np.ndarray,
+        piece: np.ndarray,
+        u: np.ndarray,
+        component: np.ndarray,
+        n: int,
+        height: float,
+    ) -> _Pieces:
+        """Renumber pieces left to right (by their upright centre) and sort pixels by piece."""
+        sizes = np.bincount(piece, minlength=n)
+        middle = np.bincount(piece, weights=u, minlength=n) / np.maximum(sizes, 1)
+        rank = np.empty(n, np.int64)
+        rank[np.argsort(middle, kind="stable")] = np.arange(n)
+        piece = rank[piece]
+        order = np.argsort(piece, kind="stable")
+        ys, xs, piece, u, component = ys[order], xs[order], piece[order], u[order], component[order]
+        offsets = np.searchsorted(piece, np.arange(n + 1))
+        starts = offsets[:-1]
+        return cls(
+            ys=ys,
+            xs=xs,
+            offsets=offsets,
+            left=np.minimum.reduceat(u, starts),
+            right=np.maximum.reduceat(u, starts),
+            x0=np.minimum.reduceat(xs, starts),
+            x1=np.maximum.reduceat(xs, starts) + 1,
+            tall=np.maximum.reduceat(ys, starts) - np.minimum.reduceat(ys, starts) + 1,
+            component=component[starts],
+            height=height,
+        )
+
+    def _joinable(self, k: int) -> bool:
+        """Whether pieces k and k + 1 may belong to one digit."""
+        if self.component[k] == self.component[k + 1]:
+            return True
+        overlap = min(self.right[k], self.right[k + 1]) - max(self.left[k], self.left[k + 1])
+        small = min(self.tall[k], self.tall[k + 1]) < _SMALL * self.height
+        return bool(small and overlap >= -_CUT_MARGIN * self.height)
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Every candidate digit: runs of joinable pieces not too wide, nor too short alone.
+
+        A piece under 60 % of the digit height (a bar, a flag, a stroke cut off) is
+        no candidate by itself while it can be part of one; if that leaves some
+        piece in no reading, every piece is a candidate alone again.
+        """
+        runs = []
+        for start in range(self.count):
+            for stop in range(start + 2, min(start + _MAX_SPAN, self.count) + 1):
+                wide = self.x1[start:stop].max() - self.x0[start:stop].min()
+                if not self._joinable(stop - 2) or wide > _MAX_WIDTH * self.height:
+                    break
+                runs.append((start, stop))
+        # A component as it was before any cut, whatever its width: it may be one
+        # wide digit (a 0, a 5) as well as several.
+        for c in np.unique(self.component):
+            members = np.flatnonzero(self.component == c)
+            whole = (int(members[0]), int(members[-1]) + 1)
+            if len(members) > 1 and whole[1] - whole[0] == len(members) and whole not in runs:
+                runs.append(whole)
+        joined = np.zeros(self.count, bool)
+        for start, stop in runs:
+            joined[start:stop] = True
+        tall = self.tall >= _SHORT * self.height
+        alone = [(k, k + 1) for k in range(self.count) if tall[k] or not joined[k]]
+        if not _covers(alone + runs, self.count):
+            alone = [(k, k + 1) for k in range(self.count)]
+        return sorted(alone + runs)
+
+    def render(self, ink: np.ndarray, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pieces ``start:stop`` alone, MNIST-style, and their box (x0, y0, x1, y1)."""
+        rows = self.ys[self.offsets[start] : self.offsets[stop]]
+        cols = self.xs[self.offsets[start] : self.offsets[stop]]
+        y0, x0 = int(rows.min()), int(cols.min())
+        y1, x1 = int(rows.max()) + 1, int(cols.max()) + 1
+        # A dark frame wider than the photo test's strips: the picture is taken as
+        # clean, and its ink as it is.
+        pad = max(y1 - y0, x1 - x0) // 8 + 2
+        alone = np.zeros((y1 - y0 + 2 * pad, x1 - x0 + 2 * pad), np.float32)
+        alone[rows - y0 + pad, cols - x0 + pad] = ink[rows, cols]
+        return preprocess_digit(alone), np.array([x0, y0, x1, y1])
+
+
+def _covers(spans: list[tuple[int, int]], count: int) -> bool:
+    """Whether consecutive ``spans`` lead from piece 0 past the last piece."""
+    reached = np.zeros(count + 1, bool)
+    reached[0] = True
+    for start, stop in sorted(spans):
+        reached[stop] |= reached[start]
+    return bool(reached[count])
+
+
+def _grow(owner: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """Labels spread into unlabelled ink up to ``_RIM_STEPS`` pixels away (8-neighbours)."""
+    height, width = owner.shape
+    for _ in range(_RIM_STEPS):
+        padded = np.pad(owner, 1)
+        near = owner.copy()
+        for dy in range(3):
+            for dx in range(3):
+                np.maximum(near, padded[dy : dy + height, dx : dx + width], out=near)
+        owner = np.where((owner == 0) & ink, near, owner)
+    return owner
