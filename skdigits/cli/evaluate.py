@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
+from .._core.errors import ModelFileError
 from .._core.values import dumps_json, python_scalar
 from ._common import (
     Command,
@@ -40,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis._evaluation import evaluate_predictions
 
     predictor = open_model(args.model, allow_pickle=args.allow_pickle, hint=USAGE_HINT)
+    _check_digit_classes(args.model, predictor.classes_)
     X_test, y_test = load_mnist(args, "test")
     labels, _ = predictor.predict_with_proba(X_test)
     ev = evaluate_predictions(y_test, labels, labels=predictor.classes_)
@@ -63,3 +67,15 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def _check_digit_classes(path: Path, classes: Any) -> None:
+    """Refuse, before MNIST loads, a model that cannot predict every digit 0-9."""
+    missing = sorted(set(range(10)) - {python_scalar(c) for c in classes})
+    if missing:
+        shown = ", ".join(map(str, missing))
+        raise ModelFileError(
+            f"{printable(path)} predicts {len(classes)} classes without digit(s) {shown}, "
+            "so it cannot be scored on MNIST's labels 0-9; evaluate a model trained on all "
+            "ten digits"
+        )

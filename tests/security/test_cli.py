@@ -13,6 +13,7 @@ pipe ends ``predict`` quietly (status 141). Argv rows are built from the shared
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import socket
 import subprocess
@@ -38,7 +39,7 @@ from tests._support.hostile import (
     save_npy,
 )
 from tests._support.nan_models import build_nan_for_blank_model
-from tests._support.onnx_models import build_model, numpy_helper
+from tests._support.onnx_models import METADATA, build_model, numpy_helper
 
 _BUSY: list[Any] = []  # listening sockets, kept open for the module's lifetime
 
@@ -438,6 +439,23 @@ CASES += [
         lambda e: ["info", e.files["readme"]],
         1,
         r"README\.md' is a text file, not a model; skdigits info MODEL reads an \.onnx",
+    ),
+    Case(
+        "cli",
+        "evaluate-model-of-other-classes",
+        lambda e: [
+            "evaluate",
+            build_model(
+                e.tmp / "one-based.onnx",
+                metadata={**METADATA, "classes": json.dumps(list(range(1, 11)))},
+            ),
+            "--offline",
+            "--data-home",
+            e.tmp / "empty-home",  # refused before MNIST is looked for
+        ],
+        1,
+        r"one-based\.onnx predicts 10 classes without digit\(s\) 0, so it cannot be scored on "
+        r"MNIST's labels 0-9",
     ),
     Case(
         "cli",
