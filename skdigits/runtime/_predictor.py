@@ -243,7 +243,9 @@ class OnnxDigitClassifier:
         X : array-like of shape (n, 28, 28) or (n, 784)
             Raw pixel intensities in [0, 255].
         y : array-like of shape (n,)
-            The true labels.
+            The true labels: integers (or whole floats) among :attr:`classes_`.
+            Strings, NaN, fractions or other labels raise
+            :class:`~skdigits.DataError`: no prediction could equal them.
 
         Returns
         -------
