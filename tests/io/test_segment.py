@@ -173,3 +173,14 @@ def test_a_page_of_dots_is_refused_before_any_classifier_sees_it():
     with pytest.raises(DataError) as err:
         segment_number(page)
     assert_one_line_message(str(err.value), rf"pieces of writing, over the limit of {MAX_PIECES}")
+
+
+def test_the_boxes_of_a_picture_read_smaller_are_in_its_own_pixels(digits):
+    line, boxes = side_by_side([digits[3], digits[1]], 12)
+    scale = 16  # over a megapixel: decoding shrinks it first
+    big = np.asarray(Image.fromarray(line).resize((line.shape[1] * scale, line.shape[0] * scale)))
+    seg = segment_number(big)
+    for x0, y0, x1, y1 in boxes:
+        assert offered(seg, (x0 * scale, y0 * scale, x1 * scale, y1 * scale), slack=2 * scale)
+    assert seg.boxes[:, 2].max() <= big.shape[1]
+    assert seg.boxes[:, 3].max() <= big.shape[0]
