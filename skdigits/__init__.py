@@ -33,13 +33,16 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .export import export_onnx
     from .models import load_predictor
+    from .reading import DigitReading, NumberReading, read_numbers
 
 __all__ = [
     "DataError",
     "DigitClassifier",
+    "DigitReading",
     "FetchError",
     "MissingDependencyError",
     "ModelFileError",
+    "NumberReading",
     "PixelScaler",
     "SkdigitsError",
     "__version__",
@@ -52,6 +55,7 @@ __all__ = [
     "load_predictor",
     "make_pipeline",
     "preset_params",
+    "read_numbers",
     "save_model",
 ]
 
@@ -70,6 +74,7 @@ __getattr__ = lazy_exports(
         ],
         ".export": ["export_onnx"],
         ".models": ["load_predictor"],
+        ".reading": ["DigitReading", "NumberReading", "read_numbers"],
     },
 )[0]
 

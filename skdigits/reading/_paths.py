@@ -1,0 +1,93 @@
+"""The best reading through a number's candidate digits, by dynamic programming.
+
+Each candidate (a run of consecutive pieces) gets a score, the log of how likely
+it is to be the digit the classifier names; a reading is a path of candidates
+covering every piece once, in order, and its score is the sum of theirs. Among
+the paths with an allowed number of digits, the best is found exactly, in time
+proportional to candidates × digits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["best_path", "digit_scores"]
+
+_FLOOR = 1e-12  # probabilities are clipped here before their log: never -inf
+
+
+def digit_scores(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's most probable class and the log-score of taking it as that digit.
+
+    The score is log P(class) plus a log-score of the candidate being a digit
+    at all; until a model gives its own, that is the top probability again, so
+    an unsure candidate (a digit's half, two digits squeezed into one) costs
+    twice what a sure one does.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_candidates, n_classes)
+        The classifier's probabilities.
+
+    Returns
+    -------
+    best : ndarray of shape (n_candidates,), dtype int64
+        The index of each candidate's most probable class.
+    scores : ndarray of shape (n_candidates,), dtype float64
+        Log-scores, at most 0.
+    """
+    proba = np.asarray(proba, np.float64)
+    best = proba.argmax(axis=1)
+    top = np.log(np.clip(proba[np.arange(len(proba)), best], _FLOOR, 1.0))
+    return best, top + _is_digit_score(proba)
+
+
+def _is_digit_score(proba: np.ndarray) -> np.ndarray:
+    """Log-score that each candidate is a digit at all: for now, its top probability."""
+    return np.log(np.clip(proba.max(axis=1), _FLOOR, 1.0))
+
+
+def best_path(
+    n_pieces: int, spans: np.ndarray, scores: np.ndarray, lengths: tuple[int, int]
+) -> list[int] | None:
+    """The candidates of the best reading of ``lengths[0]`` to ``lengths[1]`` digits.
+
+    Parameters
+    ----------
+    n_pieces : int
+        The pieces to cover, 0 .. n_pieces - 1.
+    spans : ndarray of shape (n_candidates, 2)
+        Each candidate's first piece and one past its last.
+    scores : ndarray of shape (n_candidates,)
+        Each candidate's log-score.
+    lengths : (int, int)
+        The fewest and most digits a reading may have.
+
+    Returns
+    -------
+    list of int or None
+        The chosen candidates, left to right; None if no path has an allowed length.
+    """
+    starts, stops = spans[:, 0], spans[:, 1]
+    most = min(lengths[1], n_pieces)
+    # best[k][j]: the best score of k digits covering pieces 0 .. j - 1; came[k][j]
+    # the candidate ending that path.
+    best = np.full((most + 1, n_pieces + 1), -np.inf)
+    came = np.full((most + 1, n_pieces + 1), -1, np.int64)
+    best[0, 0] = 0.0
+    for k in range(1, most + 1):
+        reach = best[k - 1, starts] + scores
+        np.maximum.at(best[k], stops, reach)
+        hit = np.isfinite(reach) & (reach == best[k, stops])
+        came[k, stops[hit]] = np.flatnonzero(hit)
+    allowed = np.arange(most + 1) >= lengths[0]
+    totals = np.where(allowed, best[:, n_pieces], -np.inf)
+    k = int(totals.argmax())
+    if not np.isfinite(totals[k]):
+        return None
+    path, j = [], n_pieces
+    while k > 0:
+        candidate = int(came[k, j])
+        path.append(candidate)
+        j, k = int(starts[candidate]), k - 1
+    return path[::-1]

@@ -1,0 +1,198 @@
+"""``read_numbers``: pictures of handwritten numbers → their digits, each with its box."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._core.errors import DataError
+from ..io._segment import Segmentation, segment_number
+from ._paths import best_path, digit_scores
+
+__all__ = ["DigitReading", "NumberReading", "read_numbers"]
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class DigitReading:
+    """One digit of a number read.
+
+    Attributes
+    ----------
+    label : int
+        The digit.
+    probability : float
+        The classifier's probability of ``label`` for this digit's ink.
+    box : (int, int, int, int)
+        The digit's ink in the input's pixels: x0, y0, x1, y1, the ends exclusive
+        (as ``PIL.Image.crop`` takes them).
+    """
+
+    label: int
+    probability: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """A number read from one picture.
+
+    Attributes
+    ----------
+    text : str
+        The digits, left to right (``"2026"``).
+    probability : float
+        Of the whole reading: the product of its digits' probabilities.
+    digits : tuple of DigitReading
+        Each digit, left to right.
+    """
+
+    text: str
+    probability: float
+    digits: tuple[DigitReading, ...]
+
+
+def read_numbers(
+    model: Any, inputs: Any, *, length: int | tuple[int, int] | None = None
+) -> list[NumberReading]:
+    """Read the handwritten number in each picture.
+
+    Each picture is cut into more pieces than it has digits; every run of pieces
+    that may be one digit is classified, all of them in one batch, and the
+    reading is the path through the pieces whose digits the classifier is
+    surest of (see :mod:`skdigits.io._segment` and the guide's "Reading numbers").
+
+    Parameters
+    ----------
+    model : str, path-like or predictor
+        A model file, opened by :func:`skdigits.load_predictor` (an ``.onnx``
+        file needs onnxruntime only), or a loaded predictor: an
+        :class:`~skdigits.runtime.OnnxDigitClassifier`, a fitted pipeline, or
+        anything whose ``predict_proba`` takes (n, 28, 28) MNIST-style images
+        and that has ``classes_``.
+    inputs : path, bytes, binary file, PIL image or array, or a list of them
+        The pictures: image files (by path, contents or open file), PIL images,
+        or pixel arrays ((H, W) greyscale, (H, W, 3) RGB, (H, W, 4) RGBA); one
+        number each, dark on light or light on dark, a drawing or a photo.
+    length : int or (int, int), default=None
+        The number of digits expected, or the fewest and most (a form field);
+        None: any.
+
+    Returns
+    -------
+    list of NumberReading
+        One per picture, in order (a list of one for a single picture).
+
+    Raises
+    ------
+    DataError
+        If a picture cannot be read, shows no ink (a blank page), or cannot be
+        read as a number of ``length`` digits; or ``length`` is not a count.
+    ModelFileError
+        If ``model`` is a file that cannot be opened as a model.
+
+    Examples
+    --------
+    >>> from skdigits import read_numbers
+    >>> reading, = read_numbers("models/mnist.onnx", "year.png")  # doctest: +SKIP
+    >>> reading.text, [d.box for d in reading.digits]  # doctest: +SKIP
+    ('2026', [(12, 8, 40, 52), (47, 10, 77, 50), (86, 9, 118, 51), (125, 6, 151, 50)])
+    """
+    lengths = _check_length(length)
+    predictor = _predictor(model)
+    pictures = _as_list(inputs)
+    segmentations = [segment_number(picture) for picture in pictures]
+    if not segmentations:
+        return []
+    images = np.concatenate([s.images for s in segmentations])
+    with warnings.catch_warnings():
+        # The candidates are prepared as MNIST is: no second guess from the model.
+        warnings.simplefilter("ignore", UserWarning)
+        proba = np.asarray(predictor.predict_proba(images))
+    classes = np.asarray(predictor.classes_)
+    readings, first = [], 0
+    for segmentation in segmentations:
+        count = len(segmentation.spans)
+        readings.append(_best_reading(segmentation, proba[first : first + count], classes, lengths))
+        first += count
+    return readings
+
+
+def _best_reading(
+    segmentation: Segmentation, proba: np.ndarray, classes: np.ndarray, lengths: tuple[int, int]
+) -> NumberReading:
+    best, scores = digit_scores(proba)
+    path = best_path(segmentation.n_pieces, segmentation.spans, scores, lengths)
+    if path is None:
+        low, high = lengths
+        wanted = str(low) if low == high else f"{low} to {high}"
+        if high == sys.maxsize:
+            wanted = f"at least {low}"
+        raise DataError(
+            f"image {segmentation.name} cannot be read as a number of {wanted} digits: no "
+            f"way through its {segmentation.n_pieces} pieces of writing has that many; check "
+            "the picture, or pass the length it holds"
+        )
+    digits = tuple(
+        DigitReading(
+            label=int(classes[best[k]]),
+            probability=float(proba[k, best[k]]),
+            box=(
+                int(segmentation.boxes[k, 0]),
+                int(segmentation.boxes[k, 1]),
+                int(segmentation.boxes[k, 2]),
+                int(segmentation.boxes[k, 3]),
+            ),
+        )
+        for k in path
+    )
+    probability = float(np.prod([d.probability for d in digits]))
+    return NumberReading("".join(str(d.label) for d in digits), probability, digits)
+
+
+def _check_length(length: Any) -> tuple[int, int]:
+    """``length`` as (fewest, most) digits."""
+    if length is None:
+        return 1, sys.maxsize
+    pair = (length, length) if isinstance(length, int | np.integer) else length
+    try:
+        low, high = pair
+        valid = all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in pair)
+    except (TypeError, ValueError):
+        valid = False
+    if not valid or isinstance(length, bool) or not 1 <= low <= high:
+        raise DataError(
+            f"`length` must be a number of digits (at least 1) or a (fewest, most) pair, "
+            f"got {str(length)[:50]!r}; e.g. length=4 or length=(4, 6)"
+        )
+    return int(low), int(high)
+
+
+def _predictor(model: Any) -> Any:
+    if isinstance(model, str | os.PathLike):
+        from ..models import load_predictor
+
+        return load_predictor(model)
+    if not callable(getattr(model, "predict_proba", None)) or not hasattr(model, "classes_"):
+        raise TypeError(
+            f"`model` must be a model file or a fitted predictor with predict_proba and "
+            f"classes_, got {type(model).__name__}"
+        )
+    return model
+
+
+def _as_list(inputs: Any) -> list[Any]:
+    """One picture becomes a list of one; a list or tuple of pictures stays as it is."""
+    pil_image = sys.modules.get("PIL.Image")
+    single = isinstance(inputs, str | os.PathLike | bytes | bytearray | memoryview | np.ndarray)
+    if single or hasattr(inputs, "read"):
+        return [inputs]
+    if pil_image is not None and isinstance(inputs, pil_image.Image):
+        return [inputs]
+    return list(inputs)

@@ -1,0 +1,152 @@
+"""read_numbers: whole numbers read from MNIST test digits set side by side.
+
+The shared session model (a few epochs on 3,000 images) is not perfect, so the
+numbers are built from test digits it reads right and surely on their own: what
+is tested is the reading, not the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PIL")
+pytest.importorskip("onnxruntime")
+
+from PIL import Image
+
+from skdigits import DataError, DigitReading, NumberReading, read_numbers
+from skdigits.io import preprocess_digit
+from skdigits.runtime import OnnxDigitClassifier
+from tests._support.hostile import assert_one_line_message
+
+
+@pytest.fixture(scope="module")
+def predictor(exported_model):
+    return OnnxDigitClassifier(exported_model)
+
+
+@pytest.fixture(scope="module")
+def sure(predictor, mnist):
+    """For each label, test digits the model reads right with probability over 0.97."""
+    _, _, X_test, y_test = mnist
+    X, y = X_test[:2000], y_test[:2000]
+    proba = predictor.predict_proba(X.astype(np.float32))
+    good = (proba.argmax(axis=1) == y) & (proba.max(axis=1) > 0.97)
+    return {d: X[good & (y == d)] for d in range(10)}
+
+
+def number(sure, text, gap, shift=0):
+    """``text`` written with the sure digits (the ``shift``-th of each label), ``gap`` apart."""
+    glyphs = []
+    for i, c in enumerate(text):
+        digit = sure[int(c)][(shift + i) % len(sure[int(c)])]
+        rows, cols = np.flatnonzero(digit.max(axis=1)), np.flatnonzero(digit.max(axis=0))
+        glyphs.append(digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    height = max(g.shape[0] for g in glyphs) + 12
+    width = sum(g.shape[1] for g in glyphs) + gap * (len(glyphs) - 1) + 24
+    line = np.zeros((height, width), np.uint8)
+    x = 12
+    for glyph in glyphs:
+        top = (height - glyph.shape[0]) // 2
+        region = line[top : top + glyph.shape[0], x : x + glyph.shape[1]]
+        np.maximum(region, glyph, out=region)
+        x += glyph.shape[1] + gap
+    return line
+
+
+def test_a_single_digit_reads_as_predict_reads_it(predictor, sure):
+    pictures = [np.pad(sure[d][i], 8) for d in range(10) for i in range(3)]
+    readings = read_numbers(predictor, pictures)
+    proba = predictor.predict_proba(np.stack([preprocess_digit(p) for p in pictures]))
+    for reading, row in zip(readings, proba, strict=True):
+        assert len(reading.digits) == 1
+        assert reading.text == str(int(row.argmax()))
+        assert reading.probability == pytest.approx(float(row.max()), rel=1e-6)
+
+
+@pytest.mark.parametrize("gap", [40, 6, 0])
+def test_numbers_are_read_whatever_the_gap(predictor, sure, gap):
+    texts = ["2026", "42", "731", "58", "9610"]
+    readings = read_numbers(predictor, [number(sure, t, gap) for t in texts])
+    assert [r.text for r in readings] == texts
+
+
+def test_a_reading_says_where_each_digit_is_and_how_sure(predictor, sure):
+    picture = number(sure, "2026", 10)
+    (reading,) = read_numbers(predictor, picture)
+    assert isinstance(reading, NumberReading)
+    assert all(isinstance(d, DigitReading) for d in reading.digits)
+    assert [d.label for d in reading.digits] == [2, 0, 2, 6]
+    lefts = [d.box[0] for d in reading.digits]
+    assert lefts == sorted(lefts)
+    assert lefts[0] == 12
+    for d in reading.digits:
+        x0, y0, x1, y1 = d.box
+        assert 0 <= x0 < x1 <= picture.shape[1]
+        assert 0 <= y0 < y1 <= picture.shape[0]
+        assert picture[y0:y1, x0:x1].max() > 0
+        assert 0.97 < d.probability <= 1
+    assert reading.probability == pytest.approx(np.prod([d.probability for d in reading.digits]))
+
+
+def test_dark_on_light_reads_as_light_on_dark(predictor, sure):
+    picture = number(sure, "4711", 8)
+    assert read_numbers(predictor, 255 - picture)[0] == read_numbers(predictor, picture)[0]
+
+
+def test_every_input_form_and_a_model_path_read_alike(predictor, exported_model, sure, tmp_path):
+    picture = number(sure, "305", 8)
+    image = Image.fromarray(255 - picture)
+    path = tmp_path / "n.png"
+    image.save(path)
+    forms = [path, str(path), path.read_bytes(), image, np.asarray(image)]
+    readings = read_numbers(exported_model, forms)
+    assert {r.text for r in readings} == {"305"}
+    assert len({r.digits for r in readings}) == 1
+
+
+def test_a_fitted_pipeline_reads_as_its_onnx_export(fitted_pipeline, predictor, sure):
+    pictures = [number(sure, "68", 5), number(sure, "1234", 2)]
+    by_pipeline = read_numbers(fitted_pipeline, pictures)
+    by_onnx = read_numbers(predictor, pictures)
+    assert [r.text for r in by_pipeline] == [r.text for r in by_onnx] == ["68", "1234"]
+
+
+def test_length_picks_a_reading_of_that_many_digits(predictor, sure):
+    picture = number(sure, "00", -1)  # touching: one mark, cut or not
+    assert len(read_numbers(predictor, picture, length=2)[0].text) == 2
+    assert len(read_numbers(predictor, picture, length=(1, 1))[0].text) == 1
+
+
+@pytest.mark.parametrize("length", [0, -1, (3, 2), "4", (1, 2, 3), True])
+def test_a_length_that_is_no_count_is_refused(predictor, sure, length):
+    with pytest.raises(DataError) as err:
+        read_numbers(predictor, number(sure, "42", 8), length=length)
+    assert_one_line_message(str(err.value), r"`length` must be a number of digits")
+
+
+def test_a_length_the_writing_cannot_have_is_a_one_line_error(predictor, sure):
+    with pytest.raises(DataError) as err:
+        read_numbers(predictor, number(sure, "42", 30), length=5)
+    assert_one_line_message(str(err.value), r"cannot be read as a number of 5 digits")
+
+
+def test_a_blank_page_is_a_one_line_error(predictor):
+    with pytest.raises(DataError) as err:
+        read_numbers(predictor, np.full((80, 300), 250, np.uint8))
+    assert_one_line_message(str(err.value), r"is blank: no number found")
+
+
+def test_reading_never_imports_the_training_stack(run_blocked, exported_model, sure, tmp_path):
+    path = tmp_path / "n.png"
+    Image.fromarray(number(sure, "90", 10)).save(path)
+    script = """
+    from skdigits import read_numbers
+    print(read_numbers(sys.argv[1], sys.argv[2])[0].text)
+    """
+    result = run_blocked(
+        script, {"tensorflow", "keras", "sklearn", "scikeras"}, exported_model, path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "90"
