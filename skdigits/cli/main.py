@@ -41,9 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    from . import evaluate, export, info, predict, report, search, serve, train
+    from . import evaluate, export, info, predict, read, report, search, serve, train
 
-    for command in (train, search, export, predict, evaluate, info, serve, report):
+    for command in (train, search, export, predict, read, evaluate, info, serve, report):
         add_command(sub, command.COMMAND, command.run)
     for command_parser in sub.choices.values():
         # Accepted after the command too; SUPPRESS keeps the top-level value if absent.
