@@ -86,7 +86,7 @@ _FORM_TYPE = "multipart/form-data"
 _FORM_FIELD = "image"
 _PIXELS_HINT = (
     'send {"pixels": [[...28 values...], ...28 rows]} for one image or '
-    '{"pixels": [image, ...]} for a batch, raw intensities 0-255, white digit on black'
+    '{"pixels": [image, ...]} for a batch, intensities 0-255 (or 0-1: see "scale")'
 )
 
 
@@ -337,7 +337,7 @@ class _DigitService:
                 return await run_in_threadpool(self._predict_image, upload)
         raise _RequestError(
             415,
-            f"unsupported Content-Type {content_type!r}; send image/png, image/jpeg, "
+            f"unsupported Content-Type {_quoted(content_type)}; send image/png, image/jpeg, "
             f"multipart/form-data (field {_FORM_FIELD!r}) or application/json",
         )
 
@@ -349,7 +349,9 @@ class _DigitService:
         declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
-                raise _RequestError(400, f"invalid Content-Length {declared!r}")
+                raise _RequestError(
+                    400, f"invalid Content-Length {_quoted(declared)}; send a number of bytes"
+                )
             if int(declared) > limit:
                 raise _RequestError(413, _too_large(int(declared), limit))
             # The server reads exactly Content-Length bytes: the limit holds.
@@ -384,8 +386,8 @@ class _DigitService:
                 ) from err
             raise _RequestError(
                 400,
-                f"the multipart body is malformed ({err.message}); send one file field "
-                f"{_FORM_FIELD!r}",
+                f"the multipart body is malformed ({_quoted(err.message, 80)}); "
+                f"send one file field {_FORM_FIELD!r}",
             ) from err
         try:
             if len(form.getlist(_FORM_FIELD)) > 1:
@@ -396,7 +398,7 @@ class _DigitService:
                 )
             upload = form.get(_FORM_FIELD)
             if upload is None:
-                fields = ", ".join(repr(k) for k in form) or "none"
+                fields = ", ".join(_quoted(k) for k in form) or "none"
                 raise _RequestError(
                     422,
                     f"the multipart upload has no field {_FORM_FIELD!r} (fields: {fields}); "
@@ -474,11 +476,19 @@ def _convention(document: dict[str, Any], key: str, choices: tuple[str, ...]) ->
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = format(value, "g")  # "scale": 1 or 255, as numbers
     if value not in choices:
+        got = _quoted(value) if isinstance(value, str) else _json_type(value)
         raise DataError(
-            f'"{key}" must be one of {", ".join(map(repr, choices))} (default "auto"), '
-            f"got {value!r}"
+            f'"{key}" must be one of {", ".join(map(repr, choices))} (default "auto"), got {got}'
         )
     return str(value)
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """User input as a message may show it: quoted, escaped, at most ``limit`` characters."""
+    escaped = text[:limit].encode("unicode_escape").decode("ascii").replace("'", "\\'")
+    if len(text) <= limit:
+        return f"'{escaped}'"
+    return f"'{escaped}...' ({len(text)} characters)"
 
 
 def _too_large(size: int, limit: int, *, more: bool = False) -> str:
@@ -598,7 +608,12 @@ def _openapi_schema(classes: list[Any], max_body_bytes: int, max_batch: int) -> 
             "An image (raw body or multipart field `image`) is prepared as "
             "`skdigits predict` prepares image files: greyscale, inverted if dark "
             "on light, cropped, fitted into 20x20 and centred by mass in 28x28. "
-            "JSON pixels are used as they are. "
+            "JSON pixels are MNIST-layout images, not cropped or centred: "
+            '`"scale"` says their range (`"auto"`, the default, multiplies values all '
+            'within [0, 1] by 255; `"255"` or `"1"` says which it is) and `"invert"` '
+            'their polarity (`"auto"`, the default, inverts an image whose border is '
+            'light, a dark digit on light paper; `"yes"` or `"no"` decides). '
+            "`skdigits predict` takes the same `--scale` and `--invert`. "
             f"Bodies are limited to {max_body_bytes} bytes, batches to {max_batch} images."
         ),
         requestBody=_predict_request_body(),
@@ -613,6 +628,23 @@ def _openapi_schema(classes: list[Any], max_body_bytes: int, max_batch: int) -> 
         "paths": paths,
         "components": {"schemas": _schemas(len(classes), max_batch)},
     }
+
+
+_PIXEL = {"type": "number", "minimum": 0, "maximum": 255}
+
+
+def _pixel_examples() -> list[dict[str, Any]]:
+    """One request of each documented shape and convention (blank images, to stay short)."""
+    image = [[0] * 28 for _ in range(28)]
+    paper = [[1.0] * 28 for _ in range(28)]
+    return [
+        {"pixels": image},
+        {"pixels": [0] * 784},
+        {"pixels": [image, image]},
+        {"pixels": [[0] * 784, [0] * 784], "scale": "255", "invert": "no"},
+        {"pixels": paper, "scale": "1", "invert": "yes"},
+        {"pixels": image, "scale": 255},
+    ]
 
 
 def _predict_request_body() -> dict[str, Any]:
@@ -634,18 +666,21 @@ def _predict_request_body() -> dict[str, Any]:
 
 
 def _schemas(n_classes: int, max_batch: int) -> dict[str, Any]:
-    image = {
-        "type": "array",
-        "minItems": 28,
-        "maxItems": 28,
-        "items": {"$ref": "#/components/schemas/Row"},
-    }
+    row = {"$ref": "#/components/schemas/Row"}
+    image = {"type": "array", "minItems": 28, "maxItems": 28, "items": row}
+    flat = {"type": "array", "minItems": 784, "maxItems": 784, "items": _PIXEL}
     pixels = {
         "description": (
-            "One image (28 rows of 28 values) or a batch of them; raw intensities 0-255, "
-            "white digit on black. Flat rows of 784 values are accepted too."
+            "One image (28 rows of 28 values, or one flat row of 784) or a batch of them "
+            f"(at most {max_batch}); intensities 0-255, or 0-1 (see `scale`), white digit "
+            "on black or dark on light (see `invert`)."
         ),
-        "oneOf": [image, {"type": "array", "maxItems": max_batch, "items": image}],
+        "anyOf": [
+            image,
+            flat,
+            {"type": "array", "minItems": 1, "maxItems": max_batch, "items": image},
+            {"type": "array", "minItems": 1, "maxItems": max_batch, "items": flat},
+        ],
     }
     probabilities = {
         "type": "array",
@@ -657,14 +692,24 @@ def _schemas(n_classes: int, max_batch: int) -> dict[str, Any]:
         "PixelsRequest": {
             "type": "object",
             "required": ["pixels"],
-            "properties": {"pixels": pixels},
+            "properties": {
+                "pixels": pixels,
+                "scale": {
+                    "description": "The pixels' range: auto (values all within [0, 1] are "
+                    "multiplied by 255), 255 or 1.",
+                    "enum": [*SCALE_CHOICES, 255, 1],
+                    "default": "auto",
+                },
+                "invert": {
+                    "description": "Invert to white on black: auto (when the border is "
+                    "light), yes or no.",
+                    "enum": list(INVERT_CHOICES),
+                    "default": "auto",
+                },
+            },
+            "examples": _pixel_examples(),
         },
-        "Row": {
-            "type": "array",
-            "minItems": 28,
-            "maxItems": 28,
-            "items": {"type": "number", "minimum": 0, "maximum": 255},
-        },
+        "Row": {"type": "array", "minItems": 28, "maxItems": 28, "items": _PIXEL},
         "Prediction": {
             "type": "object",
             "required": ["labels", "probabilities", "classes"],
