@@ -343,19 +343,22 @@ def _slant(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
     """The slant of the writing and its centre row: column x of row y stands upright at
     ``x - slant * (y - centre)``.
 
-    The slant is the shear, in steps of 0.05 up to ``_MAX_SLANT``, under which
-    the ink's column counts are most peaked (the sum of their squares): upright
-    strokes pile into few columns. Ties go to the smaller shear.
+    The slant is the shear (to 0.05, up to ``_MAX_SLANT`` either way) under which
+    the ink's column counts are most peaked, by the sum of their squares: upright
+    strokes pile into few columns. Steps of 0.1 first, then 0.05 either side of
+    the best; ties go to the smaller shear.
     """
     centre = float(ys.mean())
-    best, slant = -1.0, 0.0
-    steps = np.arange(0.0, _MAX_SLANT + 1e-9, 0.05)
-    for shear in sorted({*steps, *-steps}, key=abs):
-        u = np.floor(xs - shear * (ys - centre)).astype(np.int64)
-        peaked = float(np.square(np.bincount(u - u.min()).astype(np.float64)).sum())
-        if peaked > best:
-            best, slant = peaked, float(shear)
-    return slant, centre
+    rows = ys - centre
+
+    def peaked(shear: float) -> float:
+        u = np.floor(xs - shear * rows).astype(np.int64)
+        return float(np.square(np.bincount(u - u.min()).astype(np.float64)).sum())
+
+    coarse = sorted(np.round(np.arange(-_MAX_SLANT, _MAX_SLANT + 1e-9, 0.1), 2), key=abs)
+    slant = max(coarse, key=peaked)  # max keeps the first of equals: the smaller shear
+    slant = max([slant, slant - 0.05, slant + 0.05], key=peaked)
+    return float(slant), centre
 
 
 def _stroke_width(core: np.ndarray) -> float:
@@ -588,12 +591,15 @@ def _covers(spans: list[tuple[int, int]], count: int) -> bool:
 
 def _grow(owner: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """Labels spread into unlabelled ink up to ``_RIM_STEPS`` pixels away (8-neighbours)."""
-    height, width = owner.shape
+    owner = owner.copy()
     for _ in range(_RIM_STEPS):
+        rows, cols = np.nonzero(ink & (owner == 0))
+        if not len(rows):
+            break
         padded = np.pad(owner, 1)
-        near = owner.copy()
+        near = np.zeros(len(rows), owner.dtype)
         for dy in range(3):
             for dx in range(3):
-                np.maximum(near, padded[dy : dy + height, dx : dx + width], out=near)
-        owner = np.where((owner == 0) & ink, near, owner)
+                np.maximum(near, padded[rows + dy, cols + dx], out=near)
+        owner[rows, cols] = near
     return owner
