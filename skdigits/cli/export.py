@@ -127,18 +127,6 @@ COMMAND = Command(
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._core.errors import SkdigitsError, on_command_line
-
-    try:
-        return _run(args)
-    except SkdigitsError as err:
-        if not err.cli_words:
-            raise
-        # The library's fix names Python's parameter; say the option instead.
-        raise SkdigitsError(on_command_line(err)) from err
-
-
-def _run(args: argparse.Namespace) -> int:
     from .._core.errors import SkdigitsError
 
     if args.web is not None and (args.quantize is not None or args.format != "onnx"):

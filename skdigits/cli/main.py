@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .._core.errors import SkdigitsError
+from .._core.errors import SkdigitsError, on_command_line
 from .._version import __version__
 
 _EXAMPLES = [
@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SkdigitsError as err:  # MissingDependencyError included: it is one
         if args.debug:
             raise
-        print(f"skdigits: error: {err}", file=sys.stderr)
+        print(f"skdigits: error: {on_command_line(err)}", file=sys.stderr)
         return 1
     except ImportError as err:  # an optional module imported without require()
         from .._core.deps import as_missing_dependency
