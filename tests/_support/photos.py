@@ -24,6 +24,7 @@ import argparse
 import csv
 import io
 import math
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,37 @@ def make_photos(
             data, suffix = make(np.asarray(images[i], np.uint8), rng)
             yield Photo(name, int(labels[i]), data, suffix)
             i += 1
+
+
+# ---------------------------------------------------------------- pictures that cost
+# Not photos: small files that once cost seconds or hundreds of megabytes to read
+# (tests/security/test_images.py and test_service.py check their bounds).
+
+
+def many_page_tiff(pages: int) -> bytes:
+    """A TIFF of ``pages`` one-pixel pages, 102 bytes each, all sharing one pixel byte."""
+    entries = [(256, 1), (257, 1), (258, 8), (259, 1), (262, 1), (273, 8), (278, 1), (279, 1)]
+    size = 2 + 12 * len(entries) + 4
+    out = bytearray(b"II*\x00" + struct.pack("<I", 10) + b"\x00\x00")  # pixel at 8
+    for page in range(pages):
+        following = 10 + (page + 1) * size if page < pages - 1 else 0
+        out += struct.pack("<H", len(entries))
+        for tag, value in entries:
+            if tag in (273, 279):  # strip offset and byte count: LONG
+                out += struct.pack("<HHII", tag, 4, 1, value)
+            else:  # SHORT, padded to the entry's four value bytes
+                out += struct.pack("<HHIHH", tag, 3, 1, value, 0)
+        out += struct.pack("<I", following)
+    return bytes(out)
+
+
+def long_strip_png(width: int = 191, height: int = 87_838) -> bytes:
+    """A 191x87,838 strip (16.8 MP, under the pixel limit) lit from dark to light, one mark."""
+    page = np.repeat(np.linspace(90, 230, height).astype(np.uint8)[:, None], width, axis=1)
+    page[40_000:40_120, 60:80] = 20
+    buf = io.BytesIO()
+    Image.fromarray(page).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def main() -> None:

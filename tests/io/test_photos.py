@@ -1,4 +1,4 @@
-"""Generated photos of MNIST digits are read as the digits they show (issue 15).
+"""Generated photos of MNIST digits are read as the digits they show.
 
 A reference net (the seed recipe's 784-100-10 network) trained once, on 10,000
 MNIST images for 5 epochs, reads 100 generated photos (10 per condition of
@@ -67,7 +67,7 @@ def test_photos_are_read_as_the_digits_they_show(reference_net, photos, mnist):
 
 @pytest.mark.parametrize("direction", ["left-right", "top-bottom", "diagonal"])
 def test_a_lighting_gradient_is_not_read_as_blank(direction):
-    # The issue's page: brightness falling from 105 % to 70 % across it.
+    # A page whose brightness falls from 105 % to 70 % across it.
     height, width = 300, 400
     ys, xs = np.mgrid[0:height, 0:width]
     t = {"left-right": xs / width, "top-bottom": ys / height}.get(direction, (xs + ys) / 700)

@@ -47,6 +47,7 @@ from tests._support.hostile import (  # noqa: E402
     translation_test,
 )
 from tests._support.onnx_models import build_model  # noqa: E402
+from tests._support.photos import long_strip_png, many_page_tiff  # noqa: E402
 
 
 def lit_blank_page() -> Image.Image:
@@ -150,30 +151,6 @@ BOUNDS: list[Bound] = [
 
 
 test_a_small_hostile_file_costs_bounded_time_and_memory = bound_test(BOUNDS)
-
-
-def many_page_tiff(pages: int) -> bytes:
-    """A TIFF of ``pages`` one-pixel pages, 102 bytes each, all sharing one pixel byte."""
-    entries = [(256, 1), (257, 1), (258, 8), (259, 1), (262, 1), (273, 8), (278, 1), (279, 1)]
-    size = 2 + 12 * len(entries) + 4
-    out = bytearray(b"II*\x00" + struct.pack("<I", 10) + b"\x00\x00")  # pixel at 8
-    for page in range(pages):
-        following = 10 + (page + 1) * size if page < pages - 1 else 0
-        out += struct.pack("<H", len(entries))
-        for tag, value in entries:
-            if tag in (273, 279):  # strip offset and byte count: LONG
-                out += struct.pack("<HHII", tag, 4, 1, value)
-            else:  # SHORT, padded to the entry's four value bytes
-                out += struct.pack("<HHIHH", tag, 3, 1, value, 0)
-        out += struct.pack("<I", following)
-    return bytes(out)
-
-
-def long_strip_png(width: int = 191, height: int = 87_838) -> bytes:
-    """The issue's 15.9-megapixel strip, lit from dark to light, with one dark mark."""
-    page = np.repeat(np.linspace(90, 230, height).astype(np.uint8)[:, None], width, axis=1)
-    page[40_000:40_120, 60:80] = 20
-    return png(Image.fromarray(page))
 
 
 def timed_load(path: Path) -> str:

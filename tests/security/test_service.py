@@ -24,8 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from skdigits.io._images import MAX_IMAGE_PIXELS
+from skdigits.serve._limits import decode_memory_bound
 from tests._support.hostile import MiB, png
 from tests._support.onnx_models import build_model
+from tests._support.photos import long_strip_png, many_page_tiff
 from tests._support.servers import get, post, running_server, skdigits_serve
 
 SERVER_ADDRESS_SPACE = 6 * 1024 * MiB
@@ -257,3 +260,78 @@ def test_peak_memory_under_40_concurrent_large_uploads_is_set_by_configuration(t
         f"40 uploads of {len(image)} bytes (4096x4096) in {seconds:.1f} s; server peak "
         f"{peak / MiB:.0f} MB (at start {before / MiB:.0f} MB)"
     )
+
+
+def small_digit_png() -> bytes:
+    """A 28x28 PNG of a white bar on black: a "1" any model answers."""
+    from PIL import Image
+
+    pixels = np.zeros((28, 28), np.uint8)
+    pixels[4:24, 12:16] = 255
+    return png(Image.fromarray(pixels))
+
+
+def test_many_page_tiffs_do_not_hold_the_decode_slots(tmp_path):
+    """Two uploads of a 3.7 MB TIFF of 36,000 pages fill both decode slots at once; a
+    28x28 PNG from another client is still answered at once. Counting the pages for the
+    message once took 18 s each, and the PNG waited 50 s."""
+    model = build_model(tmp_path / "m.onnx")
+    tiff = many_page_tiff(36_000)
+    answers: dict[str, tuple[int, bytes, float]] = {}
+
+    def send(name: str, body: bytes, content_type: str) -> None:
+        t0 = time.monotonic()
+        status, reply = post(server.port, body, content_type, timeout=HANG_SECONDS)
+        answers[name] = (status, reply, time.monotonic() - t0)
+
+    with limited_server(serve_argv(model)) as server:
+        clients = [
+            threading.Thread(target=send, args=(f"tiff{i}", tiff, "image/tiff")) for i in range(2)
+        ]
+        for client in clients:
+            client.start()
+        send("png", small_digit_png(), "image/png")
+        for client in clients:
+            client.join(timeout=HANG_SECONDS)
+    for name in ("tiff0", "tiff1"):
+        status, reply, _ = answers[name]
+        assert status == 422, reply
+        assert b"is animated or has several pages" in reply
+    assert answers["png"][0] == 200
+    assert max(seconds for _, _, seconds in answers.values()) < 5, answers
+    print({name: f"{seconds:.2f} s" for name, (_, _, seconds) in answers.items()})
+
+
+def test_two_large_photos_at_once_stay_within_two_decode_slots(tmp_path):
+    """Two 16-megapixel photos decoded at once (the photo path once took 546 MB each)
+    and two 191x87,838 strips: the server's peak grows by at most two decode bounds."""
+    from PIL import Image
+
+    model = build_model(tmp_path / "m.onnx")
+    side = 4096
+    ys, xs = np.mgrid[0:side, 0:side].astype(np.float32) / side
+    page = 200 - 80 * xs + 20 * ys
+    page[side // 4 : 3 * side // 4, side // 2 : side // 2 + side // 14] = 30
+    photo = png(Image.fromarray(page.astype(np.uint8)).convert("RGBA"))
+    strip = long_strip_png()
+    with limited_server(serve_argv(model)) as server:
+        assert post(server.port, small_digit_png(), "image/png")[0] == 200  # everything imported
+        before = peak_rss(server.process.pid)
+        statuses: list[int] = []
+        bodies = [photo, photo, strip, strip]
+        clients = [
+            threading.Thread(
+                target=lambda b=body: statuses.append(
+                    post(server.port, b, "image/png", timeout=HANG_SECONDS * 3)[0]
+                )
+            )
+            for body in bodies
+        ]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join(timeout=HANG_SECONDS * 3)
+        peak = peak_rss(server.process.pid)
+    assert sorted(statuses) == [200, 200, 422, 422], statuses
+    assert peak - before <= 2 * decode_memory_bound(MAX_IMAGE_PIXELS), (peak - before) / MiB
+    print(f"server peak {peak / MiB:.0f} MB, {(peak - before) / MiB:.0f} MB over its start")
