@@ -190,6 +190,7 @@ class OnnxDigitClassifier:
         self._proba_index = self._output_names.index(_PROBA)
         self.metadata = decode_metadata(self._info.metadata, self._name, strict=False)
         self.classes_ = self._read_classes(self._session)
+        self._check_outputs_agree()
         self.n_features_in_ = _N_PIXELS
 
     # ------------------------------------------------------------ predicting
@@ -391,6 +392,32 @@ class OnnxDigitClassifier:
                 f"'probabilities' float [N, n_classes]; {_EXPORT_HINT}"
             )
         return flat
+
+    def _check_outputs_agree(self) -> None:
+        """Run a blank image once: the outputs' shapes and its label must follow the classes.
+
+        A ``label`` output that is the column's index where ``classes`` says
+        otherwise (or probabilities wider than the classes) would mislabel every
+        prediction without a word.
+        """
+        blank = np.zeros((1, *self._input_shape), dtype=np.float32)
+        outputs = self._session_run(self._session, self._output_names, blank)
+        label, proba = outputs[self._label_index], outputs[self._proba_index]
+        n_classes = len(self.classes_)
+        if proba.shape != (1, n_classes) or label.shape != (1,):
+            raise ModelFileError(
+                f"{self._name} answers one image with labels of shape {label.shape} and "
+                f"probabilities of shape {proba.shape}, expected (1,) and (1, {n_classes}); "
+                f"{_EXPORT_HINT}"
+            )
+        if np.isfinite(proba).all():  # NaN is said when it is predicted
+            expected = self.classes_[int(proba.argmax())]
+            if int(label[0]) != int(expected):
+                raise ModelFileError(
+                    f"{self._name} labels a blank image {int(label[0])} where its "
+                    f"probabilities point to class {int(expected)}: its `label` output does "
+                    f"not follow its `classes` metadata; {_EXPORT_HINT}"
+                )
 
     def _read_classes(self, session: ort.InferenceSession) -> np.ndarray:
         width = session.get_outputs()[self._proba_index].shape[1]

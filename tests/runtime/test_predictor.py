@@ -235,6 +235,17 @@ def test_classes_from_metadata_label_the_columns(tmp_path):
     np.testing.assert_array_equal(OnnxDigitClassifier(path).classes_, classes)
 
 
+def test_a_label_output_that_does_not_follow_the_classes_is_refused(tmp_path):
+    # The graph's label is the column's index; these classes say column 3 is digit 4.
+    path = build_model(tmp_path / "m.onnx", metadata={"classes": json.dumps(list(range(1, 11)))})
+    with pytest.raises(
+        ModelFileError,
+        match=r"m\.onnx' labels a blank image 3 where its probabilities point to class 4: its "
+        r"`label` output does not follow its `classes` metadata",
+    ):
+        OnnxDigitClassifier(path)
+
+
 def test_missing_metadata_defaults(tmp_path):
     clf = OnnxDigitClassifier(build_model(tmp_path / "bare.onnx", metadata={}))
     np.testing.assert_array_equal(clf.classes_, np.arange(10))
