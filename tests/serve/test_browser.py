@@ -145,3 +145,28 @@ def test_a_refused_request_shows_the_servers_message(page):
     assert page.evaluate("document.body.dataset.state") == "error"
     assert page.inner_text("#status") == "image is blank: no digit found"
     assert page.inner_text("#label") == ""
+
+
+def test_the_page_icon_loads_without_a_request_that_fails(page):
+    """A headful browser asks for the page's icon, ``/favicon.ico`` when the page names
+    none (a 404 in the console); headless Chromium skips it, so the test fetches and
+    decodes the icon the way the browser would."""
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.reload()
+    page.wait_for_function("document.body.dataset.state === 'empty'")
+    href, status, width = page.evaluate(
+        """async () => {
+            const link = document.querySelector('link[rel~="icon"]');
+            const href = link ? link.href : new URL("/favicon.ico", location).href;
+            const reply = await fetch(href);
+            const img = new Image();
+            img.src = href;
+            const width = await img.decode().then(() => img.naturalWidth, () => 0);
+            return [href, reply.status, width];
+        }"""
+    )
+    assert href.startswith("data:image/svg+xml,"), href
+    assert status == 200
+    assert width > 0
+    assert failed == []
