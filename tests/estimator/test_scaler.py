@@ -83,6 +83,13 @@ def test_values_in_zero_one_draw_the_predictors_warning_without_changing_the_res
     np.testing.assert_array_equal(Xt, (X / 255.0).reshape(3, 784).astype(np.float32) / 255)
 
 
+def test_training_on_images_scaled_twice_warns_too(rng):
+    # Pipeline.fit calls the scaler's fit_transform: the same warning, at training.
+    X = rng.integers(0, 256, size=(3, 784)) / 255.0
+    with pytest.warns(ScaledInputWarning, match="multiply them by 255"):
+        PixelScaler().fit_transform(X)
+
+
 @pytest.mark.parametrize(
     "X",
     [
