@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -207,6 +207,24 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_open(path, "wb") as fh:
         fh.write(data)
+
+
+def write_files_atomic(folder: str | os.PathLike[str], files: Mapping[str, bytes]) -> None:
+    """Write several files into ``folder`` together: all are staged, then all renamed.
+
+    For a set of files that belong together in a folder that may hold other files
+    (a report beside the user's own files), so :func:`atomic_dir` cannot swap the
+    whole folder. Every file is first written in full to its hidden temporary
+    beside its destination; only when all are written are they renamed into
+    place, in ``files``' order (so the last one named can mark a complete set). A
+    full disk or any other failure while staging leaves every destination as it
+    was, and raises :class:`WriteError` naming the file; renames need no space.
+    """
+    folder = Path(folder)
+    with contextlib.ExitStack() as stack:
+        # Entered last-first, so the stack's exits, which rename, run in files' order.
+        for name, data in reversed(list(files.items())):
+            stack.enter_context(atomic_path(folder / name)).write_bytes(data)
 
 
 # ---------------------------------------------------------------- folders

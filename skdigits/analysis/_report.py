@@ -36,7 +36,6 @@ import csv
 import html
 import importlib.util
 import io
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,9 +44,10 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
-from .._core.atomic import write_bytes_atomic
+from .._core.atomic import write_files_atomic
 from .._core.deps import require
 from .._core.errors import DataError, SkdigitsError
+from .._core.values import dumps_json
 from ._evaluation import Evaluation, evaluate_predictions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -174,8 +174,9 @@ def check_report_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
         if existing:
             raise SkdigitsError(
                 f"{out_dir} already holds a report ({', '.join(existing[:3])}"
-                f"{', ...' if len(existing) > 3 else ''}); pass --force (overwrite=True) "
-                "to replace its files, or choose another directory"
+                f"{', ...' if len(existing) > 3 else ''}); pass overwrite=True "
+                "to replace its files, or choose another directory",
+                cli_words={"overwrite=True": "--force"},
             )
     return out_dir
 
@@ -285,20 +286,21 @@ def _draw(
 
 
 def _write_files(out_dir: Path, drawing: _Drawing, *, title: str, n_epochs: int) -> ReportResult:
-    """Write the figures, the data files and, last, the HTML page into ``out_dir``."""
+    """Write the figures, the data files and, last, the HTML page into ``out_dir``.
+
+    All are staged before any is renamed into place (:func:`write_files_atomic`):
+    a full disk leaves an earlier report whole, never half old and half new.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    figure_paths = {}
-    for name, data in drawing.pngs.items():
-        write_bytes_atomic(out_dir / name, data)
-        figure_paths[name] = out_dir / name
-    data_paths = _write_data_files(out_dir, drawing.evaluation, drawing.per_class)
+    data_files = _data_files(drawing.evaluation, drawing.per_class)
     page = _html_page(
-        title=title, n_epochs=n_epochs, data_files=list(data_paths), **drawing._asdict()
+        title=title, n_epochs=n_epochs, data_files=list(data_files), **drawing._asdict()
     )
-    # The page is written last: its presence marks a complete report.
-    html_path = out_dir / HTML_FILE
-    write_bytes_atomic(html_path, page.encode("utf-8"))
-    return ReportResult(out_dir, html_path, figure_paths, data_paths, drawing.evaluation)
+    # The page comes last: its presence marks a complete report.
+    write_files_atomic(out_dir, {**drawing.pngs, **data_files, HTML_FILE: page.encode("utf-8")})
+    figure_paths = {name: out_dir / name for name in drawing.pngs}
+    data_paths = {name: out_dir / name for name in data_files}
+    return ReportResult(out_dir, out_dir / HTML_FILE, figure_paths, data_paths, drawing.evaluation)
 
 
 def _check_test_set(X_test: Any, y_test: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -675,9 +677,8 @@ def _plot_activations(mean_activations: np.ndarray, classes, layer_name: str) ->
 # --- files ------------------------------------------------------------------------------
 
 
-def _write_data_files(
-    out_dir: Path, evaluation: Evaluation, per_class: dict[str, np.ndarray]
-) -> dict[str, Path]:
+def _data_files(evaluation: Evaluation, per_class: dict[str, np.ndarray]) -> dict[str, bytes]:
+    """The confusion matrix (JSON and CSV) and the per-class metrics (CSV), by file name."""
     labels = evaluation.labels.tolist()
     matrix = evaluation.confusion.tolist()
     doc = {
@@ -686,15 +687,14 @@ def _write_data_files(
         "labels": labels,
         "confusion_matrix": matrix,
     }
-    paths = {name: out_dir / name for name in _DATA_FILES}
-    write_bytes_atomic(paths["confusion_matrix.json"], (json.dumps(doc) + "\n").encode())
+    files = {"confusion_matrix.json": (dumps_json(doc) + "\n").encode()}
 
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["true\\predicted", *labels])
     for label, row in zip(labels, matrix, strict=True):
         writer.writerow([label, *row])
-    write_bytes_atomic(paths["confusion_matrix.csv"], text.getvalue().encode())
+    files["confusion_matrix.csv"] = text.getvalue().encode()
 
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
@@ -709,8 +709,8 @@ def _write_data_files(
                 int(per_class["support"][i]),
             ]
         )
-    write_bytes_atomic(paths["per_class_metrics.csv"], text.getvalue().encode())
-    return paths
+    files["per_class_metrics.csv"] = text.getvalue().encode()
+    return files
 
 
 _CSS = """

@@ -25,6 +25,7 @@ from skdigits._core.atomic import (
     temporary_dir_beside,
     write_bytes_atomic,
     write_failure,
+    write_files_atomic,
 )
 from skdigits._core.errors import WriteError
 from tests._support.files import write
@@ -354,3 +355,35 @@ def test_a_folder_writer_killed_midway_leaves_the_old_folder(tmp_path):
     assert _snapshot(site) == before
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in {"site", "ready"}]
     assert all(re.fullmatch(r"\.site\..+\.part", name) for name in leftovers), leftovers
+
+
+# ---------------------------------------------------------------- sets of files
+
+
+def test_files_written_together_land_together_beside_the_users_files(tmp_path):
+    write(tmp_path / "notes.txt", b"mine")
+    write(tmp_path / "a.csv", b"old a")
+    write_files_atomic(tmp_path, {"a.csv": b"new a", "b.png": b"new b", "page.html": b"new p"})
+    assert _snapshot(tmp_path) == {
+        "notes.txt": b"mine",
+        "a.csv": b"new a",
+        "b.png": b"new b",
+        "page.html": b"new p",
+    }
+
+
+def test_a_full_disk_while_staging_a_set_changes_none_of_it(tmp_path, monkeypatch):
+    write(tmp_path / "a.csv", b"old a")
+    write(tmp_path / "page.html", b"old page")
+    real_write_bytes = Path.write_bytes
+
+    def fill_the_disk_at_the_last(path, data):
+        if ".page.html." in path.name:  # the last file staged
+            raise full_disk()
+        return real_write_bytes(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", fill_the_disk_at_the_last)
+    with pytest.raises(WriteError, match=r"cannot write .*page\.html: no space left"):
+        write_files_atomic(tmp_path, {"a.csv": b"new a", "page.html": b"new page"})
+    monkeypatch.undo()
+    assert _snapshot(tmp_path) == {"a.csv": b"old a", "page.html": b"old page"}

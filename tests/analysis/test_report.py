@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import csv
+import errno
 import json
+import os
 import re
 import shutil
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from skdigits._core.errors import WriteError
 from skdigits.analysis._report import (
     FIGURES,
     HTML_FILE,
@@ -277,3 +281,25 @@ def test_matplotlib_is_only_needed_for_a_report(tmp_path, mnist, run_blocked):
     for line in errors:
         assert 'pip install "skdigits[plot]"' in line
     assert not (tmp_path / "r").exists()
+
+
+def test_a_full_disk_keeps_an_earlier_report_whole(
+    report, fitted_pipeline, mnist, tmp_path, monkeypatch
+):
+    """All files are staged before any is replaced: never half an old report, half a new."""
+    _, _, X_test, y_test = mnist
+    out = tmp_path / "report"
+    shutil.copytree(report.out_dir, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real_write_bytes = Path.write_bytes
+
+    def fill_the_disk_at_the_page(path, data):
+        if path.name.startswith(f".{HTML_FILE}."):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write_bytes(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", fill_the_disk_at_the_page)
+    with pytest.raises(WriteError, match=rf"cannot write .*{HTML_FILE}: no space left"):
+        write_report(fitted_pipeline, X_test[:50], y_test[:50], out, overwrite=True)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
