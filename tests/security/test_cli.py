@@ -60,6 +60,12 @@ def _close_busy_ports():
         _BUSY.pop().close()
 
 
+def beside_an_existing_onnx(folder, model):
+    """A copy of ``model`` as ``in.skdigits`` beside an ``in.onnx``, its default output."""
+    write(folder / "in.onnx", b"old")
+    return write(folder / "in.skdigits", model.read_bytes())
+
+
 CASES: list[Case] = [
     Case(
         "cli",
@@ -204,7 +210,7 @@ CASES: list[Case] = [
     Case(
         "cli",
         "export-output-exists",
-        lambda e: ["export", e.tmp / "in.skdigits", "-o", write(e.tmp / "m.onnx", b"good")],
+        lambda e: ["export", e.files["model_zip"], "-o", write(e.tmp / "m.onnx", b"good")],
         1,
         r"m\.onnx already exists; pass --force",
     ),
@@ -310,7 +316,7 @@ CASES: list[Case] = [
     Case(
         "cli",
         "export-default-output-exists",
-        lambda e: ["export", write(e.tmp / "in.onnx", b"old").with_suffix(".skdigits")],
+        lambda e: ["export", beside_an_existing_onnx(e.tmp, e.files["model_zip"])],
         1,
         r"output .*in\.onnx already exists; pass --force to overwrite it",
     ),
