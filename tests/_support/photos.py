@@ -243,6 +243,18 @@ def long_strip_png(width: int = 191, height: int = 87_838) -> bytes:
     return buf.getvalue()
 
 
+def many_scan_jpeg(side: int = 4096, scans: int = 2000) -> bytes:
+    """A black progressive JPEG, ``side`` pixels square, its smallest scan repeated ``scans``
+    times: each scan is a pass over the whole picture (19 s to decode at the defaults)."""
+    buf = io.BytesIO()
+    Image.new("L", (side, side), 0).save(buf, format="JPEG", progressive=True, quality=95)
+    data = buf.getvalue()
+    starts = [i for i in range(len(data) - 1) if data[i : i + 2] == b"\xff\xda"]
+    ends = [*starts[1:], len(data) - 2]  # the last scan runs to the end-of-image marker
+    smallest = min((data[a:b] for a, b in zip(starts, ends, strict=True)), key=len)
+    return data[:-2] + smallest * scans + data[-2:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Write the generated photos test set.")
     parser.add_argument("out", type=Path)

@@ -47,7 +47,7 @@ from tests._support.hostile import (  # noqa: E402
     translation_test,
 )
 from tests._support.onnx_models import build_model  # noqa: E402
-from tests._support.photos import long_strip_png, many_page_tiff  # noqa: E402
+from tests._support.photos import long_strip_png, many_page_tiff, many_scan_jpeg  # noqa: E402
 
 
 def lit_blank_page() -> Image.Image:
@@ -188,6 +188,19 @@ REFUSED_FAST: list[Bound] = [
         address_space_mb=768,
     ),
 ]
+
+
+REFUSED_FAST.append(
+    Bound(
+        8,
+        "jpeg-of-2000-scans",
+        lambda d: timed_load(write(d / "scans.jpg", many_scan_jpeg())),
+        "DataError",
+        r"scans\.jpg' is a JPEG of more than 64 scans, which would take minutes to decode",
+        peak_mb=150,
+        address_space_mb=768,
+    )
+)
 
 
 @pytest.mark.parametrize("case", REFUSED_FAST, ids=item_ids(REFUSED_FAST))
