@@ -462,6 +462,7 @@ class _DigitService:
         from ..io._images import load_digit_image
 
         source = image if isinstance(image, io.BytesIO) else io.BytesIO(image)
+        source.name = "upload"  # messages say "image 'upload' is ...", not "<in-memory file>"
         pixels = load_digit_image(source, max_pixels=self.max_image_pixels)
         labels, proba = self.classifier.predict_with_proba(pixels)
         return _json({"labels": labels, "probabilities": proba, "classes": self.classes})

@@ -289,7 +289,7 @@ TRANSLATED: list[Translated] = [
         "service-bad-gif-is-a-422",
         service_upload,
         DataError,
-        r"^422: image '<in-memory file>' is truncated or damaged \(IndexError",
+        r"^422: image 'upload' is truncated or damaged \(IndexError",
     ),
 ]
 

@@ -12,8 +12,10 @@ import json
 import re
 from typing import Any
 
+import numpy as np
 import pytest
 
+from tests._support.hostile import png
 from tests._support.onnx_models import build_model
 from tests._support.servers import get, post, running_server, skdigits_serve
 
@@ -149,3 +151,16 @@ def test_a_long_content_type_or_field_name_is_not_echoed_whole(server):
     message = json.loads(body)["error"]
     assert status == 422
     assert re.search(r"\(fields: 'z{40}\.\.\.' \(3000 characters\)\)", message), message
+
+
+def test_a_blank_drawing_is_answered_with_what_to_do(server):
+    from PIL import Image
+
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[100:104, 100:104] = 12  # a smudge, fainter than any stroke
+    status, body = post(server.port, png(Image.fromarray(canvas)), "image/png")
+    message = json.loads(body)["error"]
+    assert status == 422
+    assert message.startswith("image 'upload' is blank: no digit found"), message
+    assert "draw or write the digit darker" in message
+    assert not re.search(r"\d+ of 255|needs \d+|in-memory", message), message
