@@ -25,6 +25,7 @@ import csv
 import io
 import math
 import struct
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,6 +254,16 @@ def many_scan_jpeg(side: int = 4096, scans: int = 2000) -> bytes:
     ends = [*starts[1:], len(data) - 2]  # the last scan runs to the end-of-image marker
     smallest = min((data[a:b] for a, b in zip(starts, ends, strict=True)), key=len)
     return data[:-2] + smallest * scans + data[-2:]
+
+
+def png_with_chunk(kind: bytes, payload: bytes, copies: int) -> bytes:
+    """A 28x28 black PNG with ``copies`` chunks ``kind`` holding ``payload`` before its pixels."""
+    body = kind + payload
+    chunk = struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+    buf = io.BytesIO()
+    Image.new("L", (28, 28), 0).save(buf, format="PNG")
+    data = buf.getvalue()
+    return data[:33] + chunk * copies + data[33:]  # after the signature and IHDR
 
 
 def main() -> None:

@@ -47,7 +47,12 @@ from tests._support.hostile import (  # noqa: E402
     translation_test,
 )
 from tests._support.onnx_models import build_model  # noqa: E402
-from tests._support.photos import long_strip_png, many_page_tiff, many_scan_jpeg  # noqa: E402
+from tests._support.photos import (  # noqa: E402
+    long_strip_png,
+    many_page_tiff,
+    many_scan_jpeg,
+    png_with_chunk,
+)
 
 
 def lit_blank_page() -> Image.Image:
@@ -201,6 +206,29 @@ REFUSED_FAST.append(
         address_space_mb=768,
     )
 )
+
+
+# Compressed text and colour profiles: Pillow caps what it inflates (1 MB a chunk,
+# 64 MB of text in all), so a 200 KB file of 1 MB texts stops early, and cheaply.
+TEXT_BOMB = b"comment\0\0" + zlib.compress(b"a" * (1 << 20), 9)
+ICC_BOMB = b"profile\0\0" + zlib.compress(b"a" * (64 << 20), 9)
+REFUSED_FAST += [
+    Bound(
+        8,
+        f"png-{what}",
+        lambda d, k=kind, p=payload, n=copies: timed_load(
+            write(d / "chunks.png", png_with_chunk(k, p, n))
+        ),
+        "DataError",
+        r"chunks\.png' is truncated or damaged \(ValueError: ",
+        peak_mb=150,
+        address_space_mb=768,
+    )
+    for what, kind, payload, copies in (
+        ("200-texts-of-1MB", b"zTXt", TEXT_BOMB, 200),
+        ("icc-profile-of-64MB", b"iCCP", ICC_BOMB, 1),
+    )
+]
 
 
 @pytest.mark.parametrize("case", REFUSED_FAST, ids=item_ids(REFUSED_FAST))
