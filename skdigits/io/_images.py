@@ -11,8 +11,12 @@ service), so it imports numpy and the standard library only, plus Pillow (the
 
 Image files come from users, so every way a file can be wrong raises
 :class:`~skdigits.DataError` with a one-line message naming the file: missing,
-a directory, empty, not an image, truncated, over :data:`MAX_IMAGE_PIXELS`,
-animated, or blank.
+a directory, empty, not an image, truncated, over :data:`MAX_IMAGE_PIXELS`, a
+strip longer than :data:`MAX_ASPECT_RATIO` times its width, animated or of
+several pages, a JPEG of over :data:`MAX_JPEG_SCANS` scans, or blank. All of these
+are judged from the header, before any pixel is decoded. What decoding costs is
+bounded too: Pillow's picture (at most about 9 bytes a pixel with one conversion),
+then a copy shrunk to :data:`WORKING_PIXELS`, whatever the input.
 """
 
 from __future__ import annotations
@@ -137,7 +141,9 @@ def load_digit_image(path: ImageSource, *, max_pixels: int | None = None) -> np.
     ------
     DataError
         If the file is missing, a directory, empty, not a supported image,
-        truncated, larger than :data:`MAX_IMAGE_PIXELS`, animated, or blank.
+        truncated, larger than :data:`MAX_IMAGE_PIXELS`, a strip over
+        :data:`MAX_ASPECT_RATIO` to 1, animated or of several pages, a JPEG of
+        over :data:`MAX_JPEG_SCANS` scans, or blank.
     TypeError
         If ``path`` is bytes: wrap image contents in :class:`io.BytesIO`.
     MissingDependencyError
@@ -201,11 +207,13 @@ def preprocess_digit(image: Any) -> np.ndarray:
        are background, so the image is composited onto white if its opaque
        pixels are dark and onto black if they are light.
     2. Scale to 0-255 by the data type's range (uint16 by 65535, float in [0, 1]
-       by 255).
+       by 255). A picture over :data:`WORKING_PIXELS` is shrunk by the smallest
+       whole factor that fits it (box averaging).
     3. Polarity: if the median of the border (or, in a photo as step 4 defines
        it, whose edges vignetting and shadows may darken, that of the whole
        picture) is brighter than mid-grey, the digit is dark on light and the
-       image is inverted.
+       image is inverted. A photo darker than that (grey paper in dim light) is
+       inverted if its strongest marks against the local paper level are dark.
     4. Background: in a picture 64 pixels a side or more whose frame is lit
        unevenly or whose paper is ruled (a photo), the lighting (a morphological
        opening wider than a pen stroke: gradients, vignetting, shadows) and
