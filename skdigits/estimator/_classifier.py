@@ -58,6 +58,12 @@ def check_classifier_params(params: Mapping[str, Any]) -> None:
     check_network_size(params)
 
 
+def _n_features(X: Any) -> int:
+    """Values per sample of ``X`` (an array, a DataFrame, a sparse matrix or nested lists)."""
+    shape = getattr(X, "shape", None)
+    return int(np.prod((shape if shape is not None else np.asarray(X).shape)[1:]))
+
+
 #: Images per compiled prediction step.
 _PREDICT_CHUNK = 1024
 
@@ -73,10 +79,15 @@ class DigitClassifier(KerasTrainingHooks):
     does; ``predict_proba`` rows sum to one. Named recipes expand into these
     parameters: :func:`skdigits.estimator.preset_params`.
 
+    Sizes, counts and rates are bounded by one table
+    (:data:`skdigits.model_io.PARAMETER_BOUNDS`), which ``fit`` applies before
+    any training and loading a saved model applies too: ``fit`` raises
+    :class:`~skdigits.model_io.ParameterError` for what could not be saved.
+
     Parameters
     ----------
     hidden_units : int, default=100
-        Width of the MLP's hidden layer.
+        Width of the MLP's hidden layer (at most 10,000).
     output_activation : {"softmax", "sigmoid"}, default="softmax"
     architecture : {"mlp", "cnn"}, default="mlp"
         The reference net, or :func:`~skdigits.nn.build_cnn` with
@@ -255,7 +266,7 @@ class DigitClassifier(KerasTrainingHooks):
         """
         self._validate_params()
         y = check_labels(y)
-        check_network(self, int(np.prod(np.shape(X)[1:])), len(np.unique(y)))
+        check_network(self, _n_features(X), len(np.unique(y)))
         classes = self.classes_ if self.warm_start and self.initialized_ else None  # type: ignore[has-type]
         if classes is not None:
             check_known_labels(y, classes, "the first fit (warm_start keeps its classes)")
@@ -281,7 +292,7 @@ class DigitClassifier(KerasTrainingHooks):
         self._validate_params()
         y = check_labels(y, min_classes=1)
         classes = check_partial_fit_classes(classes, self.classes_ if self.initialized_ else None)
-        check_network(self, int(np.prod(np.shape(X)[1:])), len(classes))
+        check_network(self, _n_features(X), len(classes))
         check_known_labels(y, classes, "`classes`")
         if self.teacher is not None and not hasattr(self, "teacher_"):
             self.teacher_ = fit_teacher(self, X, y)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model_io._bounds import ParameterError
+
 _SEED_RECIPE: dict[str, Any] = {
     "output_activation": "sigmoid",
     "batch_size": 32,
@@ -154,12 +156,12 @@ def preset_params(preset: str, architecture: str | None = None) -> dict[str, Any
     'cnn'
     """
     if preset not in PRESETS:
-        raise ValueError(f"`preset` must be one of {tuple(PRESETS)}, got {preset!r}")
+        raise ParameterError(f"`preset` must be one of {tuple(PRESETS)}, got {preset!r}")
     recipes = PRESETS[preset]
     if architecture is None:
         architecture = "mlp" if "mlp" in recipes else next(iter(recipes))
     if architecture not in recipes:
-        raise ValueError(
+        raise ParameterError(
             f"preset {preset!r} is for architecture {tuple(recipes)}, got "
             f"`architecture`={architecture!r}"
         )

@@ -47,7 +47,17 @@ def save_model(pipeline: Pipeline, path: Any, *, metadata: dict[str, Any] | None
     path : str or path-like
         Destination; ``.skdigits`` is the conventional suffix.
     metadata : dict, default=None
-        JSON-serialisable extras kept in the manifest (e.g. test accuracy).
+        Extras kept in the manifest (e.g. test accuracy): numbers, strings,
+        booleans, lists and dicts with string keys. NumPy values are stored as
+        Python ones, NaN and infinities as ``null`` (strict JSON).
+
+    Raises
+    ------
+    ModelFileError
+        The pipeline is not a fitted skdigits pipeline, or holds what a model file
+        cannot (labels that are neither integers nor short strings, a parameter that
+        is an object or not finite, metadata JSON cannot hold), or ``path`` is a
+        directory, device or pipe. Nothing is written then.
 
     Returns
     -------

@@ -205,6 +205,13 @@ def write_pipeline(pipeline, path, *, metadata: dict[str, Any] | None = None) ->
         "metadata": _json_metadata(metadata),
     }
     path = Path(path)
+    if path.exists() and not path.is_file():
+        # Renaming the new file onto a device (/dev/null, as root) or a FIFO would
+        # replace it; onto a directory it fails half-way.
+        raise ModelFileError(
+            f"cannot save to {path}: it is a directory, device or pipe, not a file; "
+            f"pass a file path such as model{SUFFIX}"
+        )
     # What loading would refuse is refused here, before anything is written.
     _check_manifest(manifest, path, saving=True)
     manifest_bytes = json.dumps(manifest, indent=2, allow_nan=False).encode()
@@ -273,6 +280,7 @@ def read_pipeline(path, step_classes: dict[str, Any]):
         keras_bytes = _read_member(zf, _KERAS, path)
     spec = _check_manifest(manifest, path)
     keras_config = _check_keras_archive(keras_bytes, path)
+    _restore_class_weight(spec)
 
     pipeline = _build_pipeline(spec, path, step_classes)
     expected = _initialize(pipeline, spec, path)
@@ -293,6 +301,16 @@ def read_pipeline(path, step_classes: dict[str, Any]):
     clf.model_ = model
     clf.history_ = defaultdict(list, spec["history"])
     return pipeline
+
+
+def _restore_class_weight(spec: dict[str, Any]) -> None:
+    """Integer classes as the keys of ``class_weight`` again: JSON wrote them as strings,
+    and a refit of the loaded model would find no weight for class ``0`` under ``"0"``."""
+    params = spec["steps"][1]["params"]
+    weights = params.get("class_weight")
+    if isinstance(weights, dict) and spec["classes"].dtype.kind in "iu":
+        known = {str(c): c.item() for c in spec["classes"]}
+        params["class_weight"] = {known.get(k, k): w for k, w in weights.items()}
 
 
 def _build_pipeline(spec: dict[str, Any], path: Any, step_classes: dict[str, Any]) -> Any:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import zipfile
 
 import numpy as np
@@ -232,3 +234,22 @@ def test_a_history_longer_than_a_file_holds_keeps_its_last_epochs(copy, tmp_path
     history = load_model(path)[-1].history_["loss"]
     assert len(history) == 100_000
     assert history[-1] == 100_004.0
+
+
+def test_class_weight_keeps_integer_classes_through_a_save(copy, tmp_path):
+    copy[-1].set_params(class_weight={0: 2.0, 7: 0.5})
+    loaded = load_model(save_model(copy, tmp_path / "m.skdigits"))
+    assert loaded[-1].get_params()["class_weight"] == {0: 2.0, 7: 0.5}  # not {"0": 2.0, ...}
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_saving_onto_a_directory_or_a_pipe_is_refused_and_it_stays(copy, tmp_path, kind):
+    target = tmp_path / "target"
+    if kind == "directory":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    with pytest.raises(ModelFileError, match=r"cannot save to .*target: it is a directory, device"):
+        save_model(copy, target)
+    assert target.is_dir() if kind == "directory" else stat.S_ISFIFO(target.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["target"]

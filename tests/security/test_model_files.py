@@ -201,6 +201,26 @@ BOUNDS: list[Bound] = [
         for kind, make in (("dev-zero", lambda d: Path("/dev/zero")), ("fifo", fifo_model))
     ),
     Bound(
+        4,
+        "cli-train-teacher-of-other-classes-before-mnist-and-tensorflow",
+        lambda d: cli_code(
+            ["train", "--teacher", "MODEL", "-o", "OUT"],
+            model=skdigits_file(d / "t.skdigits", classes=[0, 1, 2, 3, 4]),
+            out=d / "out",
+        ),
+        "SystemExit",
+        r"^1: skdigits: error: the `teacher` .* knows the classes \[0, 1, 2, 3, 4\]",
+        peak_mb=200,  # TensorFlow alone would take over 400 MB
+    ),
+    Bound(
+        2,
+        "cli-train-hidden-units-10001-before-mnist-and-tensorflow",
+        lambda d: cli_code(["train", "--hidden-units", "10001", "-o", "OUT"], model=d, out=d / "o"),
+        "SystemExit",
+        r"^1: skdigits: error: --hidden-units must be a positive integer up to 10000, got 10001",
+        peak_mb=200,
+    ),
+    Bound(
         5,
         "load-model-dev-zero",
         lambda d: code_load_model(Path("/dev/zero")),
@@ -386,6 +406,11 @@ BAD_OPTIONS: list[tuple[str, list[Any], str]] = [
         "random-state-negative",
         ["--random-state", "-1"],
         r"--random-state must be an integer from 0 to 4294967295, got -1",
+    ),
+    (
+        "preset-for-another-net",
+        ["--preset", "fast", "--architecture", "mlp"],
+        r"preset 'fast' is for architecture \('cnn',\), got `architecture`='mlp'",
     ),
     (
         "net-over-the-weight-limit",
