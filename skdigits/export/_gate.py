@@ -191,11 +191,11 @@ def measure_parity(
     -------
     ParityReport
     """
-    import onnxruntime as ort
+    from ..runtime._predictor import quiet_session
 
     x = as_check_images(images)
     source = model if isinstance(model, bytes) else os.fspath(model)
-    session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+    session = quiet_session(source)
     onnx_label, onnx_proba = session.run(["label", "probabilities"], {"pixels": x})
     # The same float32 images go to both sides; PixelScaler casts to float32 anyway.
     expected_proba = np.asarray(pipeline.predict_proba(x))

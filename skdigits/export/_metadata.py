@@ -149,7 +149,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     ModelFileError
         If the file is missing, not ONNX, or not exported by skdigits.
     """
-    import onnxruntime as ort
+    from ..runtime._predictor import quiet_session
 
     path = Path(path)
     if not path.is_file():
@@ -161,7 +161,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     data = read_model_bytes(name, name)
     info = inspect_onnx(data, name)  # operators, external data, UTF-8: before onnxruntime
     try:
-        ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        quiet_session(data)
     except Exception as err:  # onnxruntime raises its own types for a bad file
         message = " ".join(str(err).split())[:300]
         raise ModelFileError(f"{path} is not a valid ONNX model ({message})") from err

@@ -114,9 +114,7 @@ def export_web(
 
 def _check_page_can_run(model: Path) -> dict[str, Any]:
     """The model's metadata, once it is known the page can run it (it feeds [1, 28, 28])."""
-    import onnxruntime as ort
-
-    from ..runtime._predictor import OnnxDigitClassifier
+    from ..runtime._predictor import OnnxDigitClassifier, quiet_session
 
     metadata = OnnxDigitClassifier(model).metadata  # refuses anything not ours
     with open(model, "rb") as fh:
@@ -126,7 +124,7 @@ def _check_page_can_run(model: Path) -> dict[str, Any]:
             f"{model} is in onnxruntime's ORT format; the page loads ONNX: pass the .onnx "
             "model (export the pipeline again without the ORT format)"
         )
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    session = quiet_session(str(model))
     dims = session.get_inputs()[0].shape
     if len(dims) != 3:
         raise ExportError(

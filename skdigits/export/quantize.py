@@ -240,10 +240,10 @@ def _classify(
     model: Any, images: Any, batch_size: int = 1000, passes: int = 1
 ) -> tuple[np.ndarray, float]:
     """ONNX labels of ``images`` and images per second (best of ``passes``, after a warm-up)."""
-    import onnxruntime as ort
+    from ..runtime._predictor import quiet_session
 
     data = model if isinstance(model, bytes) else model.SerializeToString()
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    session = quiet_session(data)
     images = as_check_images(images)
     session.run(["label"], {INPUT_NAME: images[:batch_size]})  # warm-up
     best = 0.0

@@ -27,7 +27,7 @@ from ._checks import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._predictor import OnnxDigitClassifier
+    from ._predictor import OnnxDigitClassifier, quiet_session
 
 __all__ = [
     "ALLOWED_OPERATORS",
@@ -38,11 +38,14 @@ __all__ = [
     "decode_metadata",
     "inspect_onnx",
     "looks_like_pickle",
+    "quiet_session",
     "read_model_bytes",
 ]
 
 # The checks are numpy and the standard library; the predictor loads onnxruntime.
-__getattr__, _lazy_dir = lazy_exports(__name__, {"._predictor": ["OnnxDigitClassifier"]})
+__getattr__, _lazy_dir = lazy_exports(
+    __name__, {"._predictor": ["OnnxDigitClassifier", "quiet_session"]}
+)
 
 
 def __dir__() -> list[str]:

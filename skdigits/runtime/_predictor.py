@@ -74,6 +74,19 @@ _FEW_PIXELS = _LARGE_BATCH * _N_PIXELS
 _ORT_ERRORS_ONLY = 3
 
 
+def quiet_session(source: str | bytes, *, options: ort.SessionOptions | None = None):
+    """An onnxruntime CPU session that logs errors only (its warnings are for its developers).
+
+    For every session skdigits builds outside the predictor (the export's parity
+    gate, int8 checks, the web site's check), so no command prints onnxruntime's
+    coloured ``[W:onnxruntime...]`` lines before its own. Per session: the global
+    logger is never changed.
+    """
+    options = options or ort.SessionOptions()
+    options.log_severity_level = _ORT_ERRORS_ONLY
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
 class OnnxDigitClassifier:
     """Predict handwritten digits with an ONNX model exported by ``skdigits export``.
 
