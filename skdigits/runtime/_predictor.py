@@ -87,6 +87,28 @@ def quiet_session(source: str | bytes, *, options: ort.SessionOptions | None = N
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
+def _check_providers(providers: Sequence[str] | None) -> list[str]:
+    """The execution providers asked for, refused unless onnxruntime has each one.
+
+    onnxruntime itself prints a banner to stdout for an unknown name and runs on
+    the CPU instead: a service asked for CUDA would silently run elsewhere.
+    """
+    if providers is None:
+        return ["CPUExecutionProvider"]
+    if isinstance(providers, str):
+        providers = [providers]
+    available = ort.get_available_providers()
+    for provider in providers:
+        # onnxruntime also takes (name, options) pairs
+        name = provider[0] if isinstance(provider, tuple) and provider else provider
+        if name not in available:
+            raise DataError(
+                f"`providers` holds {str(name)[:80]!r}, which this onnxruntime does not "
+                f"have; it has {', '.join(available)} (install onnxruntime-gpu for CUDA)"
+            )
+    return list(providers)
+
+
 class OnnxDigitClassifier:
     """Predict handwritten digits with an ONNX model exported by ``skdigits export``.
 
@@ -176,7 +198,7 @@ class OnnxDigitClassifier:
         # Checked before onnxruntime parses anything: operators, subgraphs, external data.
         self._info = inspect_onnx(self._model_bytes, self._name)
         self._inter_op_num_threads = inter_op_num_threads
-        self._providers = list(providers) if providers is not None else ["CPUExecutionProvider"]
+        self._providers = _check_providers(providers)
         self._lock = threading.Lock()
         self._run_options = ort.RunOptions()
         self._run_options.log_severity_level = _ORT_ERRORS_ONLY

@@ -547,3 +547,13 @@ def test_inference_imports_no_training_dependency(model_path, run_blocked):
     loaded = set(report["modules"])
     assert "onnxruntime" in loaded
     assert not loaded & set(BLOCKED), sorted(loaded & set(BLOCKED))
+
+
+def test_an_execution_provider_onnxruntime_lacks_is_refused(tmp_path, capfd):
+    # onnxruntime would print a banner to stdout and run on the CPU instead.
+    path = build_model(tmp_path / "m.onnx")
+    with pytest.raises(DataError, match=r"`providers` holds 'NoSuchExecutionProvider'"):
+        OnnxDigitClassifier(path, providers=["NoSuchExecutionProvider"])
+    assert capfd.readouterr().out == ""
+    clf = OnnxDigitClassifier(path, providers=[("CPUExecutionProvider", {})])
+    assert clf.predict(np.zeros((1, 28, 28), np.uint8)).shape == (1,)
