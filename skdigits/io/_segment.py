@@ -102,6 +102,9 @@ class Segmentation:
     boxes : ndarray of shape (n_candidates, 4), dtype int64
         Each candidate's ink box in the picture's pixels: x0, y0, x1, y1, the
         ends exclusive (as ``PIL.Image.crop`` takes them).
+    widths : ndarray of shape (n_candidates,), dtype float64
+        Each candidate's width in digit heights (the height of the writing's
+        tall marks): two digits side by side are wider than one.
     """
 
     name: str
@@ -109,6 +112,7 @@ class Segmentation:
     spans: np.ndarray
     images: np.ndarray
     boxes: np.ndarray
+    widths: np.ndarray
 
 
 def segment_number(image: Any) -> Segmentation:
@@ -155,8 +159,9 @@ def segment_number(image: Any) -> Segmentation:
     for k, (start, stop) in enumerate(spans):
         images[k], boxes[k] = pieces.render(ink, start, stop)
     spans_array = np.asarray(spans, np.int64).reshape(-1, 2)
+    widths = (boxes[:, 2] - boxes[:, 0]) / pieces.height
     return Segmentation(
-        name, pieces.count, spans_array, images, _in_input(boxes, ink, width, height)
+        name, pieces.count, spans_array, images, _in_input(boxes, ink, width, height), widths
     )
 
 

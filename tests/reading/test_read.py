@@ -17,6 +17,7 @@ from PIL import Image
 
 from skdigits import DataError, DigitReading, NumberReading, read_numbers
 from skdigits.io import preprocess_digit
+from skdigits.reading._paths import best_path, width_scores
 from skdigits.runtime import OnnxDigitClassifier
 from tests._support.hostile import assert_one_line_message
 
@@ -150,3 +151,15 @@ def test_reading_never_imports_the_training_stack(run_blocked, exported_model, s
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "90"
+
+
+def test_two_touching_digits_read_as_one_wide_digit_lose_to_the_pair():
+    # Pieces 0 and 1; the classifier is surer of both squeezed into one (a common
+    # mistake) than of each, but the pair is one and a half digits wide.
+    spans = np.array([[0, 1], [1, 2], [0, 2]])
+    sure = np.array([-0.10, -0.10, -0.05])
+    widths = np.array([0.7, 0.7, 1.5])
+    assert best_path(2, spans, sure, (1, 9)) == [2]
+    assert best_path(2, spans, sure + width_scores(widths), (1, 9)) == [0, 1]
+    assert best_path(2, spans, sure + width_scores(widths), (1, 1)) == [2]
+    assert width_scores(np.array([0.2, 1.0])).tolist() == [0.0, 0.0]
