@@ -402,7 +402,24 @@ def _as_image_stack(array: np.ndarray, name: str) -> np.ndarray:
 
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise DataError(f"`{what}` must be one of {', '.join(map(repr, choices))}; got {value!r}")
+        got = quoted(value) if isinstance(value, str) else f"a {type(value).__name__}"
+        raise DataError(f"`{what}` must be one of {', '.join(map(repr, choices))}; got {got}")
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """User input as a message may show it: quoted, escaped, at most ``limit`` characters.
+
+    Examples
+    --------
+    >>> quoted("x" * 100, 5)
+    "'xxxxx...' (100 characters)"
+    >>> print(quoted("\x1b[31m"))
+    '\\x1b[31m'
+    """
+    escaped = text[:limit].encode("unicode_escape").decode("ascii").replace("'", "\\'")
+    if len(text) <= limit:
+        return f"'{escaped}'"
+    return f"'{escaped}...' ({len(text)} characters)"
 
 
 # ---------------------------------------------------------------- files

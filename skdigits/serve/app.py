@@ -39,7 +39,7 @@ import numpy as np
 
 from .._core.errors import DataError, MissingDependencyError
 from .._core.page import inline_shared
-from ..io._inputs import INVERT_CHOICES, SCALE_CHOICES, to_mnist_convention
+from ..io._inputs import INVERT_CHOICES, SCALE_CHOICES, quoted, to_mnist_convention
 from ..runtime._predictor import OnnxDigitClassifier
 
 try:
@@ -337,7 +337,7 @@ class _DigitService:
                 return await run_in_threadpool(self._predict_image, upload)
         raise _RequestError(
             415,
-            f"unsupported Content-Type {_quoted(content_type)}; send image/png, image/jpeg, "
+            f"unsupported Content-Type {quoted(content_type)}; send image/png, image/jpeg, "
             f"multipart/form-data (field {_FORM_FIELD!r}) or application/json",
         )
 
@@ -350,7 +350,7 @@ class _DigitService:
         if declared is not None:
             if not declared.isdigit():
                 raise _RequestError(
-                    400, f"invalid Content-Length {_quoted(declared)}; send a number of bytes"
+                    400, f"invalid Content-Length {quoted(declared)}; send a number of bytes"
                 )
             if int(declared) > limit:
                 raise _RequestError(413, _too_large(int(declared), limit))
@@ -386,7 +386,7 @@ class _DigitService:
                 ) from err
             raise _RequestError(
                 400,
-                f"the multipart body is malformed ({_quoted(err.message, 80)}); "
+                f"the multipart body is malformed ({quoted(err.message, 80)}); "
                 f"send one file field {_FORM_FIELD!r}",
             ) from err
         try:
@@ -398,7 +398,7 @@ class _DigitService:
                 )
             upload = form.get(_FORM_FIELD)
             if upload is None:
-                fields = ", ".join(_quoted(k) for k in form) or "none"
+                fields = ", ".join(quoted(k) for k in form) or "none"
                 raise _RequestError(
                     422,
                     f"the multipart upload has no field {_FORM_FIELD!r} (fields: {fields}); "
@@ -477,19 +477,11 @@ def _convention(document: dict[str, Any], key: str, choices: tuple[str, ...]) ->
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = format(value, "g")  # "scale": 1 or 255, as numbers
     if value not in choices:
-        got = _quoted(value) if isinstance(value, str) else _json_type(value)
+        got = quoted(value) if isinstance(value, str) else _json_type(value)
         raise DataError(
             f'"{key}" must be one of {", ".join(map(repr, choices))} (default "auto"), got {got}'
         )
     return str(value)
-
-
-def _quoted(text: str, limit: int = 40) -> str:
-    """User input as a message may show it: quoted, escaped, at most ``limit`` characters."""
-    escaped = text[:limit].encode("unicode_escape").decode("ascii").replace("'", "\\'")
-    if len(text) <= limit:
-        return f"'{escaped}'"
-    return f"'{escaped}...' ({len(text)} characters)"
 
 
 def _too_large(size: int, limit: int, *, more: bool = False) -> str:

@@ -180,3 +180,12 @@ def test_read_inputs_keeps_going_after_a_bad_file(tmp_path, digits):
     assert "does not exist" in (results[0].error or "")
     assert results[1].images is not None
     assert results[1].images.shape == (8, 28, 28)
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [("x" * 1_000_000, r"got 'x{40}\.\.\.' \(1000000 characters\)$"), (2.5, r"got a float$")],
+)
+def test_a_bad_convention_is_named_briefly(value, got):
+    with pytest.raises(DataError, match=r"`scale` must be one of 'auto', '255', '1'; " + got):
+        to_mnist_convention(np.zeros((1, 28, 28)), scale=value)
