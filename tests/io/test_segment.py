@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from skdigits import DataError
 from skdigits.io import preprocess_digit
 from skdigits.io._segment import MAX_PIECES, segment_number
-from tests._support.hostile import assert_one_line_message
+from tests._support.hostile import Bound, assert_one_line_message, bound_test
 
 
 def ink_box(digit: np.ndarray) -> np.ndarray:
@@ -184,3 +184,27 @@ def test_the_boxes_of_a_picture_read_smaller_are_in_its_own_pixels(digits):
         assert offered(seg, (x0 * scale, y0 * scale, x1 * scale, y1 * scale), slack=2 * scale)
     assert seg.boxes[:, 2].max() <= big.shape[1]
     assert seg.boxes[:, 3].max() <= big.shape[0]
+
+
+def _dotted_page(folder):
+    """A 16-megapixel PNG of 65,536 dots (a few kB): each dot is a mark, none a speck."""
+    page = np.full((4096, 4096), 255, np.uint8)
+    page[::16, ::16] = 0
+    page[1::16, ::16] = 0
+    path = folder / "dots.png"
+    Image.fromarray(page).save(path, optimize=True)
+    return f"from skdigits.io._segment import segment_number; segment_number({str(path)!r})"
+
+
+test_a_page_of_marks_costs_bounded_time_and_memory = bound_test(
+    [
+        Bound(
+            item=28,
+            id="16 MP of dots",
+            make=_dotted_page,
+            error="DataError",
+            message=rf"breaks into \d+ pieces of writing, over the limit of {MAX_PIECES}",
+            peak_mb=400,
+        )
+    ]
+)
