@@ -171,6 +171,7 @@ def write_pipeline(pipeline, path, *, metadata: dict[str, Any] | None = None) ->
     """
     scaler, clf = pipeline.steps[0][1], pipeline.steps[-1][1]
     (scale_name, _), (clf_name, _) = pipeline.steps
+    _check_finite(clf, path)
     classes = np.asarray(clf.classes_)
     params = clf.get_params(deep=False)
     teacher_note = None
@@ -240,6 +241,23 @@ def write_pipeline(pipeline, path, *, metadata: dict[str, Any] | None = None) ->
                 # are, so that loading does not take the file for one.
                 _write_archive(part, manifest_bytes, keras_file, zipfile.ZIP_STORED)
     return path
+
+
+def _check_finite(clf: Any, path: Any) -> None:
+    """Refuse a net whose training diverged: NaN or infinite weights or losses.
+
+    Such a model would predict nothing meaningful; saved, it would load and
+    answer for every image as if it could.
+    """
+    history = getattr(clf, "history_", {})
+    losses = [v for values in history.values() for v in values]
+    if not np.isfinite(np.asarray(losses, dtype=np.float64)).all() or not all(
+        np.isfinite(w).all() for w in clf.model_.get_weights()
+    ):
+        raise ModelFileError(
+            f"cannot save {path}: the model's weights or training losses are NaN or "
+            "infinite (its training diverged); train again with a lower learning rate"
+        )
 
 
 def _write_archive(part: Path, manifest_bytes: bytes, keras_file: Path, compression: int) -> None:

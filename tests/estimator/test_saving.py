@@ -253,3 +253,17 @@ def test_saving_onto_a_directory_or_a_pipe_is_refused_and_it_stays(copy, tmp_pat
         save_model(copy, target)
     assert target.is_dir() if kind == "directory" else stat.S_ISFIFO(target.stat().st_mode)
     assert [p.name for p in tmp_path.iterdir()] == ["target"]
+
+
+@pytest.mark.parametrize("where", ["weights", "history"])
+def test_a_model_whose_training_diverged_is_refused_at_save(copy, tmp_path, where):
+    if where == "weights":
+        model = copy[-1].model_
+        model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    else:
+        copy[-1].history_ = {"loss": [0.5, float("nan")]}
+    with pytest.raises(
+        ModelFileError, match=r"weights or training losses are NaN or infinite \(its training"
+    ):
+        save_model(copy, tmp_path / "m.skdigits")
+    assert list(tmp_path.iterdir()) == []
