@@ -15,7 +15,8 @@ Four labelled sets of numbers of 2-6 digits are built here, deterministically:
 Each number is read by :func:`skdigits.read_numbers` and by a naive reader that
 takes every connected component (specks dropped) as one digit, as hobby MNIST
 readers do. The script prints, per set, the share of numbers read exactly and
-the digit accuracy (1 - edit distance / length), and then the cost of reading a
+the digit accuracy (1 - edit distance / length), the share read exactly when
+the reader is told how many digits there are, and then the cost of reading a
 four-digit number against predicting the same four digits already cut out
 (each prepared by ``preprocess_digit``, then one ``predict_proba``), measured
 side by side in one run. A second table reads MNIST-composed numbers by the
@@ -236,13 +237,16 @@ def score(texts: list[str], truth: list[str]) -> tuple[float, float]:
     return float(exact), float(digit)
 
 
-def read_all(predictor, numbers: list[Number]) -> list[str]:
+def read_all(predictor, numbers: list[Number], *, known_length: bool = False) -> list[str]:
+    """What read_numbers reads in each picture ("" where it refuses), told the true
+    number of digits if ``known_length`` (a form field's length)."""
     from skdigits import DataError, read_numbers
 
     texts = []
-    for _, picture in numbers:
+    for text, picture in numbers:
         try:
-            texts.append(read_numbers(predictor, picture)[0].text)
+            length = len(text) if known_length else None
+            texts.append(read_numbers(predictor, picture, length=length)[0].text)
         except DataError:
             texts.append("")
     return texts
@@ -308,17 +312,21 @@ def main(argv: list[str] | None = None) -> int:
     sets = build_sets(args.per_set, args.seed)
     total = sum(len(numbers) for numbers in sets.values())
     print(f"model {args.model}; {total} numbers of 2-6 digits; {platform.processor() or ''}")
-    print("\n| set | numbers | read: exact | read: digits | naive: exact | naive: digits |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "\n| set | numbers | read: exact | read: digits | read, length known: exact "
+        "| naive: exact | naive: digits |"
+    )
+    print("|---|---|---|---|---|---|---|")
     naive = naive_reader(predictor)
     for name, numbers in sets.items():
         if args.sets and name not in args.sets:
             continue
         truth = [text for text, _ in numbers]
         exact, digits = score(read_all(predictor, numbers), truth)
+        told, _ = score(read_all(predictor, numbers, known_length=True), truth)
         naive_exact, naive_digits = score([naive(p) for _, p in numbers], truth)
         print(
-            f"| {name} | {len(numbers)} | {exact:.1%} | {digits:.1%} | "
+            f"| {name} | {len(numbers)} | {exact:.1%} | {digits:.1%} | {told:.1%} | "
             f"{naive_exact:.1%} | {naive_digits:.1%} |"
         )
     X, y = fetch_mnist(subset="test", return_X_y=True)
