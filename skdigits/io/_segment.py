@@ -14,13 +14,15 @@ through them. This module only proposes; it never decides what is a digit.
    components. Specks (a component whose longer side is under a quarter of the
    tallest component's height) are dropped, and so, in a photo, is whatever
    never reaches half the strongest ink (lighting left over).
-3. A component wide enough to hold two digits is cut where its upper contour has
-   a valley and its lower contour a peak and few pixels cross (two digits that
-   touch, "00", a 2 running into a 3), along the slant of the writing.
-4. The pieces, ordered left to right, form candidates: each piece, and each run of
-   up to four consecutive pieces that may be one digit (pieces of one component,
-   or pieces that overlap horizontally, as the flag of a 5 or the bar of a 4 or a
-   7 drawn apart) and is at most 1.3 digit heights wide.
+3. A component wide enough to hold two digits is cut, along the slant of the
+   writing, where its upper contour dips or its lower contour rises and few
+   pixels cross (two digits that touch, "00", a 2 running into a 3); one over 1.3
+   digit heights wide is also cut at up to three of its cheapest columns.
+4. The pieces, ordered left to right, form candidates: each piece at least 60 %
+   of the digit height tall, each whole component, and each run of up to four
+   consecutive pieces that may be one digit (pieces of one component, or a
+   small component beside the piece it overlaps, as the flag of a 5 or the bar
+   of a 4 or a 7 drawn apart) and is at most 1.3 digit heights wide.
 5. Each candidate is drawn alone (its ink, the rest cleared) and prepared as
    MNIST was by :func:`~skdigits.io.preprocess_digit`: 20 × 20 box, centre of
    mass at the centre of 28 × 28. A one-digit picture gives exactly the image
