@@ -16,6 +16,7 @@ import ctypes
 import errno
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -172,6 +173,12 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
     read-only, no permission) raises :class:`WriteError` naming ``path``.
     """
     path = Path(path)
+    if _is_special(path):
+        raise WriteError(
+            f"cannot write {path}: it is a device, pipe or socket, which a file written "
+            "here would replace; pass the path of a file to write",
+            path=path,
+        )
     with _failures_named(path, path.parent):
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_parts(path)
@@ -353,8 +360,22 @@ def refuse_existing(
     if path.is_dir():
         such_as = f" such as {path / example}" if example else ""
         raise error(f"{label}{path} is a directory; pass a file path{such_as}")
+    if _is_special(path):  # even with force: a rename would put a file where /dev/null was
+        raise error(
+            f"{label}{path} is not a regular file (a device, pipe or socket); "
+            "pass the path of a file to write"
+        )
     if path.exists() and not force:
         raise error(f"{label}{path} already exists; {fix}", cli_words=_FORCE_WORDS)
 
 
 _FORCE_WORDS = {"force=True": "--force"}
+
+
+def _is_special(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (links followed) exists and is a device, FIFO or socket."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))

@@ -22,12 +22,13 @@ from skdigits._core import atomic
 from skdigits._core.atomic import (
     atomic_dir,
     atomic_open,
+    refuse_existing,
     temporary_dir_beside,
     write_bytes_atomic,
     write_failure,
     write_files_atomic,
 )
-from skdigits._core.errors import WriteError
+from skdigits._core.errors import SkdigitsError, WriteError
 from tests._support.files import write
 from tests._support.hostile import (
     run_and_kill,
@@ -149,7 +150,7 @@ def test_a_full_disk_is_one_line_naming_the_file_and_the_old_file_is_kept(tmp_pa
 FILE_SIZE_LIMITED = """
 import resource, sys
 from skdigits._core.atomic import write_bytes_atomic
-from skdigits._core.errors import WriteError
+from skdigits._core.errors import SkdigitsError, WriteError
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # Python ignores SIGXFSZ: EFBIG
 try:
     write_bytes_atomic(sys.argv[1], b"N" * 100_000)
@@ -387,3 +388,17 @@ def test_a_full_disk_while_staging_a_set_changes_none_of_it(tmp_path, monkeypatc
         write_files_atomic(tmp_path, {"a.csv": b"new a", "page.html": b"new page"})
     monkeypatch.undo()
     assert _snapshot(tmp_path) == {"a.csv": b"old a", "page.html": b"old page"}
+
+
+def test_a_device_or_pipe_is_never_replaced_by_a_file(tmp_path):
+    """Written as root, a rename would put a regular file where /dev/null or a FIFO was."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for special in (fifo, Path(os.devnull)):
+        with pytest.raises(WriteError, match=r"is a device, pipe or socket"):
+            write_bytes_atomic(special, b"model")
+        with pytest.raises(SkdigitsError, match=r"is not a regular file \(a device, pipe or "):
+            refuse_existing(special, force=True)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]

@@ -8,6 +8,7 @@ before its rename leaves the old model in place. The check is in
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,12 @@ def linked(e: Env, how: str) -> list[Any]:
     return ["export", model, "-o", other, "--force"]
 
 
+def onto_a_pipe(e: Env) -> list[Any]:
+    fifo = e.tmp / "pipe.onnx"
+    os.mkfifo(fifo)
+    return ["export", copied(e, PIPELINE_ZIP, "m.skdigits"), "-o", fifo, "--force"]
+
+
 def in_site(e: Env) -> list[Any]:
     model = copied(e, "onnx", "site/model.onnx")
     write(e.tmp / "site" / "index.html", b"the old page")
@@ -127,6 +134,13 @@ CLI_CASES: list[Case] = [
         lambda e: onto_itself(e, "--force"),
         1,
         rf"output .*m\.skdigits {IS_THE_INPUT}: choose another output \(-o\)$",
+    ),
+    Case(
+        "cli",
+        "output-is-a-pipe",  # a rename would put a file where the pipe was, even with --force
+        onto_a_pipe,
+        1,
+        r"output .*pipe\.onnx is not a regular file \(a device, pipe or socket\)",
     ),
     Case(
         "cli", "output-is-a-symlink-to-the-input", lambda e: linked(e, "symlink"), 1, IS_THE_INPUT
