@@ -245,6 +245,24 @@ def open_model(
     return load_predictor(path, allow_pickle=allow_pickle, allow_hint="--allow-pickle")
 
 
+def check_not_overwriting(source: Path, outputs: list[Path], *, what: str) -> None:
+    """Refuse an output that is the input ``source`` itself, even with --force.
+
+    Compared by identity, so a symlink or a hard link to the input counts: replacing
+    it would lose the only copy of a trained model.
+    """
+    for output in outputs:
+        try:
+            same = os.path.samefile(output, source)
+        except OSError:  # either does not exist (yet): not the same file
+            continue
+        if same:
+            raise SkdigitsError(
+                f"output {output} is the input {what} {source}; writing it would destroy "
+                f"the {what}, also with --force: choose another output (-o)"
+            )
+
+
 def check_output_path(path: Path, *, force: bool) -> None:
     """Refuse to overwrite an existing file without ``--force``, before any work is done."""
     from .._core.atomic import refuse_existing

@@ -7,7 +7,6 @@ and ``--web DIR`` a static site that runs the model in the browser.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from ._common import (
     Command,
     add_common_options,
     add_data_options,
+    check_not_overwriting,
     check_output_path,
     load_mnist,
     option_group,
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     if args.web is None and args.output is None:
         args.output = args.model.with_suffix(f".{args.format}")
     if args.output is not None:
-        _refuse_writing_over(args.model, _outputs(args))
+        check_not_overwriting(args.model, _outputs(args), what="model")
         check_output_path(args.output, force=args.force)
     from ..model_io._format import load_metadata
 
@@ -227,23 +227,6 @@ def _outputs(args: argparse.Namespace) -> list[Path]:
 
         return [args.output, required_operators_path(args.output)]
     return [args.output]
-
-
-def _refuse_writing_over(model: Path, outputs: list[Path]) -> None:
-    """Refuse an output that is the input model itself (by identity: links count), even with
-    --force: replacing it would lose the only copy of the trained model."""
-    from .._core.errors import SkdigitsError
-
-    for output in outputs:
-        try:
-            same = os.path.samefile(output, model)
-        except OSError:  # either does not exist (yet): not the same file
-            continue
-        if same:
-            raise SkdigitsError(
-                f"output {output} is the input model {model}; writing it would destroy the "
-                "model, also with --force: choose another output (-o)"
-            )
 
 
 def _run_int8(args: argparse.Namespace, pipeline, extra: dict, X_test) -> int:

@@ -12,6 +12,7 @@ from ..estimator._presets import PRESETS
 from ._common import (
     Command,
     add_data_options,
+    check_not_overwriting,
     check_output_path,
     common_options,
     fraction,
@@ -190,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
     from .._core.errors import SkdigitsError
 
     check_output_path(args.output, force=args.force)
+    if args.teacher is not None and args.teacher not in PRESETS:
+        check_not_overwriting(Path(args.teacher), [args.output], what="teacher")
     if args.report is not None:
         from ..analysis._report import check_report_dir
 

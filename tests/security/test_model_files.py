@@ -434,6 +434,17 @@ CASES: list[Case] = [
     ),
     Case(
         "cli",
+        "train-output-is-the-teacher",  # the only copy of the teacher, even with --force
+        lambda e: [
+            *["train", "--teacher", skdigits_file(e.tmp / "t.skdigits", classes=list(range(10)))],
+            *["-o", e.tmp / "t.skdigits", "--force", "--data-home", "no-mnist-here"],
+        ],
+        1,
+        r"output .*t\.skdigits is the input teacher .*t\.skdigits; writing it would destroy "
+        r"the teacher, also with --force: choose another output \(-o\)$",
+    ),
+    Case(
+        "cli",
         "train-teacher-a-directory",
         lambda e: train("--teacher", e.tmp),
         1,
