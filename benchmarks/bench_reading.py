@@ -201,12 +201,11 @@ def photo_numbers(mnist: list[Number], rng: np.random.Generator) -> list[Number]
 def naive_reader(predictor) -> Callable[[np.ndarray], str]:
     """One digit per connected component (specks dropped), left to right."""
     from skdigits.io._images import preprocess_digit
-    from skdigits.io._segment import _CORE_LEVEL, _ink_map, _label, _load_grey, _marks, _run_boxes
+    from skdigits.io._segment import _CORE_LEVEL, _label, _marks, _number_ink, _run_boxes
 
     def read(picture: np.ndarray) -> str:
         try:
-            grey, name, _ = _load_grey(picture)
-            ink, photo = _ink_map(grey, name)
+            ink, photo, _, _ = _number_ink(picture)
         except Exception:
             return ""
         labels, runs = _label(ink >= _CORE_LEVEL)

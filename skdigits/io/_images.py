@@ -162,7 +162,7 @@ def load_digit_image(path: ImageSource, *, max_pixels: int | None = None) -> np.
             "wrap the contents of an image file in io.BytesIO(data)"
         )
     name = _source_name(path)
-    grey, alpha = _read_image(path, name, max_pixels, one_digit=True)
+    grey, alpha, _ = _read_image(path, name, max_pixels, one_digit=True)
     return _mnistify(_composite(grey, alpha), name)
 
 
@@ -258,11 +258,20 @@ def preprocess_digit(image: Any) -> np.ndarray:
     >>> x.shape, float(x.max())
     ((28, 28), 255.0)
     """
+    grey, name, _ = _picture_grey(image, one_digit=True)
+    return _mnistify(grey, name)
+
+
+def _picture_grey(image: Any, *, one_digit: bool) -> tuple[np.ndarray, str, tuple[int, int]]:
+    """A PIL image or an array → greyscale 0-255 (transparency flattened), its name
+    for messages and its size (width, height), which the greyscale may be a whole
+    factor smaller than. ``one_digit`` refuses a strip too narrow for one digit."""
     pil_image_module = sys.modules.get("PIL.Image")
     if pil_image_module is not None and isinstance(image, pil_image_module.Image):
         name = _source_name(getattr(image, "filename", "") or "<PIL image>")
         _check_size(image.size, name)
-        _check_aspect(image.size, name)
+        if one_digit:
+            _check_aspect(image.size, name)
         try:
             grey, alpha = _pil_to_grey(image, name)
         except DataError:
@@ -271,11 +280,25 @@ def preprocess_digit(image: Any) -> np.ndarray:
             raise DataError(
                 f"image {name} could not be decoded ({one_line(err)}); re-save it as PNG or JPEG"
             ) from err
-    else:
-        name = "array"
-        grey, alpha = _array_to_grey(image, name)
+        return _composite(grey, alpha), name, image.size
+    name = "array"
+    grey, alpha = _array_to_grey(image, name)
+    if one_digit:
         _check_aspect(grey.shape[::-1], name)
-    return _mnistify(_composite(grey, alpha), name)
+    shape = np.shape(image)
+    return _composite(grey, alpha), name, (int(shape[1]), int(shape[0]))
+
+
+def _any_grey(image: Any) -> tuple[np.ndarray, str, tuple[int, int]]:
+    """Any picture (a path, bytes, a binary file, a PIL image or an array) → greyscale,
+    its name and its size as seen, as :func:`_picture_grey` gives them; no aspect bound."""
+    if isinstance(image, bytes | bytearray | memoryview):
+        image = io.BytesIO(bytes(image))
+    if isinstance(image, str | os.PathLike) or hasattr(image, "read"):
+        name = _source_name(image)
+        grey, alpha, size = _read_image(image, name, None)
+        return _composite(grey, alpha), name, size
+    return _picture_grey(image, one_digit=False)
 
 
 # ---------------------------------------------------------------- reading files
@@ -283,8 +306,9 @@ def preprocess_digit(image: Any) -> np.ndarray:
 
 def _read_image(
     source: ImageSource, name: str, max_pixels: int | None, *, one_digit: bool = False
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Decode ``source`` safely into greyscale and alpha, both float32.
+) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+    """Decode ``source`` safely into greyscale and alpha, both float32, and its size as
+    seen (width, height: a photo turned upright), which the planes may be smaller than.
 
     Every exception out of Pillow becomes a DataError naming the file: its decoders
     raise ``TypeError``, ``KeyError``, ``IndexError`` and more for malformed TIFF
@@ -304,11 +328,14 @@ def _read_image(
             _check_still(img, name)
             if img.format in ("JPEG", "MPO"):
                 _check_scans(img.fp, name)
+            width, height = img.size  # before a JPEG's draft shrinks it
             _draft(img)
             img.load()
             grey, alpha = _pil_to_grey(img, name)
             turn = _orientation(img)
-            return _upright(grey, turn), None if alpha is None else _upright(alpha, turn)
+            seen = (height, width) if turn in (5, 6, 7, 8) else (width, height)
+            upright_alpha = None if alpha is None else _upright(alpha, turn)
+            return _upright(grey, turn), upright_alpha, seen
     except DataError:
         raise
     except pil.DecompressionBombError as err:
@@ -633,6 +660,21 @@ def _border(image: np.ndarray) -> np.ndarray:
 
 def _mnistify(grey: np.ndarray, name: str) -> np.ndarray:
     """Greyscale 0-255 of any size → MNIST's 28×28 white-on-black format."""
+    ink, photo = _ink_map(grey, name)
+    if photo:
+        # Leftovers of the lighting (a shadow's tip, a page edge) are fainter than
+        # the ink: the box is found from the strong ink, plus a margin for its rim.
+        ink = _crop_around(ink, ink >= _PHOTO_BOX_LEVEL, max(2, min(ink.shape) // 100))
+    ink[ink < _INK_THRESHOLD] = 0.0
+    return _centred(ink)
+
+
+def _ink_map(grey: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
+    """Greyscale 0-255 → white ink on black, its peak stretched to 255, and whether the
+    picture was taken as a photo (its lighting and ruled lines taken away).
+
+    Raises DataError if no ink stands out from the background and its noise.
+    """
     photo = min(grey.shape) >= _FLATTEN_MIN_SIDE and _lit_unevenly_or_ruled(grey)
     if photo:
         # A photo: lighting is rarely even and paper may be ruled. Estimate both and
@@ -658,11 +700,12 @@ def _mnistify(grey: np.ndarray, name: str) -> np.ndarray:
             "light) and try again"
         )
     ink *= np.float32(255.0 / peak)
-    if photo:
-        # Leftovers of the lighting (a shadow's tip, a page edge) are fainter than
-        # the ink: the box is found from the strong ink, plus a margin for its rim.
-        ink = _crop_around(ink, ink >= _PHOTO_BOX_LEVEL, max(2, min(ink.shape) // 100))
-    ink[ink < _INK_THRESHOLD] = 0.0
+    return ink, photo
+
+
+def _centred(ink: np.ndarray) -> np.ndarray:
+    """White ink on black (some of it nonzero) → cropped to its box, fitted to 20 × 20
+    and pasted into 28 × 28 with its centre of mass at (14, 14)."""
     crop = _crop_to_ink(ink)
     if max(crop.shape) >= 2 * _BOX:
         crop[crop < _INK_THRESHOLD_LARGE] = 0.0

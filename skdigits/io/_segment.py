@@ -33,37 +33,15 @@ numpy, Pillow and the standard library only: this is on the deployment path.
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
-import os
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .._core.deps import require
-from .._core.errors import DataError, one_line
-from ._images import (
-    _FLATTEN_MIN_SIDE,
-    _FORMATS,
-    _INK_THRESHOLD,
-    _MIN_CONTRAST,
-    _NOISE_SIGMAS,
-    _PHOTO_BOX_LEVEL,
-    _array_to_grey,
-    _border,
-    _check_size,
-    _composite,
-    _flatten_background,
-    _lit_unevenly_or_ruled,
-    _pil_to_grey,
-    _read_image,
-    _sample,
-    _source_name,
-    preprocess_digit,
-)
+from .._core.errors import DataError
+from ._images import _INK_THRESHOLD, _PHOTO_BOX_LEVEL, _any_grey, _ink_map, preprocess_digit
 
 __all__ = ["MAX_PIECES", "Segmentation", "segment_number"]
 
@@ -72,7 +50,6 @@ __all__ = ["MAX_PIECES", "Segmentation", "segment_number"]
 #: noise, not a number, and is refused before a classifier sees thousands of images.
 MAX_PIECES = 256
 
-_ORIENTATION_TAG = 0x0112  # EXIF
 _CORE_LEVEL = 64.0  # a quarter of the strongest ink: faint rims do not join neighbours
 _RIM_STEPS = 2  # fainter ink within this many pixels of a component belongs to it
 _SPECK = 0.25  # of the tallest component's height: a shorter longest side is a speck
@@ -150,8 +127,7 @@ def segment_number(image: Any) -> Segmentation:
     >>> seg.n_pieces, seg.spans.tolist(), seg.boxes.tolist()
     (2, [[0, 1], [1, 2]], [[20, 10, 26, 50], [70, 10, 76, 50]])
     """
-    grey, name, (width, height) = _load_grey(image)
-    ink, photo = _ink_map(grey, name)
+    ink, photo, name, (width, height) = _number_ink(image)
     labels, runs = _label(ink >= _CORE_LEVEL)
     keep = _marks(labels, runs, ink, photo)
     pieces = _Pieces.cut(ink, labels, runs, keep, name)
@@ -182,80 +158,18 @@ def _in_input(boxes: np.ndarray, ink: np.ndarray, width: int, height: int) -> np
 # ---------------------------------------------------------------- the ink
 
 
-def _load_grey(image: Any) -> tuple[np.ndarray, str, tuple[int, int]]:
-    """Greyscale 0-255 (transparency flattened) of any input, its name for messages and
-    its size as seen (width, height: a photo turned upright), which the greyscale may
-    be a whole factor smaller than."""
-    if isinstance(image, bytes | bytearray | memoryview):
-        image = io.BytesIO(bytes(image))
-    if isinstance(image, str | os.PathLike) or hasattr(image, "read"):
-        name = _source_name(image)
-        start = image.tell() if hasattr(image, "tell") else None
-        grey, alpha = _read_image(image, name, None)
-        return _composite(grey, alpha), name, _seen_size(image, start, grey.shape)
-    pil_image = sys.modules.get("PIL.Image")
-    if pil_image is not None and isinstance(image, pil_image.Image):
-        name = _source_name(getattr(image, "filename", "") or "<PIL image>")
-        _check_size(image.size, name)
-        try:
-            grey, alpha = _pil_to_grey(image, name)
-        except DataError:
-            raise
-        except Exception as err:  # a lazily loaded image decodes here: anything Pillow raises
-            raise DataError(
-                f"image {name} could not be decoded ({one_line(err)}); re-save it as PNG or JPEG"
-            ) from err
-        return _composite(grey, alpha), name, image.size
-    grey, alpha = _array_to_grey(image, "array")
-    shape = np.shape(image)
-    return _composite(grey, alpha), "array", (int(shape[1]), int(shape[0]))
-
-
-def _seen_size(source: Any, start: int | None, shape: tuple[int, ...]) -> tuple[int, int]:
-    """A decoded file's width and height as seen, from its header (EXIF orientation
-    5-8 turns it a quarter); the decoded shape's if the header cannot be read again."""
-    pil = require("PIL.Image", feature="reading numbers")
-    try:
-        if start is not None:
-            source.seek(start)
-        with pil.open(source, formats=_FORMATS) as img:
-            width, height = img.size
-            orientation = img.getexif().get(_ORIENTATION_TAG, 1)
-    except Exception:  # a stream that cannot go back: the picture as decoded
-        return int(shape[1]), int(shape[0])
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-
-
-def _ink_map(grey: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
-    """White ink on black, stretched to 255, and whether the picture was taken as a photo.
+def _number_ink(image: Any) -> tuple[np.ndarray, bool, str, tuple[int, int]]:
+    """White ink on black (0-255, the faintest cleared), whether the picture was taken as
+    a photo, its name for messages and its size as seen (width, height), which the
+    ink map may be a whole factor smaller than.
 
     The steps of ``preprocess_digit`` up to its crop, on the whole picture.
     """
-    photo = min(grey.shape) >= _FLATTEN_MIN_SIDE and _lit_unevenly_or_ruled(grey)
-    if photo:
-        grey = _flatten_background(grey)
-        sample = _sample(grey)
-    else:
-        sample = _border(grey)
-        if float(np.median(sample)) > 127.5:  # dark ink on light paper
-            grey = np.float32(255.0) - grey
-            sample = np.float32(255.0) - sample
-    background = float(np.median(sample))
-    sigma = 1.4826 * float(np.median(np.abs(sample - background)))
-    ink = grey - np.float32(background + _NOISE_SIGMAS * sigma)
-    np.maximum(ink, 0.0, out=ink)
-    peak = float(ink.max())
-    needed = max(_MIN_CONTRAST, _NOISE_SIGMAS * sigma)
-    if peak < needed:
-        raise DataError(
-            f"image {name} is blank: no number found (the strongest mark stands {peak:.0f} "
-            f"of 255 above the background and its noise, and writing needs {needed:.0f}); "
-            "pass a picture of a number with clear contrast against its background"
-        )
-    ink *= np.float32(255.0 / peak)
+    grey, name, size = _any_grey(image)
+    ink, photo = _ink_map(grey, name)
     np.minimum(ink, 255.0, out=ink)  # rounding may overshoot in float32
     ink[ink < _INK_THRESHOLD] = 0.0
-    return ink, photo
+    return ink, photo, name, size
 
 
 # ---------------------------------------------------------------- components

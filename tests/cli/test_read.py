@@ -55,7 +55,7 @@ def test_json_gives_each_digit_with_its_box_and_an_error_row(cli, exported_model
     argv = ["read", str(exported_model), str(pictures / "number.png"), str(pictures / "blank.png")]
     status, out, err = cli([*argv, "--json"])
     assert status == 1
-    assert_one_error_line(err, r"blank\.png' is blank: no number found")
+    assert_one_error_line(err, r"blank\.png' is blank: no digit found")
     doc = json.loads(out)
     assert doc["model"] == str(exported_model)
     good, bad = doc["readings"]

@@ -163,7 +163,7 @@ def test_every_input_form_gives_the_same_candidates(digits, tmp_path):
 def test_a_blank_page_is_a_one_line_error():
     with pytest.raises(DataError) as err:
         segment_number(np.full((60, 200), 255, np.uint8))
-    assert_one_line_message(str(err.value), r"is blank: no number found")
+    assert_one_line_message(str(err.value), r"is blank: no digit found")
 
 
 def test_a_page_of_dots_is_refused_before_any_classifier_sees_it():

@@ -136,7 +136,7 @@ def test_a_length_the_writing_cannot_have_is_a_one_line_error(predictor, sure):
 def test_a_blank_page_is_a_one_line_error(predictor):
     with pytest.raises(DataError) as err:
         read_numbers(predictor, np.full((80, 300), 250, np.uint8))
-    assert_one_line_message(str(err.value), r"is blank: no number found")
+    assert_one_line_message(str(err.value), r"is blank: no digit found")
 
 
 def test_reading_never_imports_the_training_stack(run_blocked, exported_model, sure, tmp_path):
