@@ -19,14 +19,17 @@ from ._inputs import (
     sniff_format,
     to_mnist_convention,
 )
+from ._nondigits import TRAINING_KINDS, make_nondigits
 
 __all__ = [
     "INVERT_CHOICES",
     "MAX_IMAGE_PIXELS",
     "SCALE_CHOICES",
+    "TRAINING_KINDS",
     "InputImages",
     "load_digit_image",
     "load_digit_images",
+    "make_nondigits",
     "preprocess_digit",
     "read_input",
     "read_inputs",
