@@ -10,6 +10,8 @@ around them:
 - :func:`parse_value`, :func:`parse_param` and :func:`load_grid_toml`, which turn
   ``name=v1,v2`` strings and TOML files into typed grids, and
   :func:`build_param_grid` and :func:`check_param_grid`, which combine and check them;
+- :func:`count_candidates` and :func:`check_search_size`, which bound a search
+  (:data:`MAX_CANDIDATES`, :data:`MAX_FITS`) before any candidate is built;
 - :class:`SearchProgress`, a scikit-learn fit callback (``search.set_callbacks``)
   that prints a line for every finished fit;
 - :func:`dask_backend`, which runs any joblib-parallel search on a Dask cluster;
@@ -26,14 +28,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import logging
-import numbers
+import math
 import re
 import sys
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,14 +46,15 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid
 
 from .._core.atomic import write_bytes_atomic
-from .._core.errors import MissingDependencyError, SkdigitsError
+from .._core.errors import DataError, MissingDependencyError, SkdigitsError, one_line
+from .._core.files import read_regular
 from .._core.values import python_scalar
 
 #: The step names of :func:`skdigits.make_pipeline`; a bare parameter name means ``clf__``.
 STEP_PREFIXES = ("clf__", "scale__")
 
 
-class ParamGridError(SkdigitsError, ValueError):
+class ParamGridError(DataError):
     """A parameter grid (``--param`` value, TOML file or dict) is malformed or invalid."""
 
 
@@ -162,8 +166,189 @@ def parse_param(spec: str) -> tuple[str, list[Any]]:
     return normalize_param_name(name), [parse_value(item) for item in items]
 
 
+# --- bounds -----------------------------------------------------------------------------------
+
+#: The most candidates a grid may hold. One fit of the reference net (10 epochs on
+#: the 40,000 images of a 3-fold split) takes about 25 s on two cores, so 10,000
+#: candidates of 3 folds are about nine days of fitting.
+MAX_CANDIDATES = 10_000
+#: The most folds of a cross-validation: each fold is one more fit of every candidate.
+MAX_FOLDS = 100
+#: The most fits one search may make: candidates times folds.
+MAX_FITS = 100_000
+#: The most parameters a grid may name (DigitClassifier has about forty).
+MAX_GRID_PARAMS = 100
+#: The largest grid file read: a grid is a few lines, and 1 MiB holds thousands.
+MAX_GRID_FILE_BYTES = 1 << 20
+#: The deepest nesting in a grid file: of tables, of arrays within a value, and of
+#: parts of a dotted key (which Python's TOML reader handles in quadratic time).
+MAX_GRID_DEPTH = 16
+#: The longest string in a grid file (a path, the longest value a parameter takes).
+MAX_GRID_STRING = 4096
+
+_BOUNDS_FIX = "search fewer values per parameter, or a few parameters at a time"
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    """``text`` cut to ``limit`` characters, so that no message echoes a huge value."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _format_count(n: int) -> str:
+    # Past 10^15 the order of magnitude says enough (and str() of a huge int is slow).
+    return f"{n:,}" if n < 10**15 else f"about 10^{int(n.bit_length() * math.log10(2))}"
+
+
+def _n_values(name: Any, values: Any) -> int:
+    """How many values ``name`` searches; refused unless they are a non-empty list."""
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.size:
+        return int(values.size)
+    if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+        empty = "an empty " if isinstance(values, Sequence) and not values else ""
+        raise ParamGridError(
+            f"`{_shorten(str(name))}` must map to a non-empty list of values, got "
+            f"{empty}{type(values).__name__}; write it as [value] or [value1, value2]"
+        )
+    return len(values)
+
+
+def count_candidates(param_grid: Any) -> int:
+    """How many candidates ``param_grid`` holds, counted without building any.
+
+    The product of the list lengths of a dict, summed over a list of dicts (the
+    two forms :class:`~sklearn.model_selection.GridSearchCV` takes). Counting stops
+    as soon as the total passes :data:`MAX_CANDIDATES`.
+
+    Raises
+    ------
+    ParamGridError
+        When the grid is no dict of non-empty lists (or list of such dicts), names
+        more than :data:`MAX_GRID_PARAMS` parameters, or holds more than
+        :data:`MAX_CANDIDATES` candidates; the message gives the count and the fix.
+
+    Examples
+    --------
+    >>> count_candidates({"clf__hidden_units": [50, 100], "clf__epochs": [1, 2, 3]})
+    6
+    """
+    grids = [param_grid] if isinstance(param_grid, Mapping) else param_grid
+    if isinstance(grids, str | bytes) or not isinstance(grids, Sequence | np.ndarray):
+        raise ParamGridError(
+            f"a parameter grid is a dict of lists or a list of such dicts, got "
+            f"{type(param_grid).__name__}"
+        )
+    names: set[str] = set()
+    total = 0
+    for grid in grids:
+        if not isinstance(grid, Mapping):
+            raise ParamGridError(
+                f"a parameter grid is a dict of lists or a list of such dicts, got a list "
+                f"holding {type(grid).__name__}"
+            )
+        names.update(map(str, grid))
+        if len(names) > MAX_GRID_PARAMS:
+            raise ParamGridError(
+                f"the grid names more than the {MAX_GRID_PARAMS} parameters a grid may "
+                "name; DigitClassifier has about forty (see get_params())"
+            )
+        total += math.prod(_n_values(name, values) for name, values in grid.items())
+        if total > MAX_CANDIDATES:
+            break
+    check_search_size(total)
+    return total
+
+
+def check_search_size(n_candidates: int, n_splits: int | None = None) -> None:
+    """Refuse a search of more than :data:`MAX_CANDIDATES` candidates or :data:`MAX_FITS` fits.
+
+    Parameters
+    ----------
+    n_candidates : int
+        From :func:`count_candidates`.
+    n_splits : int, optional
+        The folds of the cross-validation: at most :data:`MAX_FOLDS`, and each a fit
+        of every candidate.
+    """
+    if n_candidates > MAX_CANDIDATES:
+        raise ParamGridError(
+            f"the grid holds {_format_count(n_candidates)} candidates, more than the "
+            f"{MAX_CANDIDATES:,} a search may try (one fit per fold each, about 25 s apiece "
+            f"for the reference net on two cores); {_BOUNDS_FIX}"
+        )
+    if n_splits is None:
+        return
+    if n_splits > MAX_FOLDS:
+        raise ParamGridError(
+            f"cv={_format_count(n_splits)} folds is more than the {MAX_FOLDS} a search may "
+            "use (each fold is one more fit of every candidate); use 3 to 10 folds"
+        )
+    n_fits = n_candidates * n_splits
+    if n_fits > MAX_FITS:
+        raise ParamGridError(
+            f"{_format_count(n_candidates)} candidates x {n_splits} folds = "
+            f"{_format_count(n_fits)} fits, more than the {MAX_FITS:,} a search may make "
+            f"(about 25 s a fit of the reference net on two cores); use fewer folds, or "
+            f"{_BOUNDS_FIX}"
+        )
+
+
+# --- grids from TOML --------------------------------------------------------------------------
+
+# A dotted key is a run of bare or quoted parts joined by dots, outside strings and
+# comments. Strings (to their end, or to the end of the line when unterminated, so
+# no text is scanned twice) become one bare character, so "a"."b" counts too; the
+# run pattern starts only where a bare part starts and never backtracks into one,
+# so both passes take linear time on any text.
+_TOML_STRING_OR_COMMENT = re.compile(
+    r'"(?:[^"\\\n]|\\.)*+(?:"|$)' r"|'[^'\n]*+(?:'|$)" r"|#[^\n]*+", re.MULTILINE
+)
+_TOML_DOTTED = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]++(?:[ \t]*+\.[ \t]*+[A-Za-z0-9_-]++)+")
+
+
+def _check_dotted_keys(text: str, path: Path) -> None:
+    """Refuse keys of more than :data:`MAX_GRID_DEPTH` dotted parts before TOML reads them.
+
+    ``tomllib`` spends time quadratic in the parts of a dotted key (10,000 parts:
+    2 s; the 500,000 a 1 MiB file holds: hours). Runs of dots in numbers and dates
+    are short, so the count over everything outside strings is a safe bound.
+    """
+    bare = _TOML_STRING_OR_COMMENT.sub(lambda m: "" if m[0][0] == "#" else "s", text)
+    # Multi-line strings read as strings of their first line and code after: a key
+    # is never missed, and a dotted run inside such a string is only counted too.
+    deepest = max((m[0].count(".") + 1 for m in _TOML_DOTTED.finditer(bare)), default=1)
+    if deepest > MAX_GRID_DEPTH:
+        raise ParamGridError(
+            f"grid file {path} has a dotted key of {deepest:,} parts, more than the "
+            f"{MAX_GRID_DEPTH} a grid may nest; name parameters like "
+            "clf.optimizer.learning_rate"
+        )
+
+
+def _value_problem(value: Any) -> str | None:
+    """What is wrong with one TOML value of a grid (walked without recursion), or None."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_GRID_DEPTH:
+            return f"nests arrays or tables more than {MAX_GRID_DEPTH} deep"
+        if isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int) and not -(2**63) <= item < 2**63:
+            return f"holds an integer outside TOML's 64-bit range ({item.bit_length()} bits)"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"holds {item}; grid values must be finite numbers"
+        elif isinstance(item, str) and len(item) > MAX_GRID_STRING:
+            return f"holds a string of {len(item):,} characters, more than {MAX_GRID_STRING:,}"
+    return None
+
+
 def _toml_value(value: Any) -> Any:
     # TOML is typed already, but has no null: the strings "none" and "null" stand for None.
+    # Recursion is safe here: _value_problem bounded the depth first.
     if isinstance(value, str) and value.strip().lower() in ("none", "null"):
         return None
     if isinstance(value, list):
@@ -171,12 +356,61 @@ def _toml_value(value: Any) -> Any:
     return value
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for key, value in table.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{key}__")
+def _toml_params(doc: Mapping[str, Any], path: Path) -> Iterator[tuple[str, Any]]:
+    """``(name, value)`` for each key of ``doc``, tables joined with ``__``, in file order.
+
+    Walked with a stack of iterators rather than recursion, so depth is checked, not
+    met as a RecursionError.
+    """
+    stack: list[tuple[str, Iterator[tuple[str, Any]]]] = [("", iter(doc.items()))]
+    while stack:
+        prefix, items = stack[-1]
+        item = next(items, None)
+        if item is None:
+            stack.pop()
+        elif isinstance(item[1], dict):
+            if len(stack) >= MAX_GRID_DEPTH:
+                raise ParamGridError(
+                    f"grid file {path} nests tables more than {MAX_GRID_DEPTH} deep (at "
+                    f"`{_shorten(prefix + item[0])}`); a grid needs two or three levels"
+                )
+            stack.append((f"{prefix}{item[0]}__", iter(item[1].items())))
         else:
-            yield f"{prefix}{key}", value
+            yield f"{prefix}{item[0]}", item[1]
+
+
+def _parse_toml(path: Path) -> dict[str, Any]:
+    """The TOML document in ``path``: a regular file of at most :data:`MAX_GRID_FILE_BYTES`."""
+    data = read_regular(
+        path,
+        "grid file",
+        max_bytes=MAX_GRID_FILE_BYTES,
+        example="grid.toml",
+        error=ParamGridError,
+    )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ParamGridError(
+            f"grid file {path} is not UTF-8 text (byte {err.start}); save it as UTF-8 TOML"
+        ) from err
+    _check_dotted_keys(text, path)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ParamGridError(
+            f"grid file {path} is not valid TOML: {_shorten(one_line(err), 200)}"
+        ) from err
+    except RecursionError as err:
+        raise ParamGridError(
+            f"grid file {path} nests arrays or inline tables too deeply to read; a grid "
+            f"needs at most {MAX_GRID_DEPTH} levels"
+        ) from err
+    except ValueError as err:  # an integer longer than Python converts (4,300 digits)
+        raise ParamGridError(
+            f"grid file {path} holds a value TOML cannot hold ({_shorten(one_line(err))}); "
+            "TOML integers have 64 bits"
+        ) from err
 
 
 def load_grid_toml(path: str | Path) -> dict[str, list[Any]]:
@@ -188,6 +422,13 @@ def load_grid_toml(path: str | Path) -> dict[str, list[Any]]:
     [...]`` all work; bare names mean the ``clf`` step. TOML has no null: the
     strings ``"none"`` and ``"null"`` stand for None.
 
+    The file must be a regular file of at most :data:`MAX_GRID_FILE_BYTES` (1 MiB),
+    nest at most :data:`MAX_GRID_DEPTH` (16) levels, name at most
+    :data:`MAX_GRID_PARAMS` parameters and hold finite numbers, 64-bit integers and
+    strings of at most :data:`MAX_GRID_STRING` characters; anything else is a
+    one-line :class:`ParamGridError`. The number of candidates is checked by
+    :func:`count_candidates`.
+
     Examples
     --------
     A file ``grid.toml``::
@@ -198,21 +439,24 @@ def load_grid_toml(path: str | Path) -> dict[str, list[Any]]:
         epochs = 5
     """
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ParamGridError(f"grid file {path} does not exist") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ParamGridError(f"cannot read grid file {path}: {err}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ParamGridError(f"grid file {path} is not valid TOML: {err}") from err
+    doc = _parse_toml(path)
     grid: dict[str, list[Any]] = {}
-    for name, value in _flatten(doc):
+    for name, value in _toml_params(doc, path):
+        problem = _value_problem(value)
+        if problem is not None:
+            raise ParamGridError(f"grid file {path}: `{_shorten(name)}` {problem}")
         value = _toml_value(value)
         values = value if isinstance(value, list) else [value]
         if not values:
-            raise ParamGridError(f"grid file {path}: `{name}` has no values; give at least one")
+            raise ParamGridError(
+                f"grid file {path}: `{_shorten(name)}` has no values; give at least one"
+            )
         grid[normalize_param_name(name)] = values
+        if len(grid) > MAX_GRID_PARAMS:
+            raise ParamGridError(
+                f"grid file {path} names more than the {MAX_GRID_PARAMS} parameters a grid "
+                "may name; DigitClassifier has about forty (see get_params())"
+            )
     return grid
 
 
@@ -225,6 +469,7 @@ def build_param_grid(
     When nothing is searched, the fixed settings apply on top of
     :func:`default_param_grid`: ``["epochs=2"]`` searches the default grid with
     two epochs per fit, ``["hidden_units=50,100"]`` searches only the width.
+    Its candidates are counted (:func:`count_candidates`) before it is returned.
 
     Returns
     -------
@@ -238,46 +483,117 @@ def build_param_grid(
         grid[name] = values
     if all(len(values) == 1 for values in grid.values()):
         grid = {**default_param_grid(), **grid}
+    count_candidates(grid)
     return grid
 
 
-def check_param_grid(estimator: Any, param_grid: Mapping[str, Sequence[Any]]) -> int:
-    """Check every candidate of ``param_grid`` on ``estimator`` before any fit; return their count.
+# --- checking candidates before any fit ---------------------------------------------------
 
-    Unknown names and values the classifier refuses (``hidden_units=0``,
-    ``output_activation="tanh"`` ...) are reported with the candidate at fault,
-    instead of as failed fits minutes into the search.
+
+def _final_step(estimator: Any) -> tuple[Any, str]:
+    """The estimator a pipeline ends in and the prefix routing parameters to it."""
+    if hasattr(estimator, "steps"):
+        name, step = estimator.steps[-1]
+        return step, f"{name}__"
+    return estimator, ""
+
+
+def _table_check(estimator: Any) -> Callable[[Mapping[str, Any]], None] | None:
+    """A check of one candidate by DigitClassifier's parameter table, building no estimator.
+
+    The final step's parameters with the candidate's on top are judged as a dict:
+    no clone per candidate (0.35 ms each). None when the final step is no
+    DigitClassifier.
     """
-    for name, values in param_grid.items():
-        if isinstance(values, str) or not isinstance(values, Sequence) or not values:
-            raise ParamGridError(f"`{name}` must map to a non-empty list of values, got {values!r}")
+    if "skdigits.estimator._classifier" not in sys.modules:
+        return None  # never imported: no DigitClassifier exists (and TensorFlow stays unloaded)
+    from ..estimator._classifier import _CONSTRAINTS, DigitClassifier
+    from ..estimator._params import check_param_values
+
+    step, prefix = _final_step(estimator)
+    if not isinstance(step, DigitClassifier):
+        return None
+    base = step.get_params(deep=False)
+
+    def check(candidate: Mapping[str, Any]) -> None:
+        own = {k[len(prefix) :]: v for k, v in candidate.items() if k.startswith(prefix)}
+        check_param_values({**base, **own}, _CONSTRAINTS)
+
+    return check
+
+
+def _clone_check(estimator: Any, candidate: Mapping[str, Any]) -> None:
+    trial = clone(estimator).set_params(**candidate)
+    step, _ = _final_step(trial)
+    check = getattr(step, "_validate_params", None)  # scikit-learn's own check, too
+    if check is not None:
+        check()
+
+
+def _check_names(estimator: Any, grids: Sequence[Mapping[str, Any]]) -> None:
+    names = {name: values[0] for grid in grids for name, values in grid.items()}
+    for name, value in names.items():
         try:
-            clone(estimator).set_params(**{name: values[0]})
-        except ValueError as err:
+            clone(estimator).set_params(**{name: value})
+        except (ValueError, AttributeError) as err:  # AttributeError: a name below a value
             known = ", ".join(k for k in sorted(estimator.get_params()) if "__" in k)
             raise ParamGridError(
-                f"unknown parameter `{name}`; parameters are routed like clf__hidden_units "
-                f"or clf__optimizer__learning_rate; known: {known}"
+                f"unknown parameter `{_shorten(name)}`; parameters are routed like "
+                f"clf__hidden_units or clf__optimizer__learning_rate; known: {known}"
             ) from err
-    n = 0
-    for candidate in ParameterGrid(dict(param_grid)):
-        trial = clone(estimator).set_params(**candidate)
-        step = trial[-1] if hasattr(trial, "steps") else trial
-        check = getattr(step, "_validate_params", None)  # scikit-learn's own check, too
-        if check is not None:
-            try:
-                check()
-            except ValueError as err:
-                raise ParamGridError(f"invalid candidate {candidate}: {err}") from err
-        for key in ("epochs", "batch_size"):
-            value = getattr(step, key, 1)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ParamGridError(
-                    f"invalid candidate {candidate}: `{key}` must be a positive integer, "
-                    f"got {value!r}"
-                )
-        n += 1
+
+
+def check_param_grid(estimator: Any, param_grid: Any, *, n_splits: int | None = None) -> int:
+    """Check every candidate of ``param_grid`` on ``estimator`` before any fit; return their count.
+
+    The candidates are counted first, without building any, and a grid of more
+    than :data:`MAX_CANDIDATES` (or, with ``n_splits`` folds, more than
+    :data:`MAX_FITS` fits) is refused (:func:`check_search_size`). Unknown names,
+    then values the classifier refuses (``hidden_units=0``,
+    ``output_activation="tanh"``, a learning rate its table refuses ...) are reported
+    with the candidate at fault, instead of as failed fits minutes into the search.
+    A DigitClassifier's candidates are judged by its parameter table alone, other
+    estimators' on a clone (scikit-learn's ``_validate_params``).
+
+    Parameters
+    ----------
+    estimator : estimator
+        The estimator (or pipeline) to search.
+    param_grid : dict of str to list, or list of such dicts
+    n_splits : int, optional
+        The folds of the cross-validation, to bound the number of fits.
+
+    Returns
+    -------
+    int
+        The number of candidates.
+    """
+    n = count_candidates(param_grid)
+    check_search_size(n, n_splits)
+    grids = [param_grid] if isinstance(param_grid, Mapping) else list(param_grid)
+    _check_names(estimator, grids)
+    table = _table_check(estimator)
+    _, prefix = _final_step(estimator)
+    if table is not None:
+        # The table judges the final step's values; another step's are checked once each.
+        for grid in grids:
+            for name, values in grid.items():
+                for value in values if not name.startswith(prefix) else ():
+                    _checked(functools.partial(_clone_check, estimator), {name: value})
+    check = table or functools.partial(_clone_check, estimator)
+    for candidate in ParameterGrid(grids):
+        _checked(check, candidate)
     return n
+
+
+def _checked(check: Callable[[Mapping[str, Any]], None], candidate: Mapping[str, Any]) -> None:
+    try:
+        check(candidate)
+    except (ValueError, TypeError) as err:
+        shown = ", ".join(f"{_short_name(k)}={_shorten(repr(v), 40)}" for k, v in candidate.items())
+        raise ParamGridError(
+            f"invalid candidate {{{_shorten(shown)}}}: {_shorten(one_line(err), 300)}"
+        ) from err
 
 
 # --- progress ------------------------------------------------------------------------------

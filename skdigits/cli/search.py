@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -34,13 +35,25 @@ def _add_grid_options(group: Any) -> None:
     group.add_argument("--grid", type=Path, metavar="FILE", help="a TOML file holding a grid")
 
 
+def _seed(text: str) -> int:
+    """argparse ``type=``: 0 to 2**32 - 1, the seeds NumPy and scikit-learn's folds take."""
+    digits = text.strip()
+    value = int(digits) if digits.isdigit() and len(digits) <= 10 else -1
+    if not 0 <= value < 2**32:
+        shown = text if len(text) <= 20 else f"{text[:19]}…"
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 0 to {2**32 - 1}, got {shown!r}"
+        )
+    return value
+
+
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cv",
         type=positive_int,
         default=3,
         metavar="K",
-        help="stratified folds, at least 2 (default: %(default)s)",
+        help="stratified folds, 2 to 100 (default: %(default)s)",
     )
     parser.add_argument(
         "--scoring",
@@ -56,7 +69,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--random-state",
-        type=int,
+        type=_seed,
         default=0,
         help="seed of the folds and of every fit; the same seed gives the same results "
         "(default: %(default)s)",
@@ -130,7 +143,9 @@ Values become ints, floats, none, true/false or strings. --grid FILE.toml gives
 the same as TOML (NAME = [V1, V2] or NAME = V); --param entries win. When no
 parameter has two or more values, the default grid (skdigits.default_param_grid:
 hidden_units 50,100,200 x learning rate 1e-3,3e-3 x batch_size 32,128) is
-searched with the fixed settings on top.
+searched with the fixed settings on top. A search may try at most 10,000
+candidates and make at most 100,000 fits (candidates x folds); a grid file is a
+regular file of at most 1 MiB. Both are judged before MNIST or TensorFlow load.
 """,
     examples=(
         "skdigits search --subset 5000 --param epochs=2",
@@ -156,30 +171,60 @@ def _results_path(args: argparse.Namespace) -> Path:
 
 def _check_args(args: argparse.Namespace) -> None:
     from .._core.errors import SkdigitsError
+    from ..analysis._search import MAX_FOLDS
 
-    if args.cv < 2:
-        raise SkdigitsError(f"--cv must be at least 2, got {args.cv}")
+    if not 2 <= args.cv <= MAX_FOLDS:
+        raise SkdigitsError(
+            f"--cv must be 2 to {MAX_FOLDS} folds (each is one more fit of every "
+            f"candidate), got {_shown(args.cv)}; use 3 to 10"
+        )
     if args.subset is not None and args.subset < 10 * args.cv:
         raise SkdigitsError(f"--subset must be at least {10 * args.cv} images for --cv {args.cv}")
-    if args.n_jobs == 0:
-        raise SkdigitsError("--n-jobs must not be 0; use a positive count or -1 for every core")
     if args.scheduler and args.backend != "dask":
         raise SkdigitsError("--scheduler needs --backend dask")
     if args.backend == "dask" and importlib.util.find_spec("distributed") is None:
         raise SkdigitsError(
             '--backend dask needs dask.distributed; install it with: pip install "skdigits[search]"'
         )
+    _check_workers(args)
+
+
+def _shown(number: int) -> str:
+    # argparse takes any length of digits: never echo thousands of them.
+    text = str(number)
+    return text if len(text) <= 20 else f"a number of {len(text)} digits"
+
+
+def _check_workers(args: argparse.Namespace) -> None:
+    """Worker processes on this machine: at most one per core (each loads TensorFlow)."""
+    from .._core.errors import SkdigitsError
+
+    cores = os.cpu_count() or 1
+    if args.n_jobs == 0:
+        raise SkdigitsError("--n-jobs must not be 0; use a positive count or -1 for every core")
+    if args.backend == "local" and args.n_jobs is not None and args.n_jobs > cores:
+        raise SkdigitsError(
+            f"--n-jobs {_shown(args.n_jobs)} would start that many worker processes, each "
+            f"loading TensorFlow (about 0.4 GB); this machine has {cores} cores: use at most "
+            f"{cores}, or -1 for one per core"
+        )
+    if args.backend == "dask" and not args.scheduler and args.dask_workers > cores:
+        raise SkdigitsError(
+            f"--dask-workers {_shown(args.dask_workers)} would start that many worker "
+            f"processes here, each loading TensorFlow (about 0.4 GB); this machine has "
+            f"{cores} cores: use at most {cores}, or --scheduler for a larger cluster"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
-    param_grid, results_path = _check_request(args)
+    param_grid, results_path, pipeline, n_candidates = _check_request(args)
     X, y = load_mnist(args, "train")
     if args.subset is not None:
         X, y = X[: args.subset], y[: args.subset]
     X_test, y_test = load_mnist(args, "test")
 
     quiet_tensorflow()
-    search, n_candidates, n_jobs = _make_search(args, param_grid)
+    search, n_jobs = _make_search(args, pipeline, param_grid)
     if not args.quiet:
         _print_plan(args, param_grid, n_candidates, n_jobs, len(X))
     _fit(search, args, X, y)
@@ -192,39 +237,60 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_request(args: argparse.Namespace) -> tuple[dict[str, list], Path]:
-    """Everything that can be refused before MNIST is read: the grid and both outputs."""
+def _check_request(args: argparse.Namespace) -> tuple[dict[str, list], Path, Any, int]:
+    """Everything that can be refused before MNIST is read: the grid, its size and both outputs.
+
+    The grid's size is judged from its lists alone, before TensorFlow is imported;
+    then each candidate by the classifier's parameter table.
+    """
     from sklearn.metrics import get_scorer_names
 
     from .._core.errors import SkdigitsError
-    from ..analysis._search import build_param_grid
+    from ..analysis._search import build_param_grid, check_search_size, count_candidates
 
     _check_args(args)
     results_path = _results_path(args)
-    check_output_path(args.output, force=args.force)
-    check_output_path(results_path, force=args.force)
+    for option, path in (("--output", args.output), ("--results", results_path)):
+        try:
+            check_output_path(path, force=args.force)
+        except OSError as err:  # a name too long for the file system, a loop of links
+            shown = str(path) if len(str(path)) <= 80 else f"{str(path)[:79]}…"
+            raise SkdigitsError(
+                f"{option} '{shown}' cannot be written ({err.strerror}); choose another path"
+            ) from err
     if results_path.resolve() == args.output.resolve():
         raise SkdigitsError("--results and --output name the same file; choose two paths")
-    param_grid = build_param_grid(args.param, args.grid)
     if args.scoring not in get_scorer_names():
+        shown = args.scoring if len(args.scoring) <= 40 else f"{args.scoring[:39]}…"
         raise SkdigitsError(
-            f"--scoring {args.scoring!r} is not a scikit-learn scorer; try accuracy, "
+            f"--scoring {shown!r} is not a scikit-learn scorer; try accuracy, "
             "balanced_accuracy, f1_macro or neg_log_loss"
         )
-    return param_grid, results_path
+    param_grid = build_param_grid(args.param, args.grid)
+    check_search_size(count_candidates(param_grid), args.cv)
+    pipeline, n_candidates = _checked_pipeline(args, param_grid)
+    return param_grid, results_path, pipeline, n_candidates
 
 
-def _make_search(args: argparse.Namespace, param_grid: dict[str, list]) -> tuple[Any, int, int]:
-    """The GridSearchCV to run, its number of candidates and its n_jobs."""
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
-
-    from ..analysis._search import SearchProgress, check_param_grid
+def _checked_pipeline(args: argparse.Namespace, param_grid: dict[str, list]) -> tuple[Any, int]:
+    """The pipeline to search, with every candidate of ``param_grid`` judged on it."""
+    from ..analysis._search import check_param_grid
     from ..estimator._pipeline import make_pipeline
 
     # Each candidate and fold is a new clone: let later fits take earlier ones' traced
     # Keras models (bit-identical scores, about a second less per fit).
     pipeline = make_pipeline(random_state=args.random_state, verbose=0, reuse_models=True)
-    n_candidates = check_param_grid(pipeline, param_grid)
+    return pipeline, check_param_grid(pipeline, param_grid, n_splits=args.cv)
+
+
+def _make_search(
+    args: argparse.Namespace, pipeline: Any, param_grid: dict[str, list]
+) -> tuple[Any, int]:
+    """The GridSearchCV to run and its n_jobs."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from ..analysis._search import SearchProgress
+
     cv = StratifiedKFold(n_splits=args.cv, shuffle=True, random_state=args.random_state)
     n_jobs = args.n_jobs if args.n_jobs is not None else (-1 if args.backend == "dask" else 1)
     search = GridSearchCV(
@@ -238,7 +304,7 @@ def _make_search(args: argparse.Namespace, param_grid: dict[str, list]) -> tuple
     )
     if not args.quiet:
         search.set_callbacks(SearchProgress())  # scikit-learn's callback API
-    return search, n_candidates, n_jobs
+    return search, n_jobs
 
 
 def _print_plan(

@@ -13,9 +13,12 @@ import numpy as np
 import pytest
 
 from skdigits.analysis._search import (
+    MAX_CANDIDATES,
     ParamGridError,
     build_param_grid,
     check_param_grid,
+    check_search_size,
+    count_candidates,
     default_param_grid,
     format_results,
     load_grid_toml,
@@ -161,6 +164,88 @@ def test_bad_grids_fail_before_any_fit(grid, message):
 
     with pytest.raises(ParamGridError, match=message):
         check_param_grid(make_pipeline(), grid)
+
+
+def test_candidates_are_counted_without_building_any():
+    assert count_candidates({"a": [1, 2], "b": [1, 2, 3]}) == 6
+    assert count_candidates([{"a": [1, 2]}, {"b": [1, 2, 3]}]) == 5  # a list of grids: summed
+    assert count_candidates({"a": np.arange(4)}) == 4
+    thousand = list(range(1000))
+    with pytest.raises(
+        ParamGridError, match=r"holds 1,000,000,000 candidates, more than the 10,000"
+    ):
+        count_candidates({"a": thousand, "b": thousand, "c": thousand})
+    # Past 10^15 the order of magnitude is named, and counting stops at the bound.
+    with pytest.raises(ParamGridError, match=r"about 10\^300 candidates"):
+        count_candidates({f"p{i}": thousand for i in range(100)})
+    with pytest.raises(ParamGridError, match="more than the 10,000"):
+        count_candidates([{"a": [1]}] * (MAX_CANDIDATES + 1))
+    for bad in ("a=1", 7, [3], {"a": "values"}, {"a": {}}):
+        with pytest.raises(ParamGridError, match=r"dict of lists|non-empty list"):
+            count_candidates(bad)
+
+
+def test_search_size_bounds_folds_and_fits():
+    check_search_size(10_000, 10)
+    with pytest.raises(ParamGridError, match="cv=101 folds is more than the 100"):
+        check_search_size(1, 101)
+    with pytest.raises(ParamGridError, match=r"10,000 candidates x 11 folds = 110,000 fits"):
+        check_search_size(10_000, 11)
+
+
+def test_a_billion_candidates_are_refused_at_once_from_python():
+    """check_param_grid counts before it clones: 0.35 ms a candidate was four days."""
+    import time
+
+    from skdigits import make_pipeline
+
+    thousand = list(range(1, 1001))
+    grid = {f"clf__{k}": thousand for k in ("hidden_units", "batch_size", "epochs")}
+    start = time.perf_counter()
+    with pytest.raises(ParamGridError, match="1,000,000,000 candidates"):
+        check_param_grid(make_pipeline(), grid)
+    assert time.perf_counter() - start < 1
+    with pytest.raises(ParamGridError, match=r"cv=200 folds is more than the 100"):
+        check_param_grid(make_pipeline(), default_param_grid(), n_splits=200)
+
+
+@pytest.mark.parametrize("rate", [float("nan"), float("inf"), -1.0, 0.0])
+def test_learning_rates_the_table_refuses_fail_before_any_fit(rate):
+    from skdigits import make_pipeline
+
+    grid = {"clf__optimizer__learning_rate": [1e-3, rate], "clf__hidden_units": [50, 100]}
+    with pytest.raises(ParamGridError, match=r"invalid candidate .*`optimizer__learning_rate`"):
+        check_param_grid(make_pipeline(), grid)
+
+
+def test_ten_thousand_candidates_are_judged_by_the_table_within_seconds():
+    """The bound's worst case: each candidate judged as a dict, no clone per candidate."""
+    import time
+
+    from skdigits import make_pipeline
+
+    grid = {"clf__hidden_units": list(range(1, 101)), "clf__batch_size": list(range(1, 101))}
+    start = time.perf_counter()
+    assert check_param_grid(make_pipeline(), grid) == 10_000
+    assert time.perf_counter() - start < 3
+
+
+def test_other_steps_and_other_estimators_are_checked_too():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from skdigits import PixelScaler, make_pipeline
+
+    assert (
+        check_param_grid(make_pipeline(), [{"clf__hidden_units": [5]}, {"clf__epochs": [1, 2]}])
+        == 3
+    )
+    with pytest.raises(ParamGridError, match="unknown parameter `scale__nope`"):
+        check_param_grid(make_pipeline(), {"scale__nope": [1]})
+    plain = Pipeline([("scale", PixelScaler()), ("lr", LogisticRegression())])
+    assert check_param_grid(plain, {"lr__C": [0.1, 1.0]}) == 2
+    with pytest.raises(ParamGridError, match=r"invalid candidate \{lr__C=-1\.0\}"):
+        check_param_grid(plain, {"lr__C": [1.0, -1.0]})
 
 
 # --- searches from Python ---------------------------------------------------------------------
@@ -402,7 +487,7 @@ def test_cli_search_end_to_end(local_search, tmp_path, capsys):
     [
         (["--param", "hidden_units"], "no '='"),
         (["--param", "hidden_unit=5,6"], "unknown parameter"),
-        (["--cv", "1"], "--cv must be at least 2"),
+        (["--cv", "1"], "--cv must be 2 to 100 folds"),
         (["--scheduler", "tcp://127.0.0.1:8786"], "--scheduler needs --backend dask"),
         (["--scoring", "acuracy"], "not a scikit-learn scorer"),
     ],
