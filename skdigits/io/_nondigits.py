@@ -58,7 +58,10 @@ NONDIGIT_CHARACTERS = "".join(
 )
 
 _LATIN = "".join(c for c in string.ascii_letters if c not in DIGIT_LOOKALIKES)
-_MAX_TRIES = 50  # pictures drawn per image before giving up (a blank one is redrawn)
+_MAX_TRIES = 50
+
+#: The most images one call draws (784 MB, about half an hour on one core).
+MAX_NONDIGITS = 1_000_000  # pictures drawn per image before giving up (a blank one is redrawn)
 
 _FONT_DIRS = (
     "/usr/share/fonts",
@@ -160,7 +163,8 @@ def make_nondigits(
     Raises
     ------
     DataError
-        If ``n`` is negative, a kind is unknown, or ``fragments`` has no digits.
+        If ``n`` is negative or over :data:`MAX_NONDIGITS`, a kind is unknown, or
+        ``fragments`` has no digits, or none in MNIST's layout and range.
 
     Examples
     --------
@@ -171,7 +175,13 @@ def make_nondigits(
     """
     kinds = _check_kinds(n, kinds)
     sources = _Sources(find_fonts(), _check_digits(digits) if "fragments" in kinds else None)
-    rng = np.random.default_rng(random_state)
+    try:
+        rng = np.random.default_rng(random_state)
+    except (TypeError, ValueError) as err:
+        raise DataError(
+            "`random_state` must be None, a whole number >= 0 or a numpy Generator, got "
+            f"{random_state!r:.50}; e.g. random_state=0"
+        ) from err
     images = np.zeros((n, 28, 28), dtype=np.uint8)
     drawn = np.array([kinds[i % len(kinds)] for i in range(n)], dtype=str)
     for i, kind in enumerate(drawn):
@@ -180,8 +190,11 @@ def make_nondigits(
 
 
 def _check_kinds(n: int, kinds: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise DataError(f"`n` must be a whole number >= 0, got {n!r}; e.g. n=1000")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 0 <= n <= MAX_NONDIGITS:
+        raise DataError(
+            f"`n` must be a whole number from 0 to {MAX_NONDIGITS:,}, got {n!r:.50}; e.g. "
+            "n=10000 (draw a larger set in batches with different random_state)"
+        )
     kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     unknown = [k for k in kinds if k not in _KINDS]
     if unknown or not kinds:
@@ -193,18 +206,26 @@ def _check_kinds(n: int, kinds: Sequence[str]) -> tuple[str, ...]:
 
 
 def _check_digits(digits: Any) -> np.ndarray:
+    """The caller's digits with ink, refused unless MNIST-layout (m, 28, 28) in 0-255."""
     if digits is None:
         raise DataError(
             "`kinds` holds 'fragments' but no `digits` were given to cut; pass MNIST "
             "training digits (never test digits) as digits=, or leave 'fragments' out"
         )
     array = np.asarray(digits)
-    if array.ndim != 3 or array.shape[1:] != (28, 28) or len(array) == 0:
+    if array.ndim != 3 or array.shape[1:] != (28, 28) or array.dtype.kind not in "uif":
         raise DataError(
-            f"`digits` must be MNIST-layout images of shape (m, 28, 28) with m >= 1, got "
-            f"shape {array.shape}; pass X_train from fetch_mnist"
+            f"`digits` must be MNIST-layout images of shape (m, 28, 28), got shape "
+            f"{array.shape} of {array.dtype}; pass X_train from fetch_mnist"
         )
-    return array
+    peaks = array.reshape(len(array), -1).max(axis=1) if len(array) else array.ravel()
+    if not len(peaks) or not np.isfinite(peaks).all() or peaks.max() <= 1 or array.min() < 0:
+        raise DataError(
+            f"`digits` must hold white ink on black in 0-255 (got {len(array)} images, "
+            f"values {array.min() if array.size else 0} to {peaks.max() if len(peaks) else 0}); "
+            "pass X_train from fetch_mnist, not scaled to [0, 1]"
+        )
+    return array[peaks > 0]
 
 
 def _draw_one(kind: str, rng: np.random.Generator, sources: _Sources) -> np.ndarray:
@@ -216,8 +237,9 @@ def _draw_one(kind: str, rng: np.random.Generator, sources: _Sources) -> np.ndar
         except DataError:  # blank after preprocessing: nothing a model would be shown
             continue
         return np.clip(np.rint(image), 0, 255).astype(np.uint8)
-    raise DataError(  # pragma: no cover - every kind draws visible ink
-        f"kind {kind!r} drew {_MAX_TRIES} blank pictures in a row; report this as a bug"
+    raise DataError(
+        f"kind {kind!r} drew {_MAX_TRIES} pictures in a row that preprocessing finds "
+        "blank; for 'fragments', pass digits with visible ink (white on black, 0-255)"
     )
 
 
@@ -335,35 +357,37 @@ def _fragment(rng: np.random.Generator, sources: _Sources) -> np.ndarray:
     along its principal axes is cut again.
     """
     assert sources.digits is not None  # _check_digits saw to it
-    while True:
+    for _ in range(_MAX_TRIES):
         digit = sources.digits[rng.integers(len(sources.digits))].astype(np.float32)
-        rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
-        if len(rows) == 0:
-            continue
-        top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        mid_y, mid_x = (top + bottom) // 2, (left + right) // 2
-        cut = int(rng.integers(3))
-        if cut == 0:  # a half: top, bottom, left or right
-            side = int(rng.integers(4))
-            box = [(top, mid_y, left, right), (mid_y, bottom, left, right)][side % 2]
-            if side >= 2:
-                box = [(top, bottom, left, mid_x), (top, bottom, mid_x, right)][side % 2]
-        elif cut == 1:  # a quarter
-            box = ((top, mid_y) if rng.random() < 0.5 else (mid_y, bottom)) + (
-                (left, mid_x) if rng.random() < 0.5 else (mid_x, right)
-            )
-        else:  # a corner window of 40-60 % of the height and width
-            h = max(1, int((bottom - top) * rng.uniform(0.4, 0.6)))
-            w = max(1, int((right - left) * rng.uniform(0.4, 0.6)))
-            y0 = top if rng.random() < 0.5 else bottom - h
-            x0 = left if rng.random() < 0.5 else right - w
-            box = (y0, y0 + h, x0, x0 + w)
+        top, bottom, left, right = _cut(rng, digit)
         piece = np.zeros((40, 40), dtype=np.float32)
-        piece[6:34, 6:34][box[0] : box[1], box[2] : box[3]] = digit[
-            box[0] : box[1], box[2] : box[3]
-        ]
+        piece[6:34, 6:34][top:bottom, left:right] = digit[top:bottom, left:right]
         if 0.15 <= piece.sum() / digit.sum() <= 0.5 and _elongation(piece) < 2.5:
             return piece.astype(np.uint8)
+    raise DataError(
+        f"no piece of the `digits` given held 15-50 % of a digit's ink in {_MAX_TRIES} cuts; "
+        "pass MNIST-layout digits (white ink on black, 0-255), e.g. X_train from fetch_mnist"
+    )
+
+
+def _cut(rng: np.random.Generator, digit: np.ndarray) -> tuple[int, int, int, int]:
+    """Rows and columns (top, bottom, left, right) of a half, a quarter or a corner."""
+    rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    mid_y, mid_x = (top + bottom) // 2, (left + right) // 2
+    upper = (top, mid_y) if rng.random() < 0.5 else (mid_y, bottom)
+    side = (left, mid_x) if rng.random() < 0.5 else (mid_x, right)
+    cut = int(rng.integers(3))
+    if cut == 0:  # a half: top or bottom, left or right
+        return (*upper, left, right) if rng.random() < 0.5 else (top, bottom, *side)
+    if cut == 1:  # a quarter
+        return (*upper, *side)
+    # a corner window of 40-60 % of the height and width
+    h = max(1, int((bottom - top) * rng.uniform(0.4, 0.6)))
+    w = max(1, int((right - left) * rng.uniform(0.4, 0.6)))
+    y0 = top if rng.random() < 0.5 else bottom - h
+    x0 = left if rng.random() < 0.5 else right - w
+    return y0, y0 + h, x0, x0 + w
 
 
 def _elongation(image: np.ndarray) -> float:
