@@ -3,7 +3,8 @@
 For each ONNX model and each score computed from its outputs:
 
 - AUROC of the score between each non-digit kind of ``confidence_sets.py`` and
-  MNIST's test digits (1.0: every digit scores above every non-digit);
+  MNIST's test digits (1.0: every digit scores above every non-digit), and
+  between each digit set and all the non-digits;
 - the threshold that keeps 99 % of the validation digits: MNIST training
   images 48,000-59,999, the 20 % tail Keras holds out for ``validation_split``
   when ``skdigits train`` fits on the full set (never the test set);
@@ -95,11 +96,14 @@ def table(model: Path, digits: dict, nondigits: dict, validation: np.ndarray) ->
     thresholds = {s: float(np.quantile(valid_scores[s], 1 - KEEP)) for s in names}
     head = " | ".join(f"{s} AUROC | {s} at threshold" for s in names)
     rows = [f"| set | n | {head} |", "|---|---:|" + "---:|---:|" * len(names)]
-    for name, scored in digit_scores.items():
-        cells = " | ".join(f"– | {_share(scored[s] >= thresholds[s])} kept" for s in names)
+    every = {s: np.concatenate([v[s] for v in other_scores.values()]) for s in names}
+    for name, scored in digit_scores.items():  # AUROC against every non-digit
+        cells = " | ".join(
+            f"{auroc(scored[s], every[s]):.3f} | {_share(scored[s] >= thresholds[s])} kept"
+            for s in names
+        )
         rows.append(f"| digits: {name} | {len(scored[names[0]])} | {cells} |")
     test = digit_scores["mnist_test"]
-    every = {s: np.concatenate([v[s] for v in other_scores.values()]) for s in names}
     for kind, scored in [*other_scores.items(), ("all", every)]:
         cells = " | ".join(
             f"{auroc(test[s], scored[s]):.3f} | {_share(scored[s] < thresholds[s])} rejected"
