@@ -17,9 +17,13 @@ through them. This module only proposes; it never decides what is a digit.
 3. A component wide enough to hold two digits is cut, along the slant of the
    writing, where its upper contour dips or its lower contour rises and few
    pixels cross (two digits that touch, "00", a 2 running into a 3); one over 1.3
-   digit heights wide is also cut at up to three of its cheapest columns.
+   digit heights wide is also cut at up to three of its cheapest columns. Each
+   cut is bent, within a band about its column, along the path down that
+   crosses the least ink (digits whose strokes overlap); a component at least
+   0.9 digit heights wide is also cut wherever such a path crosses at most two
+   strokes, a quarter of a digit height from the other cuts.
 4. The pieces, ordered left to right, form candidates: each piece at least 60 %
-   of the digit height tall, each whole component, and each run of up to four
+   of the digit height tall, each whole component, and each run of up to six
    consecutive pieces that may be one digit (pieces of one component, or a
    small component beside the piece it overlaps, as the flag of a 5 or the bar
    of a 4 or a 7 drawn apart) and is at most 1.3 digit heights wide.
@@ -53,7 +57,7 @@ MAX_PIECES = 256
 _CORE_LEVEL = 64.0  # a quarter of the strongest ink: faint rims do not join neighbours
 _RIM_STEPS = 2  # fainter ink within this many pixels of a component belongs to it
 _SPECK = 0.25  # of the tallest component's height: a shorter longest side is a speck
-_MAX_SPAN = 4  # pieces in one candidate digit
+_MAX_SPAN = 6  # pieces in one candidate digit
 _MAX_WIDTH = 1.3  # of the digit height: the widest candidate made of several pieces
 _MAX_SLANT = 0.7  # horizontal pixels per row; steeper estimates are clipped
 _CUT_COST = 1.5  # strokes: the most a cut may cross, net of the contours' valleys
@@ -62,6 +66,13 @@ _CUT_DEPTH = 0.25  # of the digit height: a valley this deep marks two digits
 _CUT_MARGIN = 0.1  # of the digit height: no piece narrower than this (or a stroke)
 _SHORT = 0.6  # of the digit height: a shorter piece is part of a digit, not one alone
 _SMALL = 0.6  # of the digit height: a shorter component may join a neighbour it touches
+_BEND = 0.25  # of the digit height: how far a cut may stray from its column
+_STEP = 0.1  # pixels of ink: the cost of a cut's step sideways
+_STRAY = 0.5  # pixels of ink per row and column a cut strays from where it was placed
+_PATH_COST = 2.0  # strokes: the most ink a bent cut may cross
+_APART = 0.25  # of the digit height: the least distance between two cuts
+_PATH_CELLS = 1 << 20  # the most cells (rows x columns x band) bent cuts are sought in
+_TWO = 0.9  # of the digit height: a narrower component gets no bent cuts of its own
 
 
 @dataclass(frozen=True)
@@ -348,6 +359,93 @@ def _cuts(u: np.ndarray, y: np.ndarray, height: float, stroke: float) -> np.ndar
     return np.sort(np.asarray(chosen, np.float64)) + low
 
 
+def _sides(
+    cuts: np.ndarray,
+    u: np.ndarray,
+    y: np.ndarray,
+    u_all: np.ndarray,
+    y_all: np.ndarray,
+    height: float,
+    stroke: float,
+) -> np.ndarray:
+    """How many cuts lie left of each pixel (``u_all``, ``y_all``) of one component,
+    each cut bent to cross as little of the core ink (``u``, ``y``) as it can.
+
+    A cut from column x is the cheapest path from the top row to the bottom one,
+    a column at most either way per row, within a band about x: it goes round a
+    stroke where a straight cut would go through it, as where two digits' strokes
+    overlap. Besides the ``cuts`` placed by the contours, every column whose path
+    is cheapest among its neighbours and crosses at most ``_PATH_COST`` strokes is
+    cut, apart from the others: the reader chooses among the pieces.
+    """
+    low, top = math.floor(float(u.min())), int(y.min())
+    col = np.floor(u - low).astype(np.int64)
+    rows, width = int(y.max()) - top + 1, int(col.max()) + 1
+    margin = max(stroke, _CUT_MARGIN * height)
+    if width < 2 * margin or rows < _SHORT * height:
+        return np.zeros(len(u_all), np.int64)
+    reach = max(1, round(_BEND * height))
+    if rows * (width + 1) * (2 * reach + 1) > _PATH_CELLS:  # straight cuts cost less
+        return np.searchsorted(np.asarray(cuts, np.float64), u_all, "right")
+    grid = np.zeros((rows, width + 1))
+    np.add.at(grid, (y - top, col), 1.0)
+    paths, costs = _bent_paths(grid, reach)
+    chosen = [round(x - low) for x in cuts]
+    edge = max(margin, _APART * height)
+    inner = np.arange(math.ceil(edge), math.floor(width - edge) + 1)
+    if width < _TWO * height:
+        inner = inner[:0]
+    inner = inner[costs[inner] <= _PATH_COST * stroke]
+    for x in inner[np.argsort(costs[inner], kind="stable")]:
+        if all(abs(x - c) >= _APART * height for c in chosen):
+            chosen.append(int(x))
+    if not chosen:
+        return np.zeros(len(u_all), np.int64)
+    bent = np.maximum.accumulate(paths[sorted(chosen)], axis=0)  # they never cross
+    r = np.clip(y_all - top, 0, rows - 1)
+    c = np.floor(u_all - low).astype(np.int64)
+    return (c[:, None] >= bent[:, r].T).sum(axis=1)
+
+
+def _bent_paths(grid: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """From each column of ``grid`` (ink per row and column), the cheapest path down.
+
+    Each path steps at most one column a row and keeps within ``reach`` columns
+    of its start; each step sideways and each column strayed costs a little, so
+    that of equal paths the straightest wins.
+
+    Returns
+    -------
+    paths : ndarray of shape (n_columns, n_rows)
+        The column each path takes in each row.
+    costs : ndarray of shape (n_columns,)
+        The ink each crosses.
+    """
+    rows, cols = grid.shape
+    band = 2 * reach + 1
+    padded = np.pad(grid, ((0, 0), (reach, reach)), constant_values=np.inf)
+    # cost[r, s, j]: the ink at row r, column s + j - reach
+    cost = np.lib.stride_tricks.sliding_window_view(padded, band, axis=1)
+    stray = _STRAY * np.abs(np.arange(band) - reach)
+    total = cost[0] + stray
+    came = np.zeros((rows, cols, band), np.int8)
+    for r in range(1, rows):
+        left = np.pad(total[:, :-1], ((0, 0), (1, 0)), constant_values=np.inf) + _STEP
+        right = np.pad(total[:, 1:], ((0, 0), (0, 1)), constant_values=np.inf) + _STEP
+        options = np.stack([left, total, right])
+        pick = options.argmin(axis=0)
+        total = np.take_along_axis(options, pick[None], 0)[0] + cost[r] + stray
+        came[r] = pick - 1
+    j = total.argmin(axis=1)
+    costs = total[np.arange(cols), j]
+    path = np.empty((rows, cols), np.int64)
+    path[-1] = j
+    starts = np.arange(cols)
+    for r in range(rows - 1, 0, -1):
+        path[r - 1] = path[r] + came[r, starts, path[r]]
+    return (path + starts - reach).T, costs
+
+
 # ---------------------------------------------------------------- pieces
 
 
@@ -406,8 +504,10 @@ class _Pieces:
             mine = by_component[bounds[c] : bounds[c + 1]]
             inner = mine[in_core[mine]]
             cuts = _cuts(u[inner], ys[inner].astype(np.float64), height, stroke)
-            piece[mine] = first + np.searchsorted(cuts, u[mine], "right")
-            first += len(cuts) + 1
+            side = _sides(cuts, u[inner], ys[inner], u[mine], ys[mine], height, stroke)
+            _, dense = np.unique(side, return_inverse=True)  # bent cuts may meet
+            piece[mine] = first + dense
+            first += int(dense.max()) + 1
         if first > MAX_PIECES:
             raise DataError(
                 f"image {name} breaks into {first} pieces of writing, over the limit of "

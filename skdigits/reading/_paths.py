@@ -15,9 +15,9 @@ import numpy as np
 __all__ = ["best_path", "digit_scores", "width_scores"]
 
 _FLOOR = 1e-12  # probabilities are clipped here before their log: never -inf
-# Measured on MNIST digits set side by side: 4 takes touching pairs read as one
-# digit from 82 % to 86 % of numbers right and leaves single digits as they were.
-_WIDE = 4.0
+# On 300 MNIST-composed numbers (the fast model), 4 read 89.0 % exactly, 16 89.7 % and
+# 40 90.0 %: 16 leaves a digit wider than tall in other hands (a 0, a 5) some room.
+_WIDE = 16.0
 
 
 def digit_scores(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +59,7 @@ def width_scores(widths: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray of shape (n_candidates,)
-        ``-4 * (width - 1)**2`` beyond a width of 1, else 0.
+        ``-16 * (width - 1)**2`` beyond a width of 1, else 0.
     """
     return -_WIDE * np.maximum(np.asarray(widths, np.float64) - 1.0, 0.0) ** 2
 

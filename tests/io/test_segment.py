@@ -93,6 +93,15 @@ def test_touching_digits_are_cut_apart(digits, pair, gap):
         assert offered(seg, box, slack=4), (box, seg.boxes)
 
 
+@pytest.mark.parametrize("pair", [(7, 4), (4, 4)])
+def test_overlapping_digits_are_cut_round_their_strokes(digits, pair):
+    # Overlapping by 2 pixels, no column parts them: a cut bent round the strokes does.
+    line, boxes = side_by_side([digits[pair[0]], digits[pair[1]]], -2)
+    seg = segment_number(line)
+    for box in boxes:
+        assert offered(seg, box, slack=2), (box, seg.boxes)
+
+
 def test_a_five_with_its_flag_apart_is_one_candidate_and_the_flag_never_alone():
     body = [(30, 24), (28, 55), (50, 50), (62, 70), (50, 90), (25, 88)]
     flag = [(40, 12), (72, 12)]  # drawn apart: 7 pixels above the body's top
