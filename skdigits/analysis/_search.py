@@ -114,6 +114,12 @@ def parse_value(text: str) -> Any:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
     if _INT.fullmatch(value):
+        digits = len(value.lstrip("+-"))
+        if digits > 19:  # past 64 bits; past 4,300 digits int() itself refuses
+            raise ParamGridError(
+                f"value {_shorten(value, 24)!r} is an integer of {digits:,} digits; "
+                "parameters take integers of at most 19 digits (64 bits)"
+            )
         return int(value)
     if _FLOAT.fullmatch(value):
         return float(value)

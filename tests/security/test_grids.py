@@ -210,6 +210,13 @@ CASES: list[Case] = [
     ),
     Case(
         "cli",
+        "param-int-of-5000-digits",
+        lambda e: search(e, "--param", "hidden_units=" + "9" * 5000),
+        1,
+        r"value '9{23}…' is an integer of 5,000 digits; parameters take integers of at most 19",
+    ),
+    Case(
+        "cli",
         "learning-rate-nan",
         lambda e: search(e, "--param", "optimizer__learning_rate=nan"),
         1,
