@@ -20,7 +20,7 @@ through them. This module only proposes; it never decides what is a digit.
    digit heights wide is also cut at up to three of its cheapest columns. Each
    cut is bent, within a band about its column, along the path down that
    crosses the least ink (digits whose strokes overlap); a component at least
-   0.9 digit heights wide is also cut wherever such a path crosses at most two
+   1.05 digit heights wide is also cut wherever such a path crosses at most two
    strokes, a quarter of a digit height from the other cuts.
 4. The pieces, ordered left to right, form candidates: each piece at least 60 %
    of the digit height tall, each whole component, and each run of up to six
@@ -72,7 +72,7 @@ _STRAY = 0.5  # pixels of ink per row and column a cut strays from where it was 
 _PATH_COST = 2.0  # strokes: the most ink a bent cut may cross
 _APART = 0.25  # of the digit height: the least distance between two cuts
 _PATH_CELLS = 1 << 20  # the most cells (rows x columns x band) bent cuts are sought in
-_TWO = 0.9  # of the digit height: a narrower component gets no bent cuts of its own
+_TWO = 1.05  # of the digit height: a narrower component gets no bent cuts of its own
 
 
 @dataclass(frozen=True)
@@ -382,33 +382,37 @@ def _sides(
     col = np.floor(u - low).astype(np.int64)
     rows, width = int(y.max()) - top + 1, int(col.max()) + 1
     margin = max(stroke, _CUT_MARGIN * height)
-    if width < 2 * margin or rows < _SHORT * height:
-        return np.zeros(len(u_all), np.int64)
+    if width < 2 * margin or rows < _SHORT * height or (not len(cuts) and width < _TWO * height):
+        return np.zeros(len(u_all), np.int64)  # a digit, or part of one, kept whole
     reach = max(1, round(_BEND * height))
     if rows * (width + 1) * (2 * reach + 1) > _PATH_CELLS:  # straight cuts cost less
         return np.searchsorted(np.asarray(cuts, np.float64), u_all, "right")
     grid = np.zeros((rows, width + 1))
     np.add.at(grid, (y - top, col), 1.0)
-    paths, costs = _bent_paths(grid, reach)
     chosen = [round(x - low) for x in cuts]
     edge = max(margin, _APART * height)
     inner = np.arange(math.ceil(edge), math.floor(width - edge) + 1)
     if width < _TWO * height:
         inner = inner[:0]
-    inner = inner[costs[inner] <= _PATH_COST * stroke]
-    for x in inner[np.argsort(costs[inner], kind="stable")]:
+    starts = np.unique(np.concatenate([np.asarray(chosen, np.int64), inner]))
+    paths, costs = _bent_paths(grid, reach, starts)
+    path_of = dict(zip(starts.tolist(), paths, strict=True))
+    cost_of = dict(zip(starts.tolist(), costs.tolist(), strict=True))
+    inner = inner[[cost_of[x] <= _PATH_COST * stroke for x in inner.tolist()]]
+    for x in sorted(inner.tolist(), key=cost_of.__getitem__):
         if all(abs(x - c) >= _APART * height for c in chosen):
-            chosen.append(int(x))
+            chosen.append(x)
     if not chosen:
         return np.zeros(len(u_all), np.int64)
-    bent = np.maximum.accumulate(paths[sorted(chosen)], axis=0)  # they never cross
+    bent = np.maximum.accumulate(np.stack([path_of[x] for x in sorted(chosen)]), axis=0)
     r = np.clip(y_all - top, 0, rows - 1)
     c = np.floor(u_all - low).astype(np.int64)
     return (c[:, None] >= bent[:, r].T).sum(axis=1)
 
 
-def _bent_paths(grid: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """From each column of ``grid`` (ink per row and column), the cheapest path down.
+def _bent_paths(grid: np.ndarray, reach: int, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From each of the ``starts`` columns of ``grid`` (ink per row and column), the
+    cheapest path down.
 
     Each path steps at most one column a row and keeps within ``reach`` columns
     of its start; each step sideways and each column strayed costs a little, so
@@ -416,33 +420,38 @@ def _bent_paths(grid: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    paths : ndarray of shape (n_columns, n_rows)
+    paths : ndarray of shape (n_starts, n_rows)
         The column each path takes in each row.
-    costs : ndarray of shape (n_columns,)
+    costs : ndarray of shape (n_starts,)
         The ink each crosses.
     """
-    rows, cols = grid.shape
+    rows = grid.shape[0]
+    if not len(starts):
+        return np.zeros((0, rows), np.int64), np.zeros(0)
     band = 2 * reach + 1
     padded = np.pad(grid, ((0, 0), (reach, reach)), constant_values=np.inf)
-    # cost[r, s, j]: the ink at row r, column s + j - reach
-    cost = np.lib.stride_tricks.sliding_window_view(padded, band, axis=1)
+    cost = padded[:, starts[:, None] + np.arange(band)]  # (rows, starts, band)
     stray = _STRAY * np.abs(np.arange(band) - reach)
     total = cost[0] + stray
-    came = np.zeros((rows, cols, band), np.int8)
+    came = np.zeros((rows, len(starts), band), np.int8)
     for r in range(1, rows):
-        left = np.pad(total[:, :-1], ((0, 0), (1, 0)), constant_values=np.inf) + _STEP
-        right = np.pad(total[:, 1:], ((0, 0), (0, 1)), constant_values=np.inf) + _STEP
-        options = np.stack([left, total, right])
-        pick = options.argmin(axis=0)
-        total = np.take_along_axis(options, pick[None], 0)[0] + cost[r] + stray
-        came[r] = pick - 1
+        best = total.copy()
+        left = total[:, :-1] + _STEP
+        take = left < best[:, 1:]
+        best[:, 1:][take] = left[take]
+        came[r, :, 1:][take] = -1
+        right = total[:, 1:] + _STEP
+        take = right < best[:, :-1]
+        best[:, :-1][take] = right[take]
+        came[r, :, :-1][take] = 1
+        total = best + cost[r] + stray
     j = total.argmin(axis=1)
-    costs = total[np.arange(cols), j]
-    path = np.empty((rows, cols), np.int64)
+    index = np.arange(len(starts))
+    costs = total[index, j]
+    path = np.empty((rows, len(starts)), np.int64)
     path[-1] = j
-    starts = np.arange(cols)
     for r in range(rows - 1, 0, -1):
-        path[r - 1] = path[r] + came[r, starts, path[r]]
+        path[r - 1] = path[r] + came[r, index, path[r]]
     return (path + starts - reach).T, costs
 
 
