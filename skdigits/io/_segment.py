@@ -28,9 +28,9 @@ through them. This module only proposes; it never decides what is a digit.
    small component beside the piece it overlaps, as the flag of a 5 or the bar
    of a 4 or a 7 drawn apart) and is at most 1.3 digit heights wide.
 5. Each candidate is drawn alone (its ink, the rest cleared) and prepared as
-   MNIST was by :func:`~skdigits.io.preprocess_digit`: 20 × 20 box, centre of
-   mass at the centre of 28 × 28. A one-digit picture gives exactly the image
-   ``predict`` sees, specks aside.
+   MNIST was, as :func:`~skdigits.io.preprocess_digit` prepares clean ink on
+   black: 20 × 20 box, centre of mass at the centre of 28 × 28. A one-digit
+   picture gives exactly the image ``predict`` sees, specks aside.
 
 numpy, Pillow and the standard library only: this is on the deployment path.
 """
@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import DataError
-from ._images import _INK_THRESHOLD, _PHOTO_BOX_LEVEL, _any_grey, _ink_map, preprocess_digit
+from ._images import _INK_THRESHOLD, _PHOTO_BOX_LEVEL, _any_grey, _centred, _ink_map
 
 __all__ = ["MAX_PIECES", "Segmentation", "segment_number"]
 
@@ -602,12 +602,13 @@ class _Pieces:
         cols = self.xs[self.offsets[start] : self.offsets[stop]]
         y0, x0 = int(rows.min()), int(cols.min())
         y1, x1 = int(rows.max()) + 1, int(cols.max()) + 1
-        # A dark frame wider than the photo test's strips: the picture is taken as
-        # clean, and its ink as it is.
-        pad = max(y1 - y0, x1 - x0) // 8 + 2
-        alone = np.zeros((y1 - y0 + 2 * pad, x1 - x0 + 2 * pad), np.float32)
-        alone[rows - y0 + pad, cols - x0 + pad] = ink[rows, cols]
-        return preprocess_digit(alone), np.array([x0, y0, x1, y1])
+        alone = np.zeros((y1 - y0, x1 - x0), np.float32)
+        alone[rows - y0, cols - x0] = ink[rows, cols]
+        # What preprocess_digit does to clean ink on black (its peak, core ink, is
+        # over 64): stretched to 255, the faintest cleared, boxed and centred.
+        alone *= np.float32(255.0 / float(alone.max()))
+        alone[alone < _INK_THRESHOLD] = 0.0
+        return _centred(alone), np.array([x0, y0, x1, y1])
 
 
 def _covers(spans: list[tuple[int, int]], count: int) -> bool:
