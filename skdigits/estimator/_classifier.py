@@ -13,6 +13,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..model_io._bounds import check_network_size
 from ..nn._tf import seed_from, seeded
+from ._calibration import (
+    MIN_CALIBRATION_SAMPLES,
+    apply_temperature,
+    calibration_logits,
+    fit_temperature,
+)
 from ._params import (
     PARAMETER_CONSTRAINTS,
     TEACHER_EXPECTED,
@@ -68,6 +74,21 @@ def _n_features(X: Any) -> int:
 _PREDICT_CHUNK = 1024
 
 
+def _net_rows(model: Any, X: np.ndarray) -> np.ndarray:
+    """The Keras net's output activations for encoded rows ``X`` (float32).
+
+    Keras' predict would trace a loop of steps_per_execution batches, seconds per
+    fit; one compiled step per chunk gives the same numbers.
+    """
+    raw = np.concatenate(
+        [
+            np.asarray(model.predict_on_batch(X[i : i + _PREDICT_CHUNK]))
+            for i in range(0, len(X), _PREDICT_CHUNK)
+        ]
+    )
+    return raw.reshape(raw.shape[0], -1).astype(np.float32, copy=False)
+
+
 class DigitClassifier(KerasTrainingHooks):
     """The reference MNIST net (or a CNN) wrapped as a scikit-learn classifier.
 
@@ -116,6 +137,16 @@ class DigitClassifier(KerasTrainingHooks):
         Stop when ``val_accuracy`` has not improved for ``patience`` epochs and
         restore the best weights (needs ``validation_split > 0``).
     patience : int, default=3
+    calibration : {"temperature", None}, default="temperature"
+        At the end of every ``fit`` and ``partial_fit``, fit one temperature
+        ``T`` on the validation images (the last ``validation_split`` of the
+        rows, which Keras holds out), minimising their negative log-likelihood;
+        ``predict_proba`` is then ``softmax(log(p) / T)`` of the net's
+        probabilities ``p``, which for a softmax net is ``softmax(logits / T)``
+        (Guo et al. 2017). ``predict``'s labels never change. ``T`` stays 1 with
+        None, with ``validation_split=0``, or with fewer than 50 validation
+        images. An ensemble gets one ``T`` on its averaged probabilities; a
+        distilling student sees its teacher's uncalibrated soft targets.
     augment : float or None, default=None
         Strength of random transformations while training
         (:func:`~skdigits.nn.augmentation_layers`); none are exported.
@@ -155,6 +186,8 @@ class DigitClassifier(KerasTrainingHooks):
     ----------
     classes_ : ndarray of shape (n_classes,)
     model_ : keras.Model
+    temperature_ : float
+        The fitted temperature (1.0: probabilities as the net gives them).
     history_ : dict
         Per-epoch ``loss``, ``accuracy``, ``val_loss`` and ``val_accuracy``.
     n_features_in_ : int
@@ -187,6 +220,7 @@ class DigitClassifier(KerasTrainingHooks):
         lr_schedule: str = "constant",
         early_stopping: bool = False,
         patience: int = 3,
+        calibration: str | None = "temperature",
         augment: float | None = None,
         augmentations: str = "shift+rotate+zoom",
         label_smoothing: float = 0.0,
@@ -236,6 +270,7 @@ class DigitClassifier(KerasTrainingHooks):
         self.lr_schedule = lr_schedule
         self.early_stopping = early_stopping
         self.patience = patience
+        self.calibration = calibration
         self.augment = augment
         self.augmentations = augmentations
         self.label_smoothing = label_smoothing
@@ -301,24 +336,25 @@ class DigitClassifier(KerasTrainingHooks):
         return self
 
     def predict_proba(self, X, **kwargs):
-        """Class probabilities; each row sums to one (float32, shape (n_samples, n_classes))."""
+        """Class probabilities; each row sums to one (float32, shape (n_samples, n_classes)).
+
+        Calibrated by ``temperature_`` (see ``calibration``).
+        """
+        outputs = self._net_outputs(X, **kwargs)
+        return apply_temperature(outputs, self._temperature())
+
+    def _net_outputs(self, X, **kwargs):
+        """The Keras net's output activations, one column per class (float32)."""
         check_is_fitted(self, "model_")
         if kwargs:  # SciKeras' route, for predict arguments such as callbacks
             raw = np.asarray(self._predict_raw(X, **kwargs), dtype=np.float32)
         else:
-            # Keras' predict would trace a loop of steps_per_execution batches,
-            # seconds per fit; one compiled step per chunk gives the same numbers.
             X, _ = self._validate_data(X, reset=False)
             X = self.feature_encoder_.transform(X)
-            raw = np.concatenate(
-                [
-                    np.asarray(self.model_.predict_on_batch(X[i : i + _PREDICT_CHUNK]))
-                    for i in range(0, len(X), _PREDICT_CHUNK)
-                ]
-            ).astype(np.float32, copy=False)
+            return _net_rows(self.model_, X)
         # The Keras outputs are already one column per class; SciKeras' decoder
         # would squeeze a single-sample batch to 1-D.
-        return normalize_rows(raw.reshape(raw.shape[0], -1))
+        return raw.reshape(raw.shape[0], -1)
 
     def predict_log_proba(self, X, **kwargs):
         """Logarithm of :meth:`predict_proba` (``-inf`` where a probability is 0)."""
@@ -326,9 +362,41 @@ class DigitClassifier(KerasTrainingHooks):
             return np.log(self.predict_proba(X, **kwargs))
 
     def predict(self, X, **kwargs):
-        """Predicted class label for each sample."""
-        proba = self.predict_proba(X, **kwargs)
+        """Predicted class label for each sample.
+
+        The class of the largest of the net's own probabilities, which the
+        temperature keeps largest: labels are the same with or without
+        ``calibration``, bit for bit.
+        """
+        proba = normalize_rows(self._net_outputs(X, **kwargs))
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def _temperature(self) -> float:
+        # A model loaded from a file written before calibration has none: T = 1.
+        return float(getattr(self, "temperature_", 1.0))
+
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        # SciKeras' last step of fit and partial_fit, with the rows and encoded
+        # labels exactly as Keras sees them (so the same held-out split).
+        result = super()._fit_keras_model(
+            X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+        )
+        self.temperature_ = self._fit_temperature(X, y)
+        return result
+
+    def _fit_temperature(self, X: Any, y: Any) -> float:
+        """T fitted on the rows Keras held out for validation, or 1.0 when there are too few."""
+        split = float(self.validation_split)
+        if self.calibration is None or split == 0.0 or not isinstance(X, np.ndarray):
+            return 1.0
+        start = int(np.floor(len(X) * (1.0 - split)))  # Keras' train_validation_split
+        if len(X) - start < MIN_CALIBRATION_SAMPLES:
+            return 1.0
+        y_val = np.asarray(y)[start:]
+        # Encoded labels: class indices, or one-hot rows with label smoothing.
+        y_index = y_val.argmax(axis=1) if y_val.ndim == 2 and y_val.shape[1] > 1 else y_val
+        logits = calibration_logits(_net_rows(self.model_, X[start:]))
+        return fit_temperature(logits, np.asarray(y_index).reshape(-1).astype(np.intp))
 
     def __sklearn_tags__(self):
         # SciKeras lists ClassifierMixin after BaseEstimator, whose tags then win:

@@ -18,6 +18,7 @@ from ..model_io._bounds import (
     bound_words,
     check_network_size,
     describe,
+    is_calibration,
     within_bounds,
 )
 from ..nn._augment import augmentation_kinds
@@ -77,6 +78,7 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "tuple or a string such as 'shift+zoom'",
     ),
     "early_stopping": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
+    "calibration": (is_calibration, "'temperature' or None"),
     "patience": _bounded("patience"),
     "steps_per_execution": _bounded("steps_per_execution"),
     "reuse_models": (lambda v: isinstance(v, bool | np.bool_), "True or False"),

@@ -5,7 +5,10 @@ tf2onnx converts the Keras net alone, as a ``tf.function`` over float32
 :func:`classifier_to_onnx` then merges, with ``onnx.compose``, the head that
 :class:`~skdigits.DigitClassifier` computes in NumPy::
 
-    rows ─▶ Keras net ─▶ activations ─ReduceSum─Div─▶ probabilities ─ArgMax─Gather classes─▶ label
+    rows ─▶ Keras net ─▶ activations ─ReduceSum─Div─▶ p ─ArgMax─Gather classes─▶ label
+                                                       └─Log─Mul 1/T─Softmax─▶ probabilities
+
+(with a temperature of 1, ``p`` is the ``probabilities`` output itself).
 
 The ÷255 is not in this graph: the skl2onnx converter of
 :class:`~skdigits.PixelScaler` adds it as a ``Div`` node (see :mod:`._skl2onnx`).
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._core.deps import require
+from ..estimator._calibration import inverse_temperature
 from ._gate import ExportError, class_labels
 
 require("onnx", feature="ONNX export")
@@ -93,27 +97,47 @@ def _check_net(graph: onnx.GraphProto) -> None:
             )
 
 
-def classification_head(classes: np.ndarray, like: onnx.ModelProto) -> onnx.ModelProto:
+def classification_head(
+    classes: np.ndarray,
+    like: onnx.ModelProto,
+    *,
+    temperature: float = 1.0,
+) -> onnx.ModelProto:
     """``probabilities = activations / row sums``; ``label = classes[argmax(probabilities)]``.
 
     The same float32 operations as ``normalize_rows`` (skdigits.estimator)
     and :meth:`DigitClassifier.predict`; ArgMax, like NumPy, takes the first
-    maximum. The model has the opsets and IR version of ``like``, so the two merge.
+    maximum. With a ``temperature`` other than 1, ``probabilities`` is instead
+    ``Softmax(Mul(Log(p), 1 / T))`` of those probabilities ``p``, as
+    ``predict_proba`` computes it; the label is still the argmax of ``p``, as
+    ``predict``'s is. The model has the opsets and
+    IR version of ``like``, so the two merge.
     """
     axes = numpy_helper.from_array(np.array([1], dtype=np.int64), "class_axis")
     table = numpy_helper.from_array(np.asarray(classes, dtype=np.int64), "classes")
+    initializers = [axes, table]
+    calibrated = temperature != 1.0
+    normalized = "net_probabilities" if calibrated else "probabilities"
     nodes = [
         helper.make_node(
             "ReduceSum", ["activations", "class_axis"], ["row_sum"], keepdims=1, name="sum_rows"
         ),
-        helper.make_node("Div", ["activations", "row_sum"], ["probabilities"], name="normalize"),
+        helper.make_node("Div", ["activations", "row_sum"], [normalized], name="normalize"),
         helper.make_node(
-            "ArgMax", ["probabilities"], ["class_index"], axis=1, keepdims=0, name="argmax"
+            "ArgMax", [normalized], ["class_index"], axis=1, keepdims=0, name="argmax"
         ),
         helper.make_node(
             "Gather", ["classes", "class_index"], ["label"], axis=0, name="lookup_label"
         ),
     ]
+    if calibrated:
+        scale = np.asarray(inverse_temperature(temperature), dtype=np.float32)
+        initializers.append(numpy_helper.from_array(scale, "inverse_temperature"))
+        nodes += [
+            helper.make_node("Log", [normalized], ["logits"], name="log"),
+            helper.make_node("Mul", ["logits", "inverse_temperature"], ["tempered"], name="temper"),
+            helper.make_node("Softmax", ["tempered"], ["probabilities"], axis=1, name="calibrate"),
+        ]
     n_classes = len(classes)
     graph = helper.make_graph(
         nodes,
@@ -123,7 +147,7 @@ def classification_head(classes: np.ndarray, like: onnx.ModelProto) -> onnx.Mode
             helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
             helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", n_classes]),
         ],
-        initializer=[axes, table],
+        initializer=initializers,
     )
     return helper.make_model(
         graph, opset_imports=list(like.opset_import), ir_version=like.ir_version
@@ -133,7 +157,8 @@ def classification_head(classes: np.ndarray, like: onnx.ModelProto) -> onnx.Mode
 def classifier_to_onnx(clf: Any, *, opset: int) -> onnx.ModelProto:
     """A fitted DigitClassifier as ONNX: float32 rows in, ``label`` and ``probabilities`` out."""
     net = keras_net_to_onnx(clf.model_, n_features=int(clf.X_shape_[1]), opset=opset)
-    head = classification_head(class_labels(clf), like=net)
+    temperature = float(getattr(clf, "temperature_", 1.0))
+    head = classification_head(class_labels(clf), like=net, temperature=temperature)
     return onnx.compose.merge_models(
         net, head, io_map=[(net.graph.output[0].name, "activations")], prefix1="keras_"
     )

@@ -43,6 +43,7 @@ RESERVED_KEYS = frozenset(
         "hyperparameters",
         "output_activation",
         "architecture",
+        "temperature",
         "parity_max_abs_diff",
         "parity_n_samples",
     }
@@ -95,6 +96,8 @@ def build_metadata(
         "hyperparameters": json.dumps(params, sort_keys=True),
         "output_activation": str(params["output_activation"]),
         "architecture": str(params["architecture"]),
+        # In the graph already (before its Softmax); here so a reader can tell.
+        "temperature": repr(float(getattr(clf, "temperature_", 1.0))),
     }
     for key, value in (extra or {}).items():
         if not isinstance(key, str) or key in RESERVED_KEYS:

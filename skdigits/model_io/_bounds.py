@@ -102,6 +102,20 @@ PARAMETER_BOUNDS: dict[str, Range] = {
     "random_state": Range(0, 2**32 - 1),
 }
 
+#: What ``calibration`` may be: a temperature fitted on the validation split, or none.
+CALIBRATIONS = ("temperature", None)
+
+
+def is_calibration(value: Any) -> bool:
+    """Whether ``value`` is one of :data:`CALIBRATIONS` (compared safely for any object)."""
+    return value is None or (isinstance(value, str) and value in CALIBRATIONS)
+
+
+#: The temperature a fit may find and a model file may hold: far wider than any net
+#: needs (MNIST nets land between 0.5 and 2), and finite and positive, so that
+#: ``log(p) / T`` is a number.
+TEMPERATURE = Range(0.01, 100.0, integer=False)
+
 #: The parameters a bound lets be None ("not set").
 NONE_ALLOWED = frozenset({"augment", "validation_batch_size", "random_state"})
 

@@ -4,7 +4,8 @@ A fitted pipeline is saved as one zip archive (``.skdigits``) holding
 
 - ``manifest.json``: format version, the skdigits version, each step's class
   (from a fixed list) and its parameters as plain JSON, the fitted class labels
-  and input shape, the training history, and free-form metadata (metrics);
+  and input shape, the fitted temperature of the probabilities (absent in
+  older files: 1), the training history, and free-form metadata (metrics);
 - ``model.keras``: the Keras model in Keras' own format, loaded with
   ``safe_mode=True`` so that no serialized Python code (lambdas) is executed.
 
@@ -44,9 +45,11 @@ from ._bounds import (
     MAX_CLASSES,
     MAX_WEIGHTS,
     PARAMETER_BOUNDS,
+    TEMPERATURE,
     bound_words,
     count_weights,
     describe,
+    is_calibration,
     within_bounds,
 )
 
@@ -198,6 +201,7 @@ def write_pipeline(pipeline, path, *, metadata: dict[str, Any] | None = None) ->
         "input_shape": [int(d) for d in clf.X_shape_[1:]],
         "input_dtype": np.dtype(clf.X_dtype_).str,
         "scaler_n_features_in": int(scaler.n_features_in_),
+        "temperature": float(getattr(clf, "temperature_", 1.0)),
         # The last epochs only, as many as a manifest holds (a long run of partial_fit).
         "history": {
             k: [float(v) for v in vals][-_MAX_HISTORY:]
@@ -318,6 +322,7 @@ def read_pipeline(path, step_classes: dict[str, Any]):
     clf = pipeline[-1]
     clf.model_ = model
     clf.history_ = defaultdict(list, spec["history"])
+    clf.temperature_ = spec["temperature"]
     return pipeline
 
 
@@ -528,7 +533,11 @@ def _check_manifest(manifest: dict[str, Any], path: Any, *, saving: bool = False
     metadata = manifest.get("metadata", {})
     if not isinstance(metadata, dict):
         raise bad(f"`metadata` is {describe(metadata)}, expected an object")
+    temperature = manifest.get("temperature", 1.0)  # files from before calibration: none
+    if not TEMPERATURE.accepts(temperature):
+        raise bad(f"`temperature` is {describe(temperature)}, expected {TEMPERATURE.words}")
     return {
+        "temperature": float(temperature),
         "steps": steps,
         "classes": classes,
         "input_shape": shape,
@@ -570,6 +579,10 @@ def _check_steps(
                 f"parameter `{key}` is {describe(value)}: the safe format stores no "
                 "model functions or callbacks"
             )
+    if not is_calibration(params.get("calibration")):
+        raise bad(
+            f"`calibration` is {describe(params['calibration'])}, expected 'temperature' or None"
+        )
     # The table DigitClassifier.fit applies: what could not be trained is not loaded.
     for key in PARAMETER_BOUNDS.keys() & params.keys():
         if not within_bounds(key, params[key]):

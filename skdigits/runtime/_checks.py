@@ -44,6 +44,7 @@ METADATA_DECODERS: dict[str, Callable[[str], Any]] = {
     "hyperparameters": json.loads,
     "training_settings": json.loads,
     "opset": int,
+    "temperature": float,
     "parity_max_abs_diff": float,
     "parity_n_samples": int,
     # Figures measured at training and export keep their type: numbers, not text.
@@ -63,7 +64,8 @@ METADATA_DECODERS: dict[str, Callable[[str], Any]] = {
 
 
 #: The operators a model may use, by domain: exactly those skdigits' exporters emit
-#: (tf2onnx for the MLP and the CNN at opsets 13-18, the skl2onnx converters,
+#: (tf2onnx for the MLP and the CNN at opsets 13-18, the skl2onnx converters and the
+#: temperature of the probabilities, ``Log`` and ``Mul`` before a ``Softmax``,
 #: ``skdigits.export.quantize`` dynamic and static, and the ORT format's fusions of
 #: ``skdigits.export.export_ort``), plus a few of their plain
 #: feed-forward relatives. Control flow (``Loop``, ``If``, ``Scan``) and operators that
@@ -77,6 +79,8 @@ ALLOWED_OPERATORS: dict[str, frozenset[str]] = {
         "Add", "ArgMax", "Cast", "Concat", "Conv", "Div", "Flatten", "Gather", "Gemm",
         "Identity", "MatMul", "MaxPool", "Mul", "ReduceSum", "Relu", "Reshape", "Shape",
         "Sigmoid", "Slice", "Softmax", "Squeeze", "Transpose", "Unsqueeze",
+        # the temperature of the probabilities (elementwise; nothing allocates)
+        "Log",
         # int8 quantisation, dynamic and static (QDQ, and QOperator after fusion)
         "ConvInteger", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger",
         "QLinearConv", "QLinearMatMul", "QuantizeLinear",

@@ -59,6 +59,39 @@ def _rewrite_manifest(src, dst, change):
     return dst
 
 
+def test_a_file_from_before_calibration_loads_at_temperature_one(saved, tmp_path):
+    def older(manifest):
+        del manifest["temperature"]
+        del manifest["steps"][1]["params"]["calibration"]
+
+    loaded = load_model(_rewrite_manifest(saved, tmp_path / "old.skdigits", older))
+    assert loaded[-1].temperature_ == 1.0
+    assert loaded[-1].calibration == "temperature"  # a refit calibrates, as any new fit
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("temperature", 0.0, r"`temperature` is 0\.0, expected a finite number in \[0\.01, 100\]"),
+        ("temperature", -2.0, r"`temperature` is -2\.0"),
+        ("temperature", 1e300, r"`temperature` is 1e\+300"),
+        ("temperature", "1.5", r"`temperature` is '1\.5'"),
+        ("temperature", None, r"`temperature` is None"),
+        ("calibration", "isotonic", r"`calibration` is 'isotonic', expected 'temperature' or None"),
+    ],
+)
+def test_a_manifest_with_a_bad_temperature_is_refused(saved, tmp_path, key, value, message):
+    def change(manifest):
+        if key == "temperature":
+            manifest["temperature"] = value
+        else:
+            manifest["steps"][1]["params"][key] = value
+
+    path = _rewrite_manifest(saved, tmp_path / "bad.skdigits", change)
+    with pytest.raises(ModelFileError, match=message):
+        load_model(path)
+
+
 def test_a_manifest_naming_another_class_is_refused(saved, tmp_path):
     def evil(m):
         m["steps"][1]["class"] = "os.system"
