@@ -12,6 +12,11 @@ converts a skdigits pipeline inside a larger scikit-learn pipeline:
   ``zipmap``), whose outputs are ``label`` (int64) and ``probabilities``
   (float32). Its converter embeds the graph of :func:`._keras.classifier_to_onnx`
   with skl2onnx's ``add_onnx_graph``, which gives its tensors unique names.
+- ``sklearn.calibration.CalibratedClassifierCV`` around a skdigits pipeline
+  (``method="sigmoid"``; the pipeline itself, or in a ``FrozenEstimator``): each
+  fold's pipeline through the two converters above, Platt's sigmoid per class,
+  rows normalised, folds averaged, as scikit-learn computes it, in standard ONNX
+  operators only. skl2onnx's own converter handles every other one.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from skl2onnx.helpers.integration import add_onnx_graph  # noqa: E402
 
 PIXEL_SCALER_ALIAS = "SkdigitsPixelScaler"
 DIGIT_CLASSIFIER_ALIAS = "SkdigitsDigitClassifier"
+CALIBRATED_ALIAS = "SklearnCalibratedClassifierCV"
 
 #: Divisor of the scaling step, the same float32 value PixelScaler divides by.
 MAX_PIXEL = np.float32(255.0)
@@ -127,9 +133,140 @@ def convert_digit_classifier(scope: Any, operator: Any, container: Any) -> None:
     target = int(container.target_opset)
     if target < MIN_OPSET:
         raise ExportError(f"DigitClassifier needs `target_opset` >= {MIN_OPSET}, got {target}")
-    add_onnx_graph(
-        scope, operator, container, classifier_to_onnx(clf, opset=min(target, MAX_OPSET))
+    graph = classifier_to_onnx(clf, opset=min(target, MAX_OPSET))
+    # add_onnx_graph does not rename initializers apart from those of an earlier
+    # embedded net (another fold of a CalibratedClassifierCV): later ones get a prefix.
+    prefix = scope.get_unique_variable_name("digit_classifier")
+    if prefix != "digit_classifier":
+        graph = onnx.compose.add_prefix(graph, f"{prefix}_")
+    add_onnx_graph(scope, operator, container, graph)
+
+
+# --- CalibratedClassifierCV around a skdigits pipeline -----------------------------
+
+
+def calibrated_pipelines(model: Any) -> list[Any] | None:
+    """The skdigits pipelines a fitted ``CalibratedClassifierCV`` calibrates, else None."""
+    from sklearn.pipeline import Pipeline
+
+    from ..estimator._classifier import DigitClassifier
+    from ..estimator._scaler import PixelScaler
+
+    pipelines = []
+    for calibrated in getattr(model, "calibrated_classifiers_", None) or ():
+        inner = calibrated.estimator
+        if type(inner).__name__ == "FrozenEstimator":
+            inner = inner.estimator
+        steps = [step for _, step in inner.steps] if isinstance(inner, Pipeline) else []
+        if [type(step) for step in steps] != [PixelScaler, DigitClassifier]:
+            return None
+        pipelines.append(inner)
+    return pipelines or None
+
+
+def calibrated_shape(operator: Any) -> None:
+    """As skl2onnx's classifiers: ``label`` int64 ``[N]``, ``probabilities`` float32 ``[N, C]``."""
+    if calibrated_pipelines(operator.raw_operator) is None:
+        return _SKL2ONNX_CALIBRATED[0](operator)
+    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=2)
+    batch = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = Int64TensorType([batch])
+    operator.outputs[1].type = FloatTensorType([batch, len(operator.raw_operator.classes_)])
+
+
+def convert_calibrated(scope: Any, operator: Any, container: Any) -> None:
+    """Each fold's pipeline, Platt's ``1 / (1 + exp(a p + b))`` per class, normalised, averaged."""
+    model = operator.raw_operator
+    pipelines = calibrated_pipelines(model)
+    if pipelines is None:
+        return _SKL2ONNX_CALIBRATED[1](scope, operator, container)
+    if model.method != "sigmoid":
+        raise ExportError(
+            f"CalibratedClassifierCV(method={model.method!r}) around a skdigits pipeline is "
+            "not exported; use method='sigmoid', or the pipeline's own temperature "
+            "(DigitClassifier(calibration='temperature'), the default)"
+        )
+    classes = class_labels(model)
+    folds = [
+        _platt(scope, container, operator.inputs, pipe, calibrated.calibrators, classes)
+        for pipe, calibrated in zip(pipelines, model.calibrated_classifiers_, strict=True)
+    ]
+    total = folds[0]
+    for fold in folds[1:]:
+        added = scope.get_unique_variable_name("fold_sum")
+        container.add_node(
+            "Add", [total, fold], [added], name=scope.get_unique_operator_name("calibrated_add")
+        )
+        total = added
+    count = scope.get_unique_variable_name("calibrated_n_folds")
+    container.add_initializer(count, TensorProto.FLOAT, [], [float(len(folds))])
+    proba = operator.outputs[1].full_name
+    container.add_node(
+        "Div", [total, count], [proba], name=scope.get_unique_operator_name("calibrated_mean")
     )
+    index, table = (
+        scope.get_unique_variable_name("calibrated_index"),
+        scope.get_unique_variable_name("calibrated_classes"),
+    )
+    container.add_initializer(table, TensorProto.INT64, [len(classes)], classes.tolist())
+    container.add_node(
+        "ArgMax",
+        [proba],
+        [index],
+        axis=1,
+        keepdims=0,
+        name=scope.get_unique_operator_name("calibrated_argmax"),
+    )
+    container.add_node(
+        "Gather",
+        [table, index],
+        [operator.outputs[0].full_name],
+        axis=0,
+        name=scope.get_unique_operator_name("calibrated_label"),
+    )
+
+
+def _platt(
+    scope: Any, container: Any, inputs: Any, pipeline: Any, calibrators: Any, classes: Any
+) -> str:
+    """One fold: its pipeline's probabilities through each class's sigmoid, rows normalised."""
+    scaler, clf = pipeline[0], pipeline[-1]
+    if not np.array_equal(class_labels(clf), classes):
+        raise ExportError(
+            f"a fold's pipeline has classes {clf.classes_.tolist()}, not the calibrated "
+            f"model's {classes.tolist()}; fit CalibratedClassifierCV on data of every class"
+        )
+    rows = scope.declare_local_variable("rows", FloatTensorType())
+    scale = scope.declare_local_operator(PIXEL_SCALER_ALIAS, scaler)
+    scale.inputs, scale.outputs = list(inputs), [rows]
+    label = scope.declare_local_variable("fold_label", Int64TensorType())
+    proba = scope.declare_local_variable("fold_probabilities", FloatTensorType())
+    net = scope.declare_local_operator(DIGIT_CLASSIFIER_ALIAS, clf)
+    net.inputs, net.outputs = [rows], [label, proba]
+    names = {
+        k: scope.get_unique_variable_name(k) for k in ("neg_a", "neg_b", "z", "zb", "s", "sum")
+    }
+    neg_a = [-float(c.a_) for c in calibrators]
+    neg_b = [-float(c.b_) for c in calibrators]
+    container.add_initializer(names["neg_a"], TensorProto.FLOAT, [len(neg_a)], neg_a)
+    container.add_initializer(names["neg_b"], TensorProto.FLOAT, [len(neg_b)], neg_b)
+    axis = scope.get_unique_variable_name("platt_axis")
+    container.add_initializer(axis, TensorProto.INT64, [1], [1])
+    out = scope.get_unique_variable_name("fold_calibrated")
+    op = scope.get_unique_operator_name
+    container.add_node("Mul", [proba.full_name, names["neg_a"]], [names["z"]], name=op("platt_a"))
+    container.add_node("Add", [names["z"], names["neg_b"]], [names["zb"]], name=op("platt_b"))
+    container.add_node("Sigmoid", [names["zb"]], [names["s"]], name=op("platt"))
+    container.add_node(
+        "ReduceSum", [names["s"], axis], [names["sum"]], keepdims=1, name=op("platt_sum")
+    )
+    container.add_node("Div", [names["s"], names["sum"]], [out], name=op("platt_normalize"))
+    return out
+
+
+#: skl2onnx's own shape calculator and converter of CalibratedClassifierCV, for
+#: every one that calibrates something other than a skdigits pipeline.
+_SKL2ONNX_CALIBRATED: list[Any] = []
 
 
 def register_converters() -> None:
@@ -149,6 +286,32 @@ def register_converters() -> None:
         convert_digit_classifier,
         options={"zipmap": [False, True], "nocl": [False]},
     )
+    _register_calibrated()
+
+
+def _register_calibrated() -> None:
+    from skl2onnx.operator_converters.calibrated_classifier_cv import (
+        convert_sklearn_calibrated_classifier_cv,
+    )
+    from skl2onnx.shape_calculators.linear_classifier import (
+        calculate_linear_classifier_output_shapes,
+    )
+    from sklearn.calibration import CalibratedClassifierCV
+
+    if not _SKL2ONNX_CALIBRATED:
+        _SKL2ONNX_CALIBRATED.extend(
+            [
+                calculate_linear_classifier_output_shapes,
+                convert_sklearn_calibrated_classifier_cv,
+            ]
+        )
+    update_registered_converter(
+        CalibratedClassifierCV,
+        CALIBRATED_ALIAS,
+        calibrated_shape,
+        convert_calibrated,
+        options={"zipmap": [False, True], "nocl": [False, True]},
+    )
 
 
 # --- The pipeline -----------------------------------------------------------------
@@ -159,16 +322,20 @@ def pipeline_to_onnx(
 ) -> onnx.ModelProto:
     """Convert a fitted ``Pipeline(PixelScaler, DigitClassifier)`` to an ONNX model.
 
-    See :func:`skdigits.export.to_onnx_model`.
+    A fitted ``CalibratedClassifierCV(method="sigmoid")`` around such pipelines is
+    converted too; its metadata describes the first fold's classifier. See
+    :func:`skdigits.export.to_onnx_model`.
     """
     opset = check_opset(opset)
-    _, clf = check_exportable(pipeline)
+    folds = calibrated_pipelines(pipeline)
+    for fold in folds or [pipeline]:
+        _, clf = check_exportable(fold)
     props = build_metadata(clf, class_labels(clf), opset=opset, extra=metadata)
     register_converters()
     model = to_onnx(
         pipeline,
         initial_types=[(INPUT_NAME, FloatTensorType([None, 28, 28]))],
-        options={type(clf): {"zipmap": False}},
+        options={type(clf): {"zipmap": False}, type(pipeline): {"zipmap": False}},
         target_opset=opset,
         name="skdigits_mnist",
     )

@@ -147,3 +147,58 @@ def test_distillation_learns_from_the_teachers_own_probabilities(fitted_pipeline
         students.append(student.fit(X[:600], y[:600]).predict_proba(X_test[:100]))
     np.testing.assert_array_equal(*students)
     assert math.isfinite(teacher.temperature_)
+
+
+def test_calibrated_classifier_cv_around_a_fitted_pipeline_exports(
+    fitted_pipeline, small_mnist, tmp_path
+):
+    pytest.importorskip("onnx")
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    from skdigits.export import export_onnx, read_metadata
+    from skdigits.runtime import OnnxDigitClassifier
+
+    _, _, X_test, y_test = small_mnist
+    calibrated = CalibratedClassifierCV(FrozenEstimator(fitted_pipeline))
+    calibrated.fit(X_test[:500], y_test[:500])
+    path = export_onnx(calibrated, tmp_path / "c.onnx", check_samples=X_test[500:])
+    assert read_metadata(path)["parity_max_abs_diff"] <= 1e-5
+    model = OnnxDigitClassifier(path)
+    np.testing.assert_array_equal(model.predict(X_test[500:]), calibrated.predict(X_test[500:]))
+    np.testing.assert_allclose(
+        model.predict_proba(X_test[500:]), calibrated.predict_proba(X_test[500:]), atol=1e-5
+    )
+
+
+def test_calibrated_classifier_cv_with_folds_fits_and_exports(small_mnist, tmp_path):
+    pytest.importorskip("onnx")
+    from sklearn.calibration import CalibratedClassifierCV
+
+    from skdigits.export import ExportError, export_onnx, read_metadata
+
+    X, y, X_test, _ = small_mnist
+    calibrated = CalibratedClassifierCV(make_pipeline(epochs=1, random_state=0), cv=3)
+    calibrated.fit(X[:900], y[:900])
+    assert len(calibrated.calibrated_classifiers_) == 3
+    path = export_onnx(calibrated, tmp_path / "c.onnx", check_samples=X_test[:300])
+    assert read_metadata(path)["parity_max_abs_diff"] <= 1e-5
+    calibrated.method = "isotonic"  # fitted as sigmoid; refused before any conversion
+    with pytest.raises(ExportError, match=r"method='isotonic'.* use method='sigmoid'"):
+        export_onnx(calibrated, tmp_path / "i.onnx")
+    assert not (tmp_path / "i.onnx").exists()
+
+
+def test_other_calibrated_models_keep_skl2onnx_s_converter(rng):
+    pytest.importorskip("onnx")
+    from skl2onnx import to_onnx
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+
+    from skdigits.export import register_converters
+
+    register_converters()
+    X = rng.random((60, 4)).astype(np.float32)
+    model = CalibratedClassifierCV(LogisticRegression(), cv=2).fit(X, np.arange(60) % 2)
+    onx = to_onnx(model, X[:1], options={"zipmap": False})
+    assert "ArrayFeatureExtractor" in {node.op_type for node in onx.graph.node}
