@@ -57,3 +57,19 @@ def strict_json(value: Any) -> Any:
 def dumps_json(value: Any, **kwargs: Any) -> str:
     """:func:`json.dumps` of :func:`strict_json` ``(value)``: never ``NaN`` in the text."""
     return json.dumps(strict_json(value), allow_nan=False, **kwargs)
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """User input as a message may show it: quoted, escaped, at most ``limit`` characters.
+
+    Examples
+    --------
+    >>> quoted("x" * 100, 5)
+    "'xxxxx...' (100 characters)"
+    >>> print(quoted("\x1b[31m"))
+    '\\x1b[31m'
+    """
+    escaped = text[:limit].encode("unicode_escape").decode("ascii").replace("'", "\\'")
+    if len(text) <= limit:
+        return f"'{escaped}'"
+    return f"'{escaped}...' ({len(text)} characters)"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core.errors import SkdigitsError
+from .._core.values import quoted
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -168,7 +169,9 @@ def _int_at_least(text: str, lowest: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got {quoted(text, 20)}"
+        ) from None
     if value < lowest:
         raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
     return value
@@ -179,7 +182,7 @@ def fraction(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, got {quoted(text, 20)}") from None
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {value:g}")
     return value

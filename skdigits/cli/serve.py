@@ -12,6 +12,7 @@ import socket
 from typing import Any
 
 from .._core.errors import MissingDependencyError, SkdigitsError
+from .._core.values import quoted
 from ._common import Command, option_group, port_number, positive_int
 
 
@@ -19,9 +20,13 @@ def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds, got {quoted(text, 20)}"
+        ) from None
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds, got {quoted(text, 20)}"
+        )
     return value
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import DataError, one_line
+from .._core.values import quoted
 from ._images import _source_name as _quoted
 
 __all__ = [
@@ -404,22 +405,6 @@ def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         got = quoted(value) if isinstance(value, str) else f"a {type(value).__name__}"
         raise DataError(f"`{what}` must be one of {', '.join(map(repr, choices))}; got {got}")
-
-
-def quoted(text: str, limit: int = 40) -> str:
-    """User input as a message may show it: quoted, escaped, at most ``limit`` characters.
-
-    Examples
-    --------
-    >>> quoted("x" * 100, 5)
-    "'xxxxx...' (100 characters)"
-    >>> print(quoted("\x1b[31m"))
-    '\\x1b[31m'
-    """
-    escaped = text[:limit].encode("unicode_escape").decode("ascii").replace("'", "\\'")
-    if len(text) <= limit:
-        return f"'{escaped}'"
-    return f"'{escaped}...' ({len(text)} characters)"
 
 
 # ---------------------------------------------------------------- files

@@ -39,7 +39,8 @@ import numpy as np
 
 from .._core.errors import DataError, MissingDependencyError
 from .._core.page import inline_shared
-from ..io._inputs import INVERT_CHOICES, SCALE_CHOICES, quoted, to_mnist_convention
+from .._core.values import quoted
+from ..io._inputs import INVERT_CHOICES, SCALE_CHOICES, to_mnist_convention
 from ..runtime._predictor import OnnxDigitClassifier
 
 try:

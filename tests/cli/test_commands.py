@@ -88,6 +88,22 @@ def test_a_bad_number_is_a_usage_error_from_argparse(capsys):
     )
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--epochs"],
+        ["train", "--validation-split"],
+        ["serve", "m.onnx", "--keep-alive-timeout"],
+    ],
+)
+def test_a_huge_bad_number_is_not_echoed_whole(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "9" * 4000 + "x"])
+    assert exc.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.endswith("got '99999999999999999999...' (4001 characters)"), last
+
+
 def test_an_output_in_a_missing_folder_is_refused(capsys):
     assert main(["train", "-o", "/nonexistent_dir/model.skdigits"]) == 1
     assert capsys.readouterr().err == (
