@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
-from .errors import SkdigitsError, WriteError
+from .errors import SkdigitsError, WriteError, one_line
 
 _ELSEWHERE = "free some space or write it elsewhere"
 #: Why a write failed and what to do, by errno; any other error keeps its own words.
@@ -357,7 +357,14 @@ def refuse_existing(
     line), ``label`` prefixes the path (``"output "``), ``example`` is a file name
     suggested inside a directory given by mistake.
     """
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as err:  # ENAMETOOLONG, EACCES on a parent: pathlib lets these through
+        raise error(
+            f"{label}{str(path)[:80]}{'...' if len(str(path)) > 80 else ''} cannot be "
+            f"used ({one_line(err.strerror or err)}); pass a shorter or accessible path"
+        ) from err
+    if is_dir:
         such_as = f" such as {path / example}" if example else ""
         raise error(f"{label}{path} is a directory; pass a file path{such_as}")
     if _is_special(path):  # even with force: a rename would put a file where /dev/null was

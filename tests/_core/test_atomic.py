@@ -402,3 +402,11 @@ def test_a_device_or_pipe_is_never_replaced_by_a_file(tmp_path):
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
     assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
+
+
+def test_an_output_path_too_long_for_the_system_is_one_line(tmp_path):
+    with pytest.raises(SkdigitsError) as info:
+        refuse_existing(tmp_path / ("x" * 5000), force=False, label="output ")
+    message = str(info.value)
+    assert "cannot be used (File name too long); pass a shorter or accessible path" in message
+    assert len(message) < 300
