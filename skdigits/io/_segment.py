@@ -20,7 +20,7 @@ through them. This module only proposes; it never decides what is a digit.
    digit heights wide is also cut at up to three of its cheapest columns. Each
    cut is bent, within a band about its column, along the path down that
    crosses the least ink (digits whose strokes overlap); a component at least
-   1.05 digit heights wide is also cut wherever such a path crosses at most two
+   1.3 digit heights wide is also cut wherever such a path crosses at most two
    strokes, a quarter of a digit height from the other cuts.
 4. The pieces, ordered left to right, form candidates: each piece at least 60 %
    of the digit height tall, each whole component, and each run of up to six
@@ -72,7 +72,7 @@ _STRAY = 0.5  # pixels of ink per row and column a cut strays from where it was 
 _PATH_COST = 2.0  # strokes: the most ink a bent cut may cross
 _APART = 0.25  # of the digit height: the least distance between two cuts
 _PATH_CELLS = 1 << 20  # the most cells (rows x columns x band) bent cuts are sought in
-_TWO = 1.05  # of the digit height: a narrower component gets no bent cuts of its own
+_TWO = 1.3  # of the digit height: a narrower component gets no bent cuts of its own
 
 
 @dataclass(frozen=True)

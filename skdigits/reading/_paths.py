@@ -15,9 +15,10 @@ import numpy as np
 __all__ = ["best_path", "digit_scores", "width_scores"]
 
 _FLOOR = 1e-12  # probabilities are clipped here before their log: never -inf
-# On 300 MNIST-composed numbers (the fast model), 4 read 89.0 % exactly, 16 89.7 % and
-# 40 90.0 %: 16 leaves a digit wider than tall in other hands (a 0, a 5) some room.
-_WIDE = 16.0
+# Measured on MNIST digits set side by side: 4 takes touching pairs read as one
+# digit from 82 % to 86 % of numbers right and leaves single digits as they were;
+# 16 reads a few more numbers, but a single digit wider than tall (a 2, a 5) as two.
+_WIDE = 4.0
 
 
 def digit_scores(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +60,7 @@ def width_scores(widths: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray of shape (n_candidates,)
-        ``-16 * (width - 1)**2`` beyond a width of 1, else 0.
+        ``-4 * (width - 1)**2`` beyond a width of 1, else 0.
     """
     return -_WIDE * np.maximum(np.asarray(widths, np.float64) - 1.0, 0.0) ** 2
 
