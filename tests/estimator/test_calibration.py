@@ -202,3 +202,20 @@ def test_other_calibrated_models_keep_skl2onnx_s_converter(rng):
     model = CalibratedClassifierCV(LogisticRegression(), cv=2).fit(X, np.arange(60) % 2)
     onx = to_onnx(model, X[:1], options={"zipmap": False})
     assert "ArrayFeatureExtractor" in {node.op_type for node in onx.graph.node}
+
+
+def test_an_ensemble_gets_one_temperature_on_its_average(small_mnist, tmp_path):
+    pytest.importorskip("onnx")
+    from skdigits.export import export_onnx, read_metadata
+
+    X, y, X_test, _ = small_mnist
+    pipe = make_pipeline(ensemble_size=2, hidden_units=32, epochs=2, random_state=0)
+    pipe.fit(X[:1500], y[:1500])
+    clf = pipe[-1]
+    assert clf.temperature_ != 1.0
+    averaged = clf._net_outputs(pipe[0].transform(X_test))  # the Average layer's output
+    np.testing.assert_allclose(
+        pipe.predict_proba(X_test), apply_temperature(averaged, clf.temperature_), atol=1e-6
+    )
+    path = export_onnx(pipe, tmp_path / "e.onnx", check_samples=X_test[:300])
+    assert read_metadata(path)["parity_max_abs_diff"] <= 1e-5

@@ -47,7 +47,9 @@ from tests._support.hostile import (
 )
 from tests._support.onnx_models import (
     METADATA,
+    B,
     TensorProto,
+    W,
     build_model,
     helper,
     numpy_helper,
@@ -414,6 +416,28 @@ def test_measured_metadata_keeps_its_number_type(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert isinstance(info["train_accuracy"], float)
     assert isinstance(info["fit_seconds"], float)
+
+
+def test_a_temperature_before_the_softmax_runs_and_other_operators_do_not(tmp_path, rng):
+    # What the export writes for a calibrated model: Log, Mul by 1 / T, Softmax.
+    scale = numpy_helper.from_array(np.array(0.5, dtype=np.float32), "inverse_temperature")
+    nodes = [
+        helper.make_node("Softmax", ["logits"], ["net_probabilities"], axis=-1),
+        helper.make_node("Log", ["net_probabilities"], ["log_probabilities"]),
+        helper.make_node("Mul", ["log_probabilities", "inverse_temperature"], ["tempered"]),
+    ]
+    meta = {**METADATA, "temperature": "2.0"}
+    path = build_model(tmp_path / "t.onnx", nodes, [scale], logits="tempered", metadata=meta)
+    model = OnnxDigitClassifier(path)
+    assert model.metadata["temperature"] == 2.0
+    images = rng.integers(0, 256, size=(5, 28, 28)).astype(np.float32)
+    logits = (images.reshape(5, -1) / np.float32(255)) @ W + B
+    expected = np.exp(logits / 2) / np.exp(logits / 2).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict_proba(images), expected, atol=1e-5)
+    # Other arithmetic is still what no exporter writes.
+    exp = build_model(tmp_path / "e.onnx", [helper.make_node("Exp", ["logits"], ["e"])], logits="e")
+    with pytest.raises(ModelFileError, match=r"uses operator 'Exp', which skdigits' exporters"):
+        OnnxDigitClassifier(exp)
 
 
 # ---------------------------------------------------------------- fuzzing
