@@ -39,12 +39,20 @@ def _number(value: str) -> float | None:
     return None if value in ("unknown", "null", "None", "") else float(value)
 
 
+def _temperature(value: str) -> float:
+    """The probabilities' temperature: a finite positive number, as the export writes it."""
+    temperature = float(value)
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"a temperature is finite and positive, got {temperature}")
+    return temperature
+
+
 METADATA_DECODERS: dict[str, Callable[[str], Any]] = {
     "classes": json.loads,
     "hyperparameters": json.loads,
     "training_settings": json.loads,
     "opset": int,
-    "temperature": float,
+    "temperature": _temperature,
     "parity_max_abs_diff": float,
     "parity_n_samples": int,
     # Figures measured at training and export keep their type: numbers, not text.

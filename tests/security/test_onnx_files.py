@@ -438,6 +438,8 @@ def test_a_temperature_before_the_softmax_runs_and_other_operators_do_not(tmp_pa
     exp = build_model(tmp_path / "e.onnx", [helper.make_node("Exp", ["logits"], ["e"])], logits="e")
     with pytest.raises(ModelFileError, match=r"uses operator 'Exp', which skdigits' exporters"):
         OnnxDigitClassifier(exp)
+    with pytest.raises(ModelFileError, match=r"malformed `temperature` metadata 'nan'"):
+        decode_metadata({**meta, "temperature": "nan"}, "t.onnx", strict=True)
 
 
 # ---------------------------------------------------------------- fuzzing
