@@ -101,8 +101,7 @@ COMMAND = Command(
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io._inputs import read_inputs, read_labels
-    from ..runtime._checks import check_true_labels
+    from ..io._inputs import read_inputs
 
     predictor = open_model(args.model, allow_pickle=args.allow_pickle, hint=USAGE_HINT)
     if args.labels is not None and len(args.inputs) != 1:
@@ -121,20 +120,7 @@ def run(args: argparse.Namespace) -> int:
         if stacks
         else np.zeros((0, 28, 28), np.float32)
     )
-    truth = None
-    if args.labels is not None:
-        truth = read_labels(args.labels).ravel()
-        if len(truth) != len(X):
-            raise DataError(
-                f"{args.labels} has {len(truth)} labels but {args.inputs[0]} has {len(X)} "
-                "images; pass the matching label file"
-            )
-        truth = check_true_labels(
-            truth,
-            np.asarray(predictor.classes_),
-            what=str(args.labels),
-            fix="pass the matching label file",
-        )
+    truth = None if args.labels is None else _true_labels(args, predictor, len(X))
     if args.limit is not None:
         X, names = X[: args.limit], names[: args.limit]
         truth = truth[: args.limit] if truth is not None else None
@@ -184,6 +170,25 @@ def run(args: argparse.Namespace) -> int:
             correct = int(np.sum(labels == truth))
             print(f"\n{correct}/{len(predicted)} correct ({correct / len(predicted):.2%})")
     return 1 if failed else 0
+
+
+def _true_labels(args: argparse.Namespace, predictor: Any, n_images: int) -> np.ndarray:
+    """The --labels file's labels, one per image, checked against the model's classes."""
+    from ..io._inputs import read_labels
+    from ..runtime._checks import check_true_labels
+
+    truth = read_labels(args.labels).ravel()
+    if len(truth) != n_images:
+        raise DataError(
+            f"{args.labels} has {len(truth)} labels but {args.inputs[0]} has {n_images} "
+            "images; pass the matching label file"
+        )
+    return check_true_labels(
+        truth,
+        np.asarray(predictor.classes_),
+        what=str(args.labels),
+        fix="pass the matching label file",
+    )
 
 
 def _prediction_rows(
