@@ -2,7 +2,7 @@
 
 Each candidate (a run of consecutive pieces) gets a score, the log of how likely
 it is to be the digit the classifier names, less a cost for a shape no digit has
-(wider than tall); a reading is a path of candidates
+(wider than tall) and for the ink the cut after it parts; a reading is a path of candidates
 covering every piece once, in order, and its score is the sum of theirs. Among
 the paths with an allowed number of digits, the best is found exactly, in time
 proportional to candidates × digits.
@@ -10,15 +10,22 @@ proportional to candidates × digits.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-__all__ = ["best_path", "digit_scores", "width_scores"]
+__all__ = ["best_path", "digit_scores", "join_scores", "width_scores"]
 
 _FLOOR = 1e-12  # probabilities are clipped here before their log: never -inf
 # Measured on MNIST digits set side by side: 4 takes touching pairs read as one
 # digit from 82 % to 86 % of numbers right and leaves single digits as they were;
 # 16 reads a few more numbers, but a single digit wider than tall (a 2, a 5) as two.
 _WIDE = 4.0
+# Per stroke a cut parts after a candidate. Measured on 2,000 MNIST test digits read
+# alone and 300 MNIST-composed numbers: 0.05 brings single digits back to 99.0 %
+# (98.8 % without; predict reads 99.3 %) for 89.7 % of numbers (90.0 % without);
+# 0.1 gives 99.0 % and 89.0 %, 0.3 99.1 % and 86.3 %.
+_JOIN = 0.05
 
 
 def digit_scores(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +70,29 @@ def width_scores(widths: np.ndarray) -> np.ndarray:
         ``-4 * (width - 1)**2`` beyond a width of 1, else 0.
     """
     return -_WIDE * np.maximum(np.asarray(widths, np.float64) - 1.0, 0.0) ** 2
+
+
+def join_scores(segmentation: Any) -> np.ndarray:
+    """Log-scores of ending a candidate where a cut parted ink: a digit cut off from
+    the ink it touches is less likely the more strokes the cut crossed (a wide 2 or
+    5 cut in two crosses several, two touching digits one or two).
+
+    Parameters
+    ----------
+    segmentation : Segmentation
+        Its ``spans``, ``n_pieces`` and ``joins``.
+
+    Returns
+    -------
+    ndarray of shape (n_candidates,)
+        ``-0.05`` per stroke (a tenth of the digit height) of ink the cut after
+        each candidate parted; 0 for a candidate ending the number.
+    """
+    stops = np.asarray(segmentation.spans)[:, 1]
+    inner = stops < segmentation.n_pieces
+    scores = np.zeros(len(stops))
+    scores[inner] = -_JOIN * np.asarray(segmentation.joins, np.float64)[stops[inner] - 1]
+    return scores
 
 
 def _is_digit_score(proba: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._core.errors import DataError
 from ..io._segment import Segmentation, segment_number
-from ._paths import best_path, digit_scores, width_scores
+from ._paths import best_path, digit_scores, join_scores, width_scores
 
 __all__ = ["DigitReading", "NumberReading", "read_numbers"]
 
@@ -128,7 +128,7 @@ def _best_reading(
     segmentation: Segmentation, proba: np.ndarray, classes: np.ndarray, lengths: tuple[int, int]
 ) -> NumberReading:
     best, scores = digit_scores(proba)
-    scores = scores + width_scores(segmentation.widths)
+    scores = scores + width_scores(segmentation.widths) + join_scores(segmentation)
     path = best_path(segmentation.n_pieces, segmentation.spans, scores, lengths)
     if path is None:
         low, high = lengths

@@ -102,6 +102,18 @@ def test_overlapping_digits_are_cut_round_their_strokes(digits, pair):
         assert offered(seg, box, slack=2), (box, seg.boxes)
 
 
+def test_a_cut_says_how_much_ink_it_parted_and_marks_apart_part_none(digits):
+    page = np.full((60, 120), 255, np.uint8)
+    page[10:50, 20:26] = 0  # a "1"
+    page[10:50, 70:76] = 0  # another, apart
+    apart = segment_number(page)
+    assert apart.joins.tolist() == [0.0]
+    line, _ = side_by_side([digits[0], digits[0]], 0)  # "00", touching
+    touching = segment_number(line)
+    assert touching.joins.shape == (touching.n_pieces - 1,)
+    assert touching.joins.max() > 0, touching.joins
+
+
 def test_a_five_with_its_flag_apart_is_one_candidate_and_the_flag_never_alone():
     body = [(30, 24), (28, 55), (50, 50), (62, 70), (50, 90), (25, 88)]
     flag = [(40, 12), (72, 12)]  # drawn apart: 7 pixels above the body's top

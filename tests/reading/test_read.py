@@ -17,7 +17,7 @@ from PIL import Image
 
 from skdigits import DataError, DigitReading, NumberReading, read_numbers
 from skdigits.io import preprocess_digit
-from skdigits.reading._paths import best_path, width_scores
+from skdigits.reading._paths import best_path, join_scores, width_scores
 from skdigits.runtime import OnnxDigitClassifier
 from tests._support.hostile import assert_one_line_message
 
@@ -170,3 +170,12 @@ def test_overlapping_digits_are_read_apart(predictor, sure):
     pictures = [number(sure, "84", -1, shift) for shift in range(20)]
     texts = [reading.text for reading in read_numbers(predictor, pictures)]
     assert sum(text == "84" for text in texts) >= 18, texts
+
+
+def test_ending_a_digit_where_a_cut_parts_ink_costs_the_more_strokes_it_crosses():
+    class Cut:  # three pieces: a cut through 3 strokes, then a gap
+        spans = np.array([[0, 1], [0, 2], [1, 2], [2, 3]])
+        n_pieces = 3
+        joins = np.array([3.0, 0.0])
+
+    assert join_scores(Cut()).tolist() == pytest.approx([-0.15, 0.0, 0.0, 0.0])
