@@ -15,7 +15,9 @@ from ._core.errors import (
     FetchError,
     MissingDependencyError,
     ModelFileError,
+    ParameterError,
     SkdigitsError,
+    WriteError,
 )
 from ._core.lazy import lazy_exports
 from ._version import __version__
@@ -34,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .export import export_onnx
     from .models import load_predictor
     from .reading import DigitReading, NumberReading, read_numbers
+    from .runtime import ScaledInputWarning
 
 __all__ = [
     "DataError",
@@ -43,8 +46,11 @@ __all__ = [
     "MissingDependencyError",
     "ModelFileError",
     "NumberReading",
+    "ParameterError",
     "PixelScaler",
+    "ScaledInputWarning",
     "SkdigitsError",
+    "WriteError",
     "__version__",
     "default_param_grid",
     "evaluate_predictions",
@@ -75,6 +81,7 @@ __getattr__ = lazy_exports(
         ".export": ["export_onnx"],
         ".models": ["load_predictor"],
         ".reading": ["DigitReading", "NumberReading", "read_numbers"],
+        ".runtime": ["ScaledInputWarning"],
     },
 )[0]
 

@@ -53,6 +53,14 @@ class ModelFileError(SkdigitsError, ValueError):
     """A saved model or ONNX file is missing, malformed or not one of ours."""
 
 
+class ParameterError(SkdigitsError, ValueError):
+    """A DigitClassifier parameter is outside what skdigits trains, saves and loads.
+
+    The bounds are one table (:data:`skdigits.model_io.PARAMETER_BOUNDS`) that
+    ``fit``, ``skdigits train`` and loading a saved model all apply.
+    """
+
+
 class WriteError(SkdigitsError, OSError):
     """A file or folder could not be written (disk full, read-only, not allowed).
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._core.errors import SkdigitsError
+from .._core.errors import ParameterError
 from .._core.values import is_integer, is_number
 
 
@@ -27,10 +27,6 @@ def describe(value: Any, limit: int = 60) -> str:
     """A value for a message: its repr, cut to one line of at most ``limit`` characters."""
     text = " ".join(repr(value).split())
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
-
-
-class ParameterError(SkdigitsError, ValueError):
-    """A DigitClassifier parameter is outside what skdigits trains, saves and loads."""
 
 
 @dataclass(frozen=True)
