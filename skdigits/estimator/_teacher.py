@@ -63,6 +63,9 @@ def fit_teacher(student: Any, X: Any, y: Any) -> Any:
             "random_state": seed_from(student.random_state),
             "verbose": student.verbose,
             "validation_split": float(student.validation_split),
+            # The student learns from the teacher's net, never its predict_proba:
+            # a temperature would be fitted for nothing.
+            "calibration": None,
         }
         fitted = type(student)(**params).fit(X, y)
     elif isinstance(teacher, str):

@@ -378,8 +378,8 @@ def _load_keras(keras_bytes: bytes, path: Any) -> Any:
     # leaves a hidden .part folder that the next load removes once stale.
     with temporary_dir_beside(Path(tempfile.gettempdir()) / "skdigits-load") as tmp:
         keras_file = tmp / _KERAS
+        keras_file.write_bytes(keras_bytes)  # a full disk here is a WriteError, not the model's
         try:
-            keras_file.write_bytes(keras_bytes)
             return keras.saving.load_model(keras_file, safe_mode=True)
         except Exception as err:  # Keras raises many types for a bad file
             raise ModelFileError(
