@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,18 +22,12 @@ USAGE_HINT = "the model comes first: skdigits read MODEL INPUT..."
 
 def digit_count(text: str) -> tuple[int, int]:
     """argparse ``type=``: ``N`` or ``N-M`` digits, as (fewest, most)."""
-    match = re.fullmatch(r"\s*(\d{1,6})\s*(?:-\s*(\d{1,6})\s*)?", text)
-    if match is None:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of digits (4) or a range (4-6), got {text[:40]!r}"
-        )
-    low = int(match[1])
-    high = int(match[2]) if match[2] is not None else low
-    if not 1 <= low <= high:
-        raise argparse.ArgumentTypeError(
-            f"a length is at least 1 and a range runs from fewer to more digits, got {text!r}"
-        )
-    return low, high
+    from ..reading._read import parse_length
+
+    try:
+        return parse_length(text)
+    except DataError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
@@ -91,18 +84,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"skdigits: error: {err}", file=sys.stderr)
             rows.append({"input": source, "text": None, "probability": None, "error": str(err)})
             continue
-        digits = [
-            {"label": d.label, "probability": d.probability, "box": list(d.box)}
-            for d in reading.digits
-        ]
-        rows.append(
-            {
-                "input": source,
-                "text": reading.text,
-                "probability": reading.probability,
-                "digits": digits,
-            }
-        )
+        rows.append({"input": source, **reading.to_dict()})
     if args.json:
         print(dumps_json({"model": str(args.model), "readings": rows}, indent=2))
     elif args.csv:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from .._core.errors import DataError
 from ..io._segment import Segmentation, segment_number
 from ._paths import best_path, digit_scores, join_scores, width_scores
 
-__all__ = ["DigitReading", "NumberReading", "read_numbers"]
+__all__ = ["DigitReading", "NumberReading", "parse_length", "read_numbers"]
 
 Box = tuple[int, int, int, int]
 
@@ -56,6 +57,22 @@ class NumberReading:
     text: str
     probability: float
     digits: tuple[DigitReading, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reading as JSON values, as ``skdigits read --json`` and the service's
+        ``POST /read`` print it.
+
+        Returns
+        -------
+        dict
+            ``text``, ``probability`` and ``digits``: a list of ``label``,
+            ``probability`` and ``box`` (a list x0, y0, x1, y1), left to right.
+        """
+        digits = [
+            {"label": d.label, "probability": d.probability, "box": list(d.box)}
+            for d in self.digits
+        ]
+        return {"text": self.text, "probability": self.probability, "digits": digits}
 
 
 def read_numbers(
@@ -155,6 +172,28 @@ def _best_reading(
     )
     probability = float(np.prod([d.probability for d in digits]))
     return NumberReading("".join(str(d.label) for d in digits), probability, digits)
+
+
+def parse_length(text: str) -> tuple[int, int]:
+    """A length as a person writes it, ``N`` or ``N-M`` digits, as (fewest, most).
+
+    What ``skdigits read --length`` and the service's ``?length=`` take.
+
+    Raises
+    ------
+    DataError
+        If ``text`` is not a count of 1 to 999999 digits or a range from fewer to more.
+    """
+    match = re.fullmatch(r"\s*(\d{1,6})\s*(?:-\s*(\d{1,6})\s*)?", text)
+    if match is None:
+        raise DataError(f"expected a number of digits (4) or a range (4-6), got {text[:40]!r}")
+    low = int(match[1])
+    high = int(match[2]) if match[2] is not None else low
+    if not 1 <= low <= high:
+        raise DataError(
+            f"a length is at least 1 and a range runs from fewer to more digits, got {text!r}"
+        )
+    return low, high
 
 
 def _check_length(length: Any) -> tuple[int, int]:

@@ -11,6 +11,13 @@ Routes:
   ``"yes"``, ``"no"``) as ``skdigits predict`` takes them: by default values all
   within [0, 1] are multiplied by 255 and dark-on-light images inverted. The answer is
   ``{"labels": [...], "probabilities": [[...], ...], "classes": [...]}``.
+- ``POST /read``: the whole number written in each image (a raw image body, or
+  one or more ``image`` files of a ``multipart/form-data`` upload), read as
+  ``skdigits read`` reads files (:func:`skdigits.read_numbers`), with the optional
+  query parameter ``length`` (``4`` or ``4-6`` digits). The answer is
+  ``{"model": ..., "readings": [...]}``, each reading as ``skdigits read --json``
+  writes it; in an upload of several files an unreadable one is a reading with
+  an ``error`` field, while a single image that cannot be read is a 422.
 - ``GET /metadata``: the model's ONNX metadata; ``GET /healthz``: liveness.
 - ``GET /``: the drawing page; ``GET /openapi.json``: the OpenAPI schema.
 
@@ -18,7 +25,8 @@ Every bad request is answered with a 4xx status and ``{"error": "..."}``: 400 fo
 an empty body or malformed JSON or multipart, 404 and 405 for unknown routes and
 methods, 413 for a body over ``max_body_bytes`` or a batch over ``max_batch``, 415
 for another content type, 422 for well-formed input that is not a digit image
-(wrong shape, values out of range, not an image, blank, too many pixels).
+(wrong shape, values out of range, not an image, blank, too many pixels) or,
+on ``/read``, a picture that is no number (blank, over 256 separate marks).
 
 This module is on the deployment path: it imports numpy, onnxruntime (through
 :mod:`skdigits.runtime`), Pillow (through :mod:`skdigits.io`, when an image
@@ -41,13 +49,14 @@ from .._core.errors import DataError, MissingDependencyError
 from .._core.page import inline_shared
 from .._core.values import quoted
 from ..io._inputs import INVERT_CHOICES, SCALE_CHOICES, to_mnist_convention
+from ..reading._read import parse_length, read_numbers
 from ..runtime._predictor import OnnxDigitClassifier
 
 try:
     import orjson
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
-    from starlette.datastructures import UploadFile
+    from starlette.datastructures import FormData, UploadFile
     from starlette.exceptions import HTTPException
     from starlette.formparsers import MultiPartException, MultiPartParser
     from starlette.requests import Request
@@ -85,6 +94,7 @@ _JSON_TYPES = ("application/json",)
 _IMAGE_TYPES = ("application/octet-stream", "")  # plus image/*: sniffed by Pillow
 _FORM_TYPE = "multipart/form-data"
 _FORM_FIELD = "image"
+_NAME_CHARS = 100  # of an uploaded file's name, in messages and answers
 _PIXELS_HINT = (
     'send {"pixels": [[...28 values...], ...28 rows]} for one image or '
     '{"pixels": [image, ...]} for a batch, intensities 0-255 (or 0-1: see "scale")'
@@ -121,7 +131,9 @@ def create_app(
     decode_concurrency : int, default=2
         Images decoded at once; further uploads wait. With ``max_image_pixels``
         this bounds the memory decoding takes (about 9 bytes per pixel plus 32 MB
-        each), whatever the number of clients.
+        each), whatever the number of clients. ``/read`` reads a page in one of
+        these slots, and at most ``decode_concurrency - 1`` pages at once (one when
+        it is 1), so a slot is always left for ``/predict``.
 
     Returns
     -------
@@ -150,6 +162,7 @@ def create_app(
     )
     service = _DigitService(
         OnnxDigitClassifier(model_path),
+        os.path.basename(os.fspath(model_path)),
         max_body_bytes,
         max_batch,
         body_timeout=float(body_timeout),
@@ -246,7 +259,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {
         404: f"no route {request.url.path}; the routes are GET /, POST /predict, "
-        "GET /metadata, GET /healthz and GET /openapi.json",
+        "POST /read, GET /metadata, GET /healthz and GET /openapi.json",
         405: f"{request.method} is not allowed on {request.url.path}; "
         f"use {(exc.headers or {}).get('Allow', 'another method')}",
     }
@@ -276,6 +289,7 @@ class _DigitService:
     def __init__(
         self,
         classifier: OnnxDigitClassifier,
+        model_name: str,
         max_body_bytes: int,
         max_batch: int,
         *,
@@ -284,16 +298,20 @@ class _DigitService:
         decode_concurrency: int = DEFAULT_DECODE_CONCURRENCY,
     ):
         self.classifier = classifier
+        self.model_name = model_name
         self.max_body_bytes = max_body_bytes
         self.max_batch = max_batch
         self.body_timeout = body_timeout
         self.max_image_pixels = max_image_pixels
         # Bound on the pixels decoded at once; created here, bound to the loop on first use.
         self._decoding = asyncio.Semaphore(decode_concurrency)
+        self._reading = asyncio.Semaphore(max(1, decode_concurrency - 1))
         self.classes = classifier.classes_.tolist()
         self._page = inline_shared(_read_static("index.html").decode("utf-8")).encode("utf-8")
         self._metadata = orjson.dumps(classifier.metadata)
-        self._openapi = orjson.dumps(_openapi_schema(self.classes, max_body_bytes, max_batch))
+        self._openapi = orjson.dumps(
+            _openapi_schema(self.classes, max_body_bytes, max_batch, max_image_pixels)
+        )
 
     async def index(self, request: Request) -> Response:
         return Response(self._page, media_type="text/html; charset=utf-8")
@@ -308,22 +326,8 @@ class _DigitService:
         return Response(self._openapi, media_type="application/json")
 
     async def predict(self, request: Request) -> Response:
-        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        try:
-            body = await asyncio.wait_for(self._read_body(request), self.body_timeout)
-        except TimeoutError:
-            raise _RequestError(
-                408,
-                f"the request body did not arrive within {self.body_timeout:g} s; "
-                "send it at once, or raise --body-timeout",
-                headers={"connection": "close"},
-            ) from None
-        if not body:
-            raise _RequestError(
-                400,
-                "the request body is empty; send an image (Content-Type: image/png or "
-                f"image/jpeg, or a multipart field {_FORM_FIELD!r}) or JSON pixels",
-            )
+        content_type = _content_type(request)
+        body = await self._body(request, " or JSON pixels")
         # Every model call runs in a worker thread, so the loop keeps answering
         # (/healthz included) however slow the model; image decodes also wait for
         # one of `decode_concurrency` slots, which bounds their memory.
@@ -342,7 +346,51 @@ class _DigitService:
             f"multipart/form-data (field {_FORM_FIELD!r}) or application/json",
         )
 
+    async def read(self, request: Request) -> Response:
+        lengths = _query_length(request)
+        content_type = _content_type(request)
+        body = await self._body(request, "")
+        if content_type.startswith("image/") or content_type in _IMAGE_TYPES:
+            uploads = [("upload", body)]
+        elif content_type == _FORM_TYPE:
+            uploads = await self._form_files(request, body)
+        else:
+            raise _RequestError(
+                415,
+                f"unsupported Content-Type {quoted(content_type)}; send image/png, image/jpeg "
+                f"or multipart/form-data (one or more files {_FORM_FIELD!r})",
+            )
+        rows = []
+        for name, data in uploads:
+            # Decoding, cutting and classifying one picture hold one decode slot, as a
+            # decode for /predict does, and pages are read in fewer at once than there
+            # are slots: pages of hostile writing never keep /predict from every slot.
+            async with self._reading, self._decoding:
+                rows.append(await run_in_threadpool(self._read_one, name, data, lengths))
+        if len(rows) == 1 and "error" in rows[0]:
+            raise DataError(rows[0]["error"])
+        return _json({"model": self.model_name, "readings": rows})
+
     # ------------------------------------------------------------ reading
+
+    async def _body(self, request: Request, also: str) -> bytes:
+        """The whole body within ``body_timeout``, refusing an empty one (400)."""
+        try:
+            body = await asyncio.wait_for(self._read_body(request), self.body_timeout)
+        except TimeoutError:
+            raise _RequestError(
+                408,
+                f"the request body did not arrive within {self.body_timeout:g} s; "
+                "send it at once, or raise --body-timeout",
+                headers={"connection": "close"},
+            ) from None
+        if not body:
+            raise _RequestError(
+                400,
+                "the request body is empty; send an image (Content-Type: image/png or "
+                f"image/jpeg, or a multipart field {_FORM_FIELD!r}){also}",
+            )
+        return body
 
     async def _read_body(self, request: Request) -> bytes:
         """The whole body, refusing with 413 as soon as it is known to be too large."""
@@ -365,8 +413,8 @@ class _DigitService:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _form_image(self, request: Request, body: bytes) -> io.BytesIO:
-        """The ``image`` file of a multipart upload (the body is already read and bounded).
+    async def _form(self, request: Request, body: bytes, max_files: int) -> FormData:
+        """The parsed multipart upload (the body is already read and bounded).
 
         Starlette's own multipart parser reads the bounded body; ``request.form()``
         would read the request's stream again, which the size check consumed.
@@ -375,21 +423,33 @@ class _DigitService:
         async def bounded_body() -> AsyncGenerator[bytes, None]:
             yield body
 
-        parser = MultiPartParser(request.headers, bounded_body(), max_files=1, max_fields=10)
+        parser = MultiPartParser(
+            request.headers, bounded_body(), max_files=max_files, max_fields=10
+        )
         try:
-            form = await parser.parse()
+            return await parser.parse()
         except MultiPartException as err:  # the multipart parser's own wording, rephrased
-            if "Too many files" in err.message:
+            if "Too many files" in err.message and max_files == 1:
                 raise _RequestError(
                     422,
                     f"the multipart upload holds more than one file; send one image, as the "
                     f"field {_FORM_FIELD!r}, per request",
                 ) from err
+            if "Too many files" in err.message:
+                raise _RequestError(
+                    413,
+                    f"the multipart upload holds more than {max_files} files, over the limit "
+                    "per request; split it",
+                ) from err
             raise _RequestError(
                 400,
                 f"the multipart body is malformed ({quoted(err.message, 80)}); "
-                f"send one file field {_FORM_FIELD!r}",
+                f"send {'one file field' if max_files == 1 else 'file fields'} {_FORM_FIELD!r}",
             ) from err
+
+    async def _form_image(self, request: Request, body: bytes) -> io.BytesIO:
+        """The ``image`` file of a multipart upload to /predict: exactly one."""
+        form = await self._form(request, body, 1)
         try:
             if len(form.getlist(_FORM_FIELD)) > 1:
                 raise _RequestError(
@@ -397,19 +457,20 @@ class _DigitService:
                     f"the multipart upload has {len(form.getlist(_FORM_FIELD))} fields "
                     f"{_FORM_FIELD!r}; send one image per request",
                 )
-            upload = form.get(_FORM_FIELD)
-            if upload is None:
-                fields = ", ".join(quoted(k) for k in form) or "none"
-                raise _RequestError(
-                    422,
-                    f"the multipart upload has no field {_FORM_FIELD!r} (fields: {fields}); "
-                    f"send the image file as {_FORM_FIELD!r}",
-                )
-            if not isinstance(upload, UploadFile):
-                raise _RequestError(
-                    422, f"the multipart field {_FORM_FIELD!r} is text, not a file; upload a file"
-                )
+            (upload,) = _uploads(form, "the image file")
             return io.BytesIO(await upload.read())
+        finally:
+            await form.close()
+
+    async def _form_files(self, request: Request, body: bytes) -> list[tuple[str, bytes]]:
+        """Each ``image`` file of a multipart upload to /read, with its file name."""
+        form = await self._form(request, body, self.max_batch)
+        try:
+            named = []
+            for k, upload in enumerate(_uploads(form, "each image file")):
+                name = upload.filename or (f"upload {k + 1}" if k else "upload")
+                named.append((name[:_NAME_CHARS], await upload.read()))
+            return named
         finally:
             await form.close()
 
@@ -468,8 +529,77 @@ class _DigitService:
         labels, proba = self.classifier.predict_with_proba(pixels)
         return _json({"labels": labels, "probabilities": proba, "classes": self.classes})
 
+    def _read_one(self, name: str, data: bytes, lengths: tuple[int, int] | None) -> dict[str, Any]:
+        """The reading of one picture, or a row with its ``error``, as ``skdigits read`` has it."""
+        source = io.BytesIO(data)
+        source.name = name  # messages say "image 'year.png' is ...", not "<in-memory file>"
+        try:
+            _check_pixels(source, self.max_image_pixels)
+            (reading,) = read_numbers(self.classifier, source, length=lengths)
+        except DataError as err:
+            return {"input": name, "text": None, "probability": None, "error": str(err)}
+        return {"input": name, **reading.to_dict()}
+
 
 # ---------------------------------------------------------------- helpers
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _query_length(request: Request) -> tuple[int, int] | None:
+    """The ``length`` query parameter of /read as (fewest, most) digits; None when absent."""
+    values = request.query_params.getlist("length")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise _RequestError(400, "the query parameter `length` is given twice; give it once")
+    try:
+        return parse_length(values[0])
+    except DataError as err:
+        raise _RequestError(
+            400, f"the query parameter `length` is malformed: {err}; e.g. ?length=4 or ?length=4-6"
+        ) from err
+
+
+def _uploads(form: FormData, what: str) -> list[UploadFile]:
+    """The files of the field ``image``, refusing an upload without one or with text in it."""
+    uploads = form.getlist(_FORM_FIELD)
+    if not uploads:
+        fields = ", ".join(quoted(k) for k in form) or "none"
+        raise _RequestError(
+            422,
+            f"the multipart upload has no field {_FORM_FIELD!r} (fields: {fields}); "
+            f"send {what} as {_FORM_FIELD!r}",
+        )
+    if not all(isinstance(upload, UploadFile) for upload in uploads):
+        raise _RequestError(
+            422, f"the multipart field {_FORM_FIELD!r} is text, not a file; upload a file"
+        )
+    return [upload for upload in uploads if isinstance(upload, UploadFile)]
+
+
+def _check_pixels(source: io.BytesIO, max_pixels: int | None) -> None:
+    """Refuse a picture over the service's pixel limit from its header, before decoding.
+
+    The reader itself holds pictures to the package's limit; the service may set a
+    lower one, as it does for /predict. What is no image is left for the reader to say.
+    """
+    if max_pixels is None:
+        return
+    from PIL import Image
+
+    from ..io._images import _check_size, _source_name
+
+    try:
+        with Image.open(source) as img:
+            size = img.size
+    except Exception:  # the reader names what is wrong with it
+        return
+    finally:
+        source.seek(0)
+    _check_size(size, _source_name(source), max_pixels)
 
 
 def _convention(document: dict[str, Any], key: str, choices: tuple[str, ...]) -> str:
@@ -558,6 +688,24 @@ _ROUTES = (
         ),
     ),
     _RouteSpec(
+        "/read",
+        "POST",
+        "read",
+        "Read the whole number (several digits) written in each image",
+        "One reading per image: the text, its probability, each digit with its box",
+        _json_content({"$ref": "#/components/schemas/Readings"}),
+        errors=(
+            ("400", "Empty body, malformed multipart or `length`"),
+            ("413", "Body or number of files over the limit"),
+            ("415", "Unsupported Content-Type"),
+            (
+                "422",
+                "A single image that is no number: undecodable, blank, too large, "
+                "over 256 separate marks, not of `length` digits",
+            ),
+        ),
+    ),
+    _RouteSpec(
         "/metadata",
         "GET",
         "metadata",
@@ -592,9 +740,13 @@ def _operation(route: _RouteSpec) -> dict[str, Any]:
     return {"summary": route.summary, "responses": responses}
 
 
-def _openapi_schema(classes: list[Any], max_body_bytes: int, max_batch: int) -> dict[str, Any]:
+def _openapi_schema(
+    classes: list[Any], max_body_bytes: int, max_batch: int, max_image_pixels: int | None
+) -> dict[str, Any]:
     """The OpenAPI 3.1 description of the routes in :data:`_ROUTES`."""
     from .._version import __version__
+    from ..io._images import MAX_IMAGE_PIXELS
+    from ..io._segment import MAX_PIECES
 
     paths = {r.path: {r.method.lower(): _operation(r)} for r in _ROUTES if r.documented}
     paths["/predict"]["post"].update(
@@ -612,6 +764,23 @@ def _openapi_schema(classes: list[Any], max_body_bytes: int, max_batch: int) -> 
         ),
         requestBody=_predict_request_body(),
     )
+    pixels = MAX_IMAGE_PIXELS if max_image_pixels is None else max_image_pixels
+    paths["/read"]["post"].update(
+        description=(
+            "Each image (the raw body, or each multipart file `image`: repeat the field "
+            "for several) holds one number written on a line, dark on light or light on "
+            "dark, drawn or photographed; it is read as `skdigits read` reads files: its "
+            "ink is cut into candidate digits, every candidate classified, and the "
+            "reading is the sequence the model is surest of. Each reading is what "
+            "`skdigits read --json` prints for a file. A single image that cannot be "
+            "read is answered 422 with its error; in an upload of several, such an image "
+            "is a reading with an `error` field (and `text` null) and the others are read. "
+            f"Bodies are limited to {max_body_bytes} bytes, uploads to {max_batch} files, "
+            f"images to {pixels} pixels and {MAX_PIECES} separate marks."
+        ),
+        parameters=[_LENGTH_PARAMETER],
+        requestBody=_read_request_body(),
+    )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -620,7 +789,7 @@ def _openapi_schema(classes: list[Any], max_body_bytes: int, max_batch: int) -> 
             "description": "Handwritten digit (MNIST) recognition with an ONNX model.",
         },
         "paths": paths,
-        "components": {"schemas": _schemas(len(classes), max_batch)},
+        "components": {"schemas": {**_schemas(len(classes), max_batch), **_read_schemas()}},
     }
 
 
@@ -656,6 +825,115 @@ def _predict_request_body() -> dict[str, Any]:
             _FORM_TYPE: {"schema": upload},
             **_json_content({"$ref": "#/components/schemas/PixelsRequest"}),
         },
+    }
+
+
+_LENGTH_PARAMETER = {
+    "name": "length",
+    "in": "query",
+    "required": False,
+    "description": "The number of digits each image holds (`4`), or the fewest and most "
+    "(`4-6`), as `skdigits read --length` takes it: a form field's length.",
+    "schema": {"type": "string", "pattern": r"^\s*\d{1,6}\s*(-\s*\d{1,6}\s*)?$"},
+    "examples": {"exact": {"value": "4"}, "range": {"value": "4-6"}},
+}
+
+
+def _read_request_body() -> dict[str, Any]:
+    binary = {"schema": {"type": "string", "contentMediaType": "image/*"}}
+    upload = {
+        "type": "object",
+        "required": [_FORM_FIELD],
+        "properties": {
+            _FORM_FIELD: {
+                "description": "One or more image files, one number each.",
+                "type": "array",
+                "items": {"type": "string", "format": "binary"},
+            }
+        },
+    }
+    return {
+        "required": True,
+        "content": {
+            "image/png": binary,
+            "image/jpeg": binary,
+            _FORM_TYPE: {"schema": upload, "encoding": {_FORM_FIELD: {"contentType": "image/*"}}},
+        },
+    }
+
+
+def _read_schemas() -> dict[str, Any]:
+    probability = {"type": "number", "minimum": 0, "maximum": 1}
+    digit = {
+        "type": "object",
+        "required": ["label", "probability", "box"],
+        "properties": {
+            "label": {"type": "integer"},
+            "probability": probability,
+            "box": {
+                "description": "The digit's ink in the image's pixels: x0, y0, x1, y1, "
+                "the ends exclusive.",
+                "type": "array",
+                "minItems": 4,
+                "maxItems": 4,
+                "items": {"type": "integer", "minimum": 0},
+            },
+        },
+    }
+    reading = {
+        "type": "object",
+        "required": ["input", "text", "probability"],
+        "properties": {
+            "input": {
+                "description": "The file's name in the upload; `upload` for a raw body.",
+                "type": "string",
+            },
+            "text": {
+                "description": "The digits read; null with `error`.",
+                "anyOf": [{"type": "string"}, {"type": "null"}],
+            },
+            "probability": {
+                "description": "Of the whole reading: the product of its digits'.",
+                "anyOf": [probability, {"type": "null"}],
+            },
+            "digits": {"type": "array", "items": {"$ref": "#/components/schemas/DigitReading"}},
+            "error": {"description": "Why this image could not be read.", "type": "string"},
+        },
+    }
+    example = {
+        "model": "mnist.onnx",
+        "readings": [
+            {
+                "input": "year.png",
+                "text": "2026",
+                "probability": 0.9712,
+                "digits": [
+                    {"label": 2, "probability": 0.9958, "box": [12, 8, 40, 52]},
+                    {"label": 0, "probability": 0.9921, "box": [47, 10, 77, 50]},
+                    {"label": 2, "probability": 0.9903, "box": [86, 9, 118, 51]},
+                    {"label": 6, "probability": 0.9927, "box": [125, 6, 151, 50]},
+                ],
+            },
+            {
+                "input": "blank.png",
+                "text": None,
+                "probability": None,
+                "error": "image 'blank.png' is blank: no digit found; ...",
+            },
+        ],
+    }
+    return {
+        "Readings": {
+            "type": "object",
+            "required": ["model", "readings"],
+            "properties": {
+                "model": {"description": "The served model file's name.", "type": "string"},
+                "readings": {"type": "array", "items": {"$ref": "#/components/schemas/Reading"}},
+            },
+            "examples": [example],
+        },
+        "Reading": reading,
+        "DigitReading": digit,
     }
 
 

@@ -335,3 +335,74 @@ def test_two_large_photos_at_once_stay_within_two_decode_slots(tmp_path):
     assert sorted(statuses) == [200, 200, 422, 422], statuses
     assert peak - before <= 2 * decode_memory_bound(MAX_IMAGE_PIXELS), (peak - before) / MiB
     print(f"server peak {peak / MiB:.0f} MB, {(peak - before) / MiB:.0f} MB over its start")
+
+
+def dotted_page(side: int = 4096) -> bytes:
+    """A white page of ``side``² pixels with a 2-pixel dot every 16: 65,536 marks, about 29 KB."""
+    from PIL import Image
+
+    page = np.full((side, side), 255, np.uint8)
+    page[::16, ::16] = 0
+    page[1::16, ::16] = 0
+    return png(Image.fromarray(page))
+
+
+def post_read(port: int, body: bytes, timeout: float) -> tuple[int, bytes]:
+    """``POST /read`` of a PNG on a fresh connection: the status and the body."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", "/read", body=body, headers={"Content-Type": "image/png"})
+        reply = conn.getresponse()
+        return reply.status, reply.read()
+    finally:
+        conn.close()
+
+
+def test_pages_of_thousands_of_marks_sent_to_read_do_not_hold_predict(tmp_path):
+    """Six pages of 65,536 dots (16 MP each) sent to /read at once: each is refused for
+    its marks, and a 28x28 PNG sent to /predict meanwhile is answered at once, since
+    pages are read in fewer at a time than there are decode slots (sharing them all, the
+    PNG waited 1.2 s, for pages to be refused). The server's peak memory grows by at
+    most the two decode slots' bound."""
+    model = build_model(tmp_path / "m.onnx")
+    page, pages = dotted_page(), 6
+    answers: dict[str, tuple[int, bytes, float]] = {}
+
+    def send(name: str, call: Any, *args: Any) -> None:
+        t0 = time.monotonic()
+        status, reply = call(*args)
+        answers[name] = (status, reply, time.monotonic() - t0)
+
+    with limited_server(serve_argv(model)) as server:
+        assert post(server.port, small_digit_png(), "image/png")[0] == 200  # all imported
+        before = peak_rss(server.process.pid)
+        clients = [
+            threading.Thread(
+                target=send, args=(f"page{i}", post_read, server.port, page, HANG_SECONDS * 3)
+            )
+            for i in range(pages)
+        ]
+        for client in clients:
+            client.start()
+        time.sleep(0.5)  # the pages are in
+        send("png", post, server.port, small_digit_png(), "image/png", HANG_SECONDS)
+        for client in clients:
+            client.join(timeout=HANG_SECONDS * 3)
+        peak = peak_rss(server.process.pid)
+    for i in range(pages):
+        status, reply, _ = answers[f"page{i}"]
+        assert status == 422, reply
+        assert b"breaks into 65536 pieces of writing, over the limit of 256" in reply
+    assert answers["png"][0] == 200
+    reads = sorted(seconds for name, (_, _, seconds) in answers.items() if name != "png")
+    # Well within the quickest refusal: the PNG waited for no page.
+    assert answers["png"][2] < min(5, reads[0] / 2), (answers["png"], reads)
+    assert reads[-1] < HANG_SECONDS * 3, reads
+    assert peak - before <= 2 * decode_memory_bound(MAX_IMAGE_PIXELS), (peak - before) / MiB
+    print(
+        f"{pages} pages of 65,536 dots: refused in {reads[0]:.2f}-{reads[-1]:.2f} s; "
+        f"/predict answered in {answers['png'][2]:.2f} s; server peak "
+        f"{(peak - before) / MiB:.0f} MB over its start"
+    )

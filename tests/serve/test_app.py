@@ -195,12 +195,16 @@ def test_openapi_schema_describes_every_route(client):
     assert r.status_code == 200
     schema = r.json()
     assert schema["openapi"].startswith("3.1")
-    assert set(schema["paths"]) == {"/", "/predict", "/metadata", "/healthz"}
+    assert set(schema["paths"]) == {"/", "/predict", "/read", "/metadata", "/healthz"}
     predict = schema["paths"]["/predict"]["post"]
     assert {"image/png", "image/jpeg", "multipart/form-data", "application/json"} <= set(
         predict["requestBody"]["content"]
     )
     assert {"200", "400", "413", "415", "422"} <= set(predict["responses"])
+    read = schema["paths"]["/read"]["post"]
+    assert {"image/png", "image/jpeg", "multipart/form-data"} <= set(read["requestBody"]["content"])
+    assert [p["name"] for p in read["parameters"]] == ["length"]
+    assert {"200", "400", "413", "415", "422"} <= set(read["responses"])
 
     def refs(node):
         if isinstance(node, dict):

@@ -8,6 +8,7 @@ refused requests name the problem without echoing a Python repr or a long string
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 from typing import Any
@@ -50,7 +51,7 @@ def violations(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> list
             target = target[part]
         return violations(value, target, root)
     kinds = {"array": list, "object": dict, "string": str, "number": int | float}
-    kinds["integer"] = int
+    kinds |= {"integer": int, "null": type(None)}
     found: list[str] = []
     if "type" in schema and (
         not isinstance(value, kinds[schema["type"]]) or isinstance(value, bool)
@@ -95,6 +96,50 @@ def test_every_documented_request_is_valid_and_answered(server, openapi):
         assert len(answer["labels"]) == (len(example["pixels"]) if batch else 1)
         prediction = openapi["components"]["schemas"]["Prediction"]
         assert violations(answer, prediction, openapi) == []
+
+
+def four_bars() -> bytes:
+    """Four tall bars far apart, dark on white: a number of four digits for any model."""
+    from PIL import Image
+
+    page = np.full((80, 400), 255, np.uint8)
+    for x in (40, 130, 220, 310):
+        page[10:70, x : x + 12] = 0
+    return png(Image.fromarray(page))
+
+
+def test_the_documented_readings_are_what_read_answers(server, openapi):
+    from PIL import Image
+
+    readings = openapi["components"]["schemas"]["Readings"]
+    (example,) = readings["examples"]
+    assert violations(example, readings, openapi) == []
+    assert {"text", "digits"} <= set(example["readings"][0])
+    assert "error" in example["readings"][1]
+    broken = {**example, "readings": [{**example["readings"][0], "text": 2026}]}
+    assert violations(broken, readings, openapi)  # the check can fail
+
+    (parameter,) = openapi["paths"]["/read"]["post"]["parameters"]
+    assert parameter["name"] == "length"
+    for query in ["", *(f"?length={e['value']}" for e in parameter["examples"].values())]:
+        status, body = _post_read(server.port, four_bars(), query)
+        assert status == 200, (query, body)
+        answer = json.loads(body)
+        assert violations(answer, readings, openapi) == [], answer
+        assert len(answer["readings"][0]["digits"]) == 4
+    status, body = _post_read(server.port, png(Image.new("L", (90, 90), 255)))
+    assert status == 422
+    assert violations(json.loads(body), {"$ref": "#/components/schemas/Error"}, openapi) == []
+
+
+def _post_read(port: int, body: bytes, query: str = "") -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", f"/read{query}", body=body, headers={"Content-Type": "image/png"})
+        reply = conn.getresponse()
+        return reply.status, reply.read()
+    finally:
+        conn.close()
 
 
 def test_the_description_says_how_json_pixels_are_prepared(openapi):
