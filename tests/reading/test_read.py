@@ -7,6 +7,8 @@ is tested is the reading, not the model.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -18,6 +20,7 @@ from PIL import Image
 from skdigits import DataError, DigitReading, NumberReading, read_numbers
 from skdigits.io import preprocess_digit
 from skdigits.reading._paths import best_path, join_scores, width_scores
+from skdigits.reading._read import parse_length
 from skdigits.runtime import OnnxDigitClassifier
 from tests._support.hostile import assert_one_line_message
 
@@ -125,6 +128,34 @@ def test_a_length_that_is_no_count_is_refused(predictor, sure, length):
     with pytest.raises(DataError) as err:
         read_numbers(predictor, number(sure, "42", 8), length=length)
     assert_one_line_message(str(err.value), r"`length` must be a number of digits")
+
+
+@pytest.mark.parametrize(
+    ("text", "lengths"), [("4", (4, 4)), (" 4 - 6 ", (4, 6)), ("1-999999", (1, 999999))]
+)
+def test_a_written_length_is_a_count_or_a_range(text, lengths):
+    assert parse_length(text) == lengths
+
+
+@pytest.mark.parametrize("text", ["0", "4-2", "four", "1-2-3", "1234567", "", "4-"])
+def test_a_written_length_that_is_no_count_is_one_line(text):
+    with pytest.raises(DataError) as err:
+        parse_length(text)
+    assert_one_line_message(
+        str(err.value), r"^(expected a number of digits|a length is at least 1)"
+    )
+
+
+def test_a_reading_as_json_values_is_what_read_json_prints(predictor, sure):
+    (reading,) = read_numbers(predictor, number(sure, "42", 8))
+    values = reading.to_dict()
+    assert list(values) == ["text", "probability", "digits"]
+    assert values["text"] == "42"
+    assert values["probability"] == reading.probability
+    assert values["digits"] == [
+        {"label": d.label, "probability": d.probability, "box": list(d.box)} for d in reading.digits
+    ]
+    assert json.loads(json.dumps(values)) == values  # plain JSON types only
 
 
 def test_a_length_the_writing_cannot_have_is_a_one_line_error(predictor, sure):
