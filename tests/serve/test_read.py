@@ -195,3 +195,17 @@ def test_read_is_in_the_routes_a_404_lists(server):
     r = httpx.get(f"{server.url}/nope", timeout=5)
     error(r, 404, r"POST /read")
     error(httpx.get(f"{server.url}/read", timeout=5), 405, "use POST")
+
+
+def test_a_long_file_name_is_cut_in_the_answer_and_the_message(server, sure):
+    name = "n" * 3000 + ".png"
+    files = [
+        ("image", (name, blank(), "image/png")),
+        ("image", ("7.png", written(sure, "7"), "image/png")),
+    ]
+    r = read(server, files=files)
+    assert r.status_code == 200, r.text
+    empty, seven = r.json()["readings"]
+    assert empty["input"] == "n" * 100
+    assert len(empty["error"]) < 300, empty["error"]
+    assert seven["text"] == "7"
