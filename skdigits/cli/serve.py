@@ -53,7 +53,7 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         "--max-batch",
         type=positive_int,
         metavar="N",
-        help="refuse JSON batches of more images with 413 (default: 256)",
+        help="refuse JSON batches, or uploads to /read, of more images with 413 (default: 256)",
     )
 
 
@@ -104,7 +104,8 @@ def _add_limit_options(group: Any) -> None:
         type=positive_int,
         metavar="N",
         default=2,
-        help="images decoded at once; about 9 bytes per pixel each (default: %(default)s)",
+        help="images decoded at once, about 9 bytes per pixel each; /read reads at most N-1 "
+        "pages at once, so /predict always has a slot (default: %(default)s)",
     )
 
 
@@ -128,13 +129,15 @@ COMMAND = Command(
     "serve",
     help="serve an ONNX model over HTTP, with a drawing page",
     description="""
-        Serve an ONNX model: POST /predict (an image, or JSON pixels), GET /metadata,
-        GET /healthz, GET /openapi.json, and a page at / to draw a digit on.
+        Serve an ONNX model: POST /predict (an image, or JSON pixels), POST /read
+        (whole numbers written in images), GET /metadata, GET /healthz,
+        GET /openapi.json, and a page at / to draw a digit on.
     """,
     examples=(
         "skdigits serve model.onnx                  # http://127.0.0.1:8000/",
         "skdigits serve model.onnx --host 0.0.0.0 --port 8080 --workers 2",
         "curl -F image=@seven.png http://127.0.0.1:8000/predict",
+        "curl -F image=@year.png 'http://127.0.0.1:8000/read?length=4'",
     ),
     model="an .onnx file written by `skdigits export`",
     options=(
