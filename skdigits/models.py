@@ -8,8 +8,8 @@ its first bytes, is refused unless the caller trusts it (``allow_pickle=True``),
 because unpickling runs any code the file holds. An input file given where the
 model belongs (an image, an array: the arguments swapped) is named for what it is.
 
-Every predictor returned has ``classes_``, ``predict_with_proba(X)`` and
-``predict_proba(X)``.
+Every predictor returned has ``classes_``, ``digit_threshold_``,
+``predict_with_proba(X)``, ``predict_with_score(X)`` and ``predict_proba(X)``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 from ._core.errors import ModelFileError, one_line
 from .io._images import _source_name
 from .runtime._checks import check_finite_outputs, input_file_kind, looks_like_pickle
+from .runtime._digit_score import digit_score_from_proba
 
 __all__ = [
     "PICKLE_SUFFIXES",
@@ -151,6 +152,8 @@ class PipelinePredictor:
         self.pipeline = pipeline
         self.name = name
         self.classes_ = pipeline.classes_
+        # The threshold the pipeline's own is_digit uses (its override, else fitted).
+        self.digit_threshold_ = pipeline[-1]._threshold_in_use()
 
     def predict_proba(self, X: Any) -> np.ndarray:
         if isinstance(X, np.ndarray) and X.ndim >= 2 and X.shape[0] == 0:
@@ -164,6 +167,11 @@ class PipelinePredictor:
     def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)], proba
+
+    def predict_with_score(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Labels, probabilities and digit scores, as the ONNX predictor's method."""
+        labels, proba = self.predict_with_proba(X)
+        return labels, proba, digit_score_from_proba(proba)
 
 
 def _plain_name(path: str | os.PathLike[str]) -> str:

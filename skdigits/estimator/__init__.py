@@ -16,7 +16,7 @@ from .._core.lazy import lazy_exports
 if TYPE_CHECKING:  # pragma: no cover
     from ._classifier import DigitClassifier
     from ._params import PARAMETER_CONSTRAINTS
-    from ._pipeline import check_skdigits_pipeline, make_pipeline
+    from ._pipeline import check_skdigits_pipeline, digit_score, is_digit, make_pipeline
     from ._presets import PRESETS, preset_params
     from ._saving import load_metadata, load_model, save_model
     from ._scaler import PixelScaler
@@ -29,6 +29,8 @@ __all__ = [
     "DigitClassifier",
     "PixelScaler",
     "check_skdigits_pipeline",
+    "digit_score",
+    "is_digit",
     "load_metadata",
     "load_model",
     "make_pipeline",
@@ -41,7 +43,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         "._classifier": ["DigitClassifier"],
         "._params": ["PARAMETER_CONSTRAINTS"],
-        "._pipeline": ["check_skdigits_pipeline", "make_pipeline"],
+        "._pipeline": ["check_skdigits_pipeline", "digit_score", "is_digit", "make_pipeline"],
         "._presets": ["PRESETS", "preset_params"],
         "._saving": ["load_metadata", "load_model", "save_model"],
         "._scaler": ["PixelScaler"],

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..model_io._bounds import check_network_size
 from ..nn._tf import seed_from, seeded
+from ..runtime._digit_score import digit_score_from_proba, fit_digit_threshold
 from ._calibration import (
     MIN_CALIBRATION_SAMPLES,
     apply_temperature,
@@ -147,6 +148,14 @@ class DigitClassifier(KerasTrainingHooks):
         None, with ``validation_split=0``, or with fewer than 50 validation
         images. An ensemble gets one ``T`` on its averaged probabilities; a
         distilling student sees its teacher's uncalibrated soft targets.
+    digit_threshold : float in [0, 1] or None, default=None
+        The digit score below which :meth:`is_digit` says "not a digit". None
+        uses ``digit_threshold_``, fitted at the end of every ``fit`` and
+        ``partial_fit`` on the validation images (as the temperature is) so that
+        99 % of them are kept: the 1 % quantile of their digit scores. With
+        ``validation_split=0`` or fewer than 50 validation images the fitted
+        threshold is 0.0, and every image is a digit. A float sets the threshold
+        without refitting; 0.0 accepts every image.
     augment : float or None, default=None
         Strength of random transformations while training
         (:func:`~skdigits.nn.augmentation_layers`); none are exported.
@@ -188,6 +197,9 @@ class DigitClassifier(KerasTrainingHooks):
     model_ : keras.Model
     temperature_ : float
         The fitted temperature (1.0: probabilities as the net gives them).
+    digit_threshold_ : float
+        The digit threshold fitted on the validation images (see
+        ``digit_threshold``); 0.0 for a model saved before it existed.
     history_ : dict
         Per-epoch ``loss``, ``accuracy``, ``val_loss`` and ``val_accuracy``.
     n_features_in_ : int
@@ -221,6 +233,7 @@ class DigitClassifier(KerasTrainingHooks):
         early_stopping: bool = False,
         patience: int = 3,
         calibration: str | None = "temperature",
+        digit_threshold: float | None = None,
         augment: float | None = None,
         augmentations: str = "shift+rotate+zoom",
         label_smoothing: float = 0.0,
@@ -271,6 +284,7 @@ class DigitClassifier(KerasTrainingHooks):
         self.early_stopping = early_stopping
         self.patience = patience
         self.calibration = calibration
+        self.digit_threshold = digit_threshold
         self.augment = augment
         self.augmentations = augmentations
         self.label_smoothing = label_smoothing
@@ -371,6 +385,37 @@ class DigitClassifier(KerasTrainingHooks):
         proba = normalize_rows(self._net_outputs(X, **kwargs))
         return self.classes_[np.argmax(proba, axis=1)]
 
+    def digit_score(self, X, **kwargs):
+        """How much each image looks like a digit, higher for more (float32, shape (n,)).
+
+        The largest calibrated probability of each row
+        (:func:`~skdigits.runtime.digit_score_from_proba`), the same number as
+        the exported ONNX graph's ``digit_score`` output.
+        """
+        return digit_score_from_proba(self.predict_proba(X, **kwargs))
+
+    def is_digit(self, X, **kwargs):
+        """Whether each image is taken for a digit: its digit score reaches the threshold.
+
+        The threshold is ``digit_threshold`` when set, else ``digit_threshold_``
+        (fitted to keep 99 % of the validation digits). ``predict`` still gives
+        every image a label; this says which of them to believe.
+
+        Returns
+        -------
+        ndarray of bool, shape (n_samples,)
+        """
+        return self.digit_score(X, **kwargs) >= self._threshold_in_use()
+
+    def _threshold_in_use(self) -> float:
+        """The digit threshold in use: ``digit_threshold`` if set, else ``digit_threshold_``."""
+        check_is_fitted(self, "model_")
+        override = getattr(self, "digit_threshold", None)  # absent in an older pickle
+        if override is not None:
+            return float(override)
+        # A model loaded from a file written before the threshold has none: 0.0.
+        return float(getattr(self, "digit_threshold_", 0.0))
+
     def _temperature(self) -> float:
         # A model loaded from a file written before calibration has none: T = 1.
         return float(getattr(self, "temperature_", 1.0))
@@ -381,22 +426,34 @@ class DigitClassifier(KerasTrainingHooks):
         result = super()._fit_keras_model(
             X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
         )
-        self.temperature_ = self._fit_temperature(X, y)
+        held_out = self._held_out(X, y)
+        self.temperature_ = 1.0
+        self.digit_threshold_ = 0.0
+        if held_out is not None:
+            activations, y_index = held_out
+            if self.calibration is not None:
+                logits = calibration_logits(activations)
+                self.temperature_ = fit_temperature(logits, y_index)
+            proba = apply_temperature(activations, self.temperature_)
+            self.digit_threshold_ = fit_digit_threshold(digit_score_from_proba(proba))
         return result
 
-    def _fit_temperature(self, X: Any, y: Any) -> float:
-        """T fitted on the rows Keras held out for validation, or 1.0 when there are too few."""
+    def _held_out(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """The net's activations and class indices of the rows Keras held out for validation.
+
+        None when there are fewer than 50 of them: nothing is fitted on so few.
+        """
         split = float(self.validation_split)
-        if self.calibration is None or split == 0.0 or not isinstance(X, np.ndarray):
-            return 1.0
+        if split == 0.0 or not isinstance(X, np.ndarray):
+            return None
         start = int(np.floor(len(X) * (1.0 - split)))  # Keras' train_validation_split
         if len(X) - start < MIN_CALIBRATION_SAMPLES:
-            return 1.0
+            return None
         y_val = np.asarray(y)[start:]
         # Encoded labels: class indices, or one-hot rows with label smoothing.
         y_index = y_val.argmax(axis=1) if y_val.ndim == 2 and y_val.shape[1] > 1 else y_val
-        logits = calibration_logits(_net_rows(self.model_, X[start:]))
-        return fit_temperature(logits, np.asarray(y_index).reshape(-1).astype(np.intp))
+        activations = _net_rows(self.model_, X[start:])
+        return activations, np.asarray(y_index).reshape(-1).astype(np.intp)
 
     def __sklearn_tags__(self):
         # SciKeras lists ClassifierMixin after BaseEstimator, whose tags then win:

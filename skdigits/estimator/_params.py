@@ -79,6 +79,9 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "early_stopping": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
     "calibration": (is_calibration, "'temperature' or None"),
+    "digit_threshold": _bounded(
+        "digit_threshold", " (None: the threshold fitted on the validation digits)"
+    ),
     "patience": _bounded("patience"),
     "steps_per_execution": _bounded("steps_per_execution"),
     "reuse_models": (lambda v: isinstance(v, bool | np.bool_), "True or False"),

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from sklearn.pipeline import Pipeline
 
 from .._core.errors import SkdigitsError
+from ..runtime._digit_score import digit_score_from_proba
 from ._classifier import DigitClassifier
 from ._presets import PRESETS, preset_params
 from ._scaler import PixelScaler
 
-__all__ = ["PRESETS", "check_skdigits_pipeline", "make_pipeline", "preset_params"]
+__all__ = [
+    "PRESETS",
+    "check_skdigits_pipeline",
+    "digit_score",
+    "is_digit",
+    "make_pipeline",
+    "preset_params",
+]
 
 
 def make_pipeline(preset: str | None = None, **params: Any) -> Pipeline:
@@ -98,3 +107,59 @@ def check_skdigits_pipeline(
         where = f"{source} holds a pipeline that" if source else "the pipeline"
         raise error(f"{where} is not fitted yet; call fit(X, y) before {action}")
     return scaler, clf
+
+
+def digit_score(model: Any, X: Any) -> np.ndarray:
+    """How much each image looks like a digit, higher for more (float32, shape (n,)).
+
+    A scikit-learn ``Pipeline`` has no such method, so this function takes what
+    :func:`make_pipeline` and :func:`~skdigits.estimator.load_model` return.
+
+    Parameters
+    ----------
+    model : Pipeline or DigitClassifier
+        A fitted skdigits pipeline (raw images) or a fitted classifier (scaled rows).
+    X : array-like
+        Images, as ``model.predict`` takes them.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), dtype float32
+        The largest calibrated probability of each image, the number the
+        exported ONNX graph gives as ``digit_score``.
+
+    Examples
+    --------
+    >>> from skdigits.estimator import digit_score, is_digit
+    >>> digit_score(pipe, X_test[:2])  # doctest: +SKIP
+    array([0.998, 0.991], dtype=float32)
+    >>> is_digit(pipe, X_test[:2])  # doctest: +SKIP
+    array([ True,  True])
+    """
+    if isinstance(model, DigitClassifier):
+        return model.digit_score(X)
+    check_skdigits_pipeline(model, purpose="digit_score", action="scoring images")
+    return digit_score_from_proba(model.predict_proba(X))
+
+
+def is_digit(model: Any, X: Any) -> np.ndarray:
+    """Whether each image is taken for a digit: its :func:`digit_score` reaches the threshold.
+
+    The threshold is the classifier's ``digit_threshold`` when set, else its
+    ``digit_threshold_``, fitted to keep 99 % of the validation digits
+    (:class:`DigitClassifier`). ``model.predict`` still labels every image.
+
+    Parameters
+    ----------
+    model : Pipeline or DigitClassifier
+        As for :func:`digit_score`.
+    X : array-like
+
+    Returns
+    -------
+    ndarray of bool, shape (n_samples,)
+    """
+    clf = model if isinstance(model, DigitClassifier) else None
+    if clf is None:
+        _, clf = check_skdigits_pipeline(model, purpose="is_digit", action="scoring images")
+    return digit_score(model, X) >= clf._threshold_in_use()

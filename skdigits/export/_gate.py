@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._core.errors import SkdigitsError
+from ..runtime._digit_score import DIGIT_SCORE_OUTPUT, digit_score_from_proba
 
 #: The largest |Δp| allowed between ONNX and ``pipeline.predict_proba``.
 PARITY_TOLERANCE = 1e-5
@@ -48,7 +49,9 @@ class ParityReport:
         Images whose ONNX ``label`` differs from ``pipeline.predict``.
     max_abs_diff : float
         Largest absolute difference between ONNX ``probabilities`` and
-        ``pipeline.predict_proba`` (``inf`` if shapes differ or values are not finite).
+        ``pipeline.predict_proba``, and between ONNX ``digit_score`` (when the
+        model has it) and the score of those probabilities (``inf`` if shapes
+        differ or values are not finite).
     tolerance : float
         The largest ``max_abs_diff`` that passes.
     """
@@ -196,21 +199,31 @@ def measure_parity(
     x = as_check_images(images)
     source = model if isinstance(model, bytes) else os.fspath(model)
     session = quiet_session(source)
-    onnx_label, onnx_proba = session.run(["label", "probabilities"], {"pixels": x})
+    names = ["label", "probabilities"]
+    if DIGIT_SCORE_OUTPUT in {o.name for o in session.get_outputs()}:
+        names.append(DIGIT_SCORE_OUTPUT)
+    onnx_label, onnx_proba, *onnx_score = session.run(names, {"pixels": x})
     # The same float32 images go to both sides; PixelScaler casts to float32 anyway.
     expected_proba = np.asarray(pipeline.predict_proba(x))
     expected_label = np.asarray(pipeline.predict(x))
 
-    if onnx_proba.shape == expected_proba.shape:
-        diff = np.abs(onnx_proba.astype(np.float64) - expected_proba.astype(np.float64))
-        max_abs_diff = float(diff.max()) if np.isfinite(diff).all() else float("inf")
-    else:
-        max_abs_diff = float("inf")
+    max_abs_diff = _max_abs_diff(onnx_proba, expected_proba)
+    if onnx_score:  # the digit score, as the Python side computes it from its probabilities
+        expected_score = digit_score_from_proba(expected_proba)
+        max_abs_diff = max(max_abs_diff, _max_abs_diff(onnx_score[0], expected_score))
     if onnx_label.shape == expected_label.shape:
         n_mismatches = int(np.count_nonzero(onnx_label != expected_label))
     else:
         n_mismatches = len(x)
     return ParityReport(len(x), n_mismatches, max_abs_diff, tolerance)
+
+
+def _max_abs_diff(got: np.ndarray, expected: np.ndarray) -> float:
+    """The largest absolute difference of two arrays; infinite if their shapes differ."""
+    if got.shape != expected.shape:
+        return float("inf")
+    diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+    return float(diff.max(initial=0.0)) if np.isfinite(diff).all() else float("inf")
 
 
 def check_parity(

@@ -9,6 +9,10 @@ tf2onnx converts the Keras net alone, as a ``tf.function`` over float32
                                                        └─Log─Mul 1/T─Softmax─▶ probabilities
 
 (with a temperature of 1, ``p`` is the ``probabilities`` output itself).
+:func:`add_digit_score` then gives the whole exported graph (a pipeline, or a
+``CalibratedClassifierCV`` around pipelines) its third output::
+
+    probabilities ─ReduceMax over classes─▶ digit_score
 
 The ÷255 is not in this graph: the skl2onnx converter of
 :class:`~skdigits.PixelScaler` adds it as a ``Div`` node (see :mod:`._skl2onnx`).
@@ -25,6 +29,7 @@ import numpy as np
 
 from .._core.deps import require
 from ..estimator._calibration import inverse_temperature
+from ..runtime._digit_score import DIGIT_SCORE_KIND, DIGIT_SCORE_OUTPUT
 from ._gate import ExportError, class_labels
 
 require("onnx", feature="ONNX export")
@@ -162,3 +167,38 @@ def classifier_to_onnx(clf: Any, *, opset: int) -> onnx.ModelProto:
     return onnx.compose.merge_models(
         net, head, io_map=[(net.graph.output[0].name, "activations")], prefix1="keras_"
     )
+
+
+def add_digit_score(model: onnx.ModelProto, *, kind: str = DIGIT_SCORE_KIND) -> None:
+    """Add the ``digit_score`` output, float32 ``[N]``, computed from ``probabilities``.
+
+    The graph's form of :func:`skdigits.runtime.digit_score_from_proba` (the
+    score named ``kind``): the largest probability of each row, ``ReduceMax``
+    over the classes, which picks the very float32 value NumPy's ``max`` does.
+    ``ReduceMax`` takes its axes as an input from opset 18, as an attribute before.
+    """
+    if kind != "max_probability":
+        raise ExportError(f"no ONNX form of the digit score {kind!r}; expected 'max_probability'")
+    graph = model.graph
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if opset >= 18:
+        axes = numpy_helper.from_array(np.array([1], dtype=np.int64), "digit_score_axes")
+        graph.initializer.append(axes)
+        node = helper.make_node(
+            "ReduceMax",
+            ["probabilities", axes.name],
+            [DIGIT_SCORE_OUTPUT],
+            keepdims=0,
+            name="digit_score_max",
+        )
+    else:
+        node = helper.make_node(
+            "ReduceMax",
+            ["probabilities"],
+            [DIGIT_SCORE_OUTPUT],
+            axes=[1],
+            keepdims=0,
+            name="digit_score_max",
+        )
+    graph.node.append(node)
+    graph.output.append(helper.make_tensor_value_info(DIGIT_SCORE_OUTPUT, TensorProto.FLOAT, ["N"]))

@@ -18,6 +18,7 @@ import numpy as np
 from .._core.errors import ModelFileError
 from .._version import __version__
 from ..runtime._checks import METADATA_DECODERS, decode_metadata, inspect_onnx, read_model_bytes
+from ..runtime._digit_score import DIGIT_SCORE_KIND
 from ._gate import ExportError
 
 PRODUCER_NAME = "skdigits"
@@ -28,7 +29,9 @@ DOC_STRING = (
     "skdigits MNIST digit classifier. Input `pixels`: float32 [N, 28, 28], raw pixel "
     "intensities 0-255, white digit on black (skdigits' predictor also accepts uint8 "
     "and casts). Outputs `label`: int64 [N], the predicted class; `probabilities`: "
-    "float32 [N, n_classes], rows summing to 1."
+    "float32 [N, n_classes], rows summing to 1; `digit_score`: float32 [N], higher "
+    "for an image more like a digit (see the `digit_score_kind` and `digit_threshold` "
+    "metadata: below the threshold, not a digit)."
 )
 
 #: Keys written by the export; a caller's ``metadata`` may not replace them.
@@ -44,6 +47,8 @@ RESERVED_KEYS = frozenset(
         "output_activation",
         "architecture",
         "temperature",
+        "digit_score_kind",
+        "digit_threshold",
         "parity_max_abs_diff",
         "parity_n_samples",
     }
@@ -67,7 +72,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def build_metadata(
-    clf: Any, classes: np.ndarray, *, opset: int, extra: Mapping[str, Any] | None = None
+    clf: Any,
+    classes: np.ndarray,
+    *,
+    opset: int,
+    extra: Mapping[str, Any] | None = None,
+    digit_threshold: float | None = None,
 ) -> dict[str, str]:
     """The ``metadata_props`` of an exported model, as strings.
 
@@ -82,6 +92,8 @@ def build_metadata(
     extra : mapping, default=None
         The caller's additions, e.g. ``{"test_accuracy": 0.97}``; strings are kept,
         other values stored as JSON. Keys written by the export are refused.
+    digit_threshold : float, default=None
+        The threshold of the ``digit_score`` output; None: the one ``clf`` uses.
     """
     # The parameters are what fit used: nothing overrides them at fit time.
     params = {key: _jsonable(value) for key, value in clf.get_params(deep=False).items()}
@@ -98,6 +110,10 @@ def build_metadata(
         "architecture": str(params["architecture"]),
         # In the graph already (before its Softmax); here so a reader can tell.
         "temperature": repr(float(getattr(clf, "temperature_", 1.0))),
+        "digit_score_kind": DIGIT_SCORE_KIND,
+        "digit_threshold": repr(
+            float(clf._threshold_in_use() if digit_threshold is None else digit_threshold)
+        ),
     }
     for key, value in (extra or {}).items():
         if not isinstance(key, str) or key in RESERVED_KEYS:

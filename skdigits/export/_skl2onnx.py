@@ -330,7 +330,15 @@ def pipeline_to_onnx(
     folds = calibrated_pipelines(pipeline)
     for fold in folds or [pipeline]:
         _, clf = check_exportable(fold)
-    props = build_metadata(clf, class_labels(clf), opset=opset, extra=metadata)
+    # A calibrated ensemble has its own probabilities: no fold's threshold fits
+    # them, so its digit score is reported with a threshold of 0.0 (every image).
+    props = build_metadata(
+        clf,
+        class_labels(clf),
+        opset=opset,
+        extra=metadata,
+        digit_threshold=0.0 if folds else None,
+    )
     register_converters()
     model = to_onnx(
         pipeline,
@@ -341,6 +349,9 @@ def pipeline_to_onnx(
     )
     for value in (*model.graph.input, *model.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "N"  # skl2onnx leaves it unnamed
+    from ._keras import add_digit_score
+
+    add_digit_score(model)
     model.producer_name, model.producer_version = PRODUCER_NAME, __version__
     model.domain, model.doc_string = "", DOC_STRING
     set_metadata(model, props)

@@ -96,6 +96,7 @@ PARAMETER_BOUNDS: dict[str, Range] = {
     "distill_temperature": Range(0.0, 100.0, integer=False, low_open=True),
     "distill_alpha": Range(0.0, 1.0, integer=False),
     "random_state": Range(0, 2**32 - 1),
+    "digit_threshold": Range(0.0, 1.0, integer=False),
 }
 
 #: What ``calibration`` may be: a temperature fitted on the validation split, or none.
@@ -112,8 +113,13 @@ def is_calibration(value: Any) -> bool:
 #: ``log(p) / T`` is a number.
 TEMPERATURE = Range(0.01, 100.0, integer=False)
 
+#: The digit threshold a fit may find and a model file may hold: the digit score
+#: (the largest probability) lies in [0, 1], and so does any threshold that means
+#: something; 0.0 takes every image for a digit.
+DIGIT_THRESHOLD = Range(0.0, 1.0, integer=False)
+
 #: The parameters a bound lets be None ("not set").
-NONE_ALLOWED = frozenset({"augment", "validation_batch_size", "random_state"})
+NONE_ALLOWED = frozenset({"augment", "validation_batch_size", "random_state", "digit_threshold"})
 
 #: What the table says of ``conv_filters`` as a whole.
 CONV_FILTERS_WORDS = (

@@ -5,7 +5,8 @@ A fitted pipeline is saved as one zip archive (``.skdigits``) holding
 - ``manifest.json``: format version, the skdigits version, each step's class
   (from a fixed list) and its parameters as plain JSON, the fitted class labels
   and input shape, the fitted temperature of the probabilities (absent in
-  older files: 1), the training history, and free-form metadata (metrics);
+  older files: 1) and the fitted digit threshold (absent in older files: 0.0,
+  every image a digit), the training history, and free-form metadata (metrics);
 - ``model.keras``: the Keras model in Keras' own format, loaded with
   ``safe_mode=True`` so that no serialized Python code (lambdas) is executed.
 
@@ -42,6 +43,7 @@ from .._core.values import is_finite_number, is_integer, strict_json
 from .._version import __version__
 from ..nn._tf import import_keras
 from ._bounds import (
+    DIGIT_THRESHOLD,
     MAX_CLASSES,
     MAX_WEIGHTS,
     PARAMETER_BOUNDS,
@@ -202,6 +204,7 @@ def write_pipeline(pipeline, path, *, metadata: dict[str, Any] | None = None) ->
         "input_dtype": np.dtype(clf.X_dtype_).str,
         "scaler_n_features_in": int(scaler.n_features_in_),
         "temperature": float(getattr(clf, "temperature_", 1.0)),
+        "digit_threshold": float(getattr(clf, "digit_threshold_", 0.0)),
         # The last epochs only, as many as a manifest holds (a long run of partial_fit).
         "history": {
             k: [float(v) for v in vals][-_MAX_HISTORY:]
@@ -323,6 +326,7 @@ def read_pipeline(path, step_classes: dict[str, Any]):
     clf.model_ = model
     clf.history_ = defaultdict(list, spec["history"])
     clf.temperature_ = spec["temperature"]
+    clf.digit_threshold_ = spec["digit_threshold"]
     return pipeline
 
 
@@ -536,8 +540,12 @@ def _check_manifest(manifest: dict[str, Any], path: Any, *, saving: bool = False
     temperature = manifest.get("temperature", 1.0)  # files from before calibration: none
     if not TEMPERATURE.accepts(temperature):
         raise bad(f"`temperature` is {describe(temperature)}, expected {TEMPERATURE.words}")
+    threshold = manifest.get("digit_threshold", 0.0)  # files from before it: every image
+    if not DIGIT_THRESHOLD.accepts(threshold):
+        raise bad(f"`digit_threshold` is {describe(threshold)}, expected {DIGIT_THRESHOLD.words}")
     return {
         "temperature": float(temperature),
+        "digit_threshold": float(threshold),
         "steps": steps,
         "classes": classes,
         "input_shape": shape,

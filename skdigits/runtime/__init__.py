@@ -5,6 +5,8 @@
 operators, external data, metadata) so that onnxruntime only ever sees a graph
 skdigits could have written. :class:`ScaledInputWarning` is what it (and the
 fitted pipeline) draws for pixels that look scaled to [0, 1] already.
+:func:`digit_score_from_proba` is the digit score every side computes, and
+:func:`fit_digit_threshold` the threshold a fit chooses from it.
 
 The predictor loads on first use: the pipeline imports the warning without
 loading onnxruntime.
@@ -25,17 +27,21 @@ from ._checks import (
     looks_like_pickle,
     read_model_bytes,
 )
+from ._digit_score import DIGIT_SCORE_KIND, digit_score_from_proba, fit_digit_threshold
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._predictor import OnnxDigitClassifier, quiet_session
 
 __all__ = [
     "ALLOWED_OPERATORS",
+    "DIGIT_SCORE_KIND",
     "METADATA_DECODERS",
     "OnnxDigitClassifier",
     "OnnxModelInfo",
     "ScaledInputWarning",
     "decode_metadata",
+    "digit_score_from_proba",
+    "fit_digit_threshold",
     "inspect_onnx",
     "looks_like_pickle",
     "quiet_session",

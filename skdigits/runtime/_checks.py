@@ -47,12 +47,21 @@ def _temperature(value: str) -> float:
     return temperature
 
 
+def _digit_threshold(value: str) -> float:
+    """The digit score's threshold: a number in [0, 1], as the export writes it."""
+    threshold = float(value)
+    if not 0.0 <= threshold <= 1.0:  # NaN fails too
+        raise ValueError(f"a digit threshold is in [0, 1], got {threshold}")
+    return threshold
+
+
 METADATA_DECODERS: dict[str, Callable[[str], Any]] = {
     "classes": json.loads,
     "hyperparameters": json.loads,
     "training_settings": json.loads,
     "opset": int,
     "temperature": _temperature,
+    "digit_threshold": _digit_threshold,
     "parity_max_abs_diff": float,
     "parity_n_samples": int,
     # Figures measured at training and export keep their type: numbers, not text.
@@ -73,7 +82,8 @@ METADATA_DECODERS: dict[str, Callable[[str], Any]] = {
 
 #: The operators a model may use, by domain: exactly those skdigits' exporters emit
 #: (tf2onnx for the MLP and the CNN at opsets 13-18, the skl2onnx converters and the
-#: temperature of the probabilities, ``Log`` and ``Mul`` before a ``Softmax``,
+#: temperature of the probabilities, ``Log`` and ``Mul`` before a ``Softmax``, the
+#: digit score's ``ReduceMax``,
 #: ``skdigits.export.quantize`` dynamic and static, and the ORT format's fusions of
 #: ``skdigits.export.export_ort``), plus a few of their plain
 #: feed-forward relatives. Control flow (``Loop``, ``If``, ``Scan``) and operators that
@@ -89,6 +99,8 @@ ALLOWED_OPERATORS: dict[str, frozenset[str]] = {
         "Sigmoid", "Slice", "Softmax", "Squeeze", "Transpose", "Unsqueeze",
         # the temperature of the probabilities (elementwise; nothing allocates)
         "Log",
+        # the digit score, the largest probability of each row
+        "ReduceMax",
         # int8 quantisation, dynamic and static (QDQ, and QOperator after fusion)
         "ConvInteger", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger",
         "QLinearConv", "QLinearMatMul", "QuantizeLinear",

@@ -11,8 +11,10 @@ The model must follow the contract ``skdigits export`` writes:
 - input ``pixels``: float32 ``[N, 28, 28]`` (or ``[N, 784]``), raw intensities
   0–255, white digit on black; the ÷255 scaling is inside the graph;
 - outputs ``label``: int64 ``[N]`` and ``probabilities``: float32
-  ``[N, n_classes]``, rows summing to 1;
-- ``metadata_props`` such as ``classes`` (a JSON list) and ``test_accuracy``.
+  ``[N, n_classes]``, rows summing to 1, and (from the export of the digit
+  score on) ``digit_score``: float32 ``[N]``;
+- ``metadata_props`` such as ``classes`` (a JSON list), ``digit_threshold``
+  and ``test_accuracy``.
 
 Anything else is refused on load with :class:`~skdigits.ModelFileError`.
 """
@@ -39,6 +41,7 @@ from ._checks import (
     read_model_bytes,
     warn_scaled_input,
 )
+from ._digit_score import DIGIT_SCORE_KIND, DIGIT_SCORE_OUTPUT, digit_score_from_proba
 
 __all__ = ["OnnxDigitClassifier"]
 
@@ -137,6 +140,10 @@ class OnnxDigitClassifier:
     classes_ : ndarray of shape (n_classes,), dtype int64
         The labels, from the model's ``classes`` metadata (``0 .. n_classes - 1``
         when absent).
+    digit_threshold_ : float
+        The digit score below which :meth:`is_digit` says "not a digit": the
+        model's ``digit_threshold`` metadata, or 0.0 (every image a digit) for a
+        model exported before it.
     metadata : dict
         The model's ``metadata_props``, decoded as
         :func:`skdigits.export.read_metadata` does: ``classes`` and
@@ -223,7 +230,13 @@ class OnnxDigitClassifier:
         self._input_shape: tuple[int, ...] = (_N_PIXELS,) if self._flat_input else (_SIDE, _SIDE)
         self._label_index = self._output_names.index(_LABEL)
         self._proba_index = self._output_names.index(_PROBA)
+        self._score_index = (
+            self._output_names.index(DIGIT_SCORE_OUTPUT)
+            if DIGIT_SCORE_OUTPUT in self._output_names
+            else None
+        )
         self.metadata = decode_metadata(self._info.metadata, self._name, strict=False)
+        self.digit_threshold_ = self._read_digit_threshold()
         self.classes_ = self._read_classes(self._session)
         self._check_outputs_agree()
         self.n_features_in_ = _N_PIXELS
@@ -270,6 +283,47 @@ class OnnxDigitClassifier:
         """
         outputs = self._run(X)
         return outputs[self._label_index], outputs[self._proba_index]
+
+    def digit_score(self, X: Any) -> np.ndarray:
+        """How much each image looks like a digit, higher for more.
+
+        The model's ``digit_score`` output; for a model exported without one, the
+        largest probability of each row (the same score, computed here). ``X``
+        is as for :meth:`predict`.
+
+        Returns
+        -------
+        scores : ndarray of shape (n,), dtype float32
+        """
+        return self.predict_with_score(X)[2]
+
+    def is_digit(self, X: Any) -> np.ndarray:
+        """Whether each image is taken for a digit: ``digit_score(X) >= digit_threshold_``.
+
+        :meth:`predict` still gives every image a label; this says which to believe.
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+        """
+        return self.digit_score(X) >= self.digit_threshold_
+
+    def predict_with_score(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(predict(X), predict_proba(X), digit_score(X))`` from a single run of the model.
+
+        Returns
+        -------
+        labels : ndarray of shape (n,), dtype int64
+        proba : ndarray of shape (n, n_classes), dtype float32
+        scores : ndarray of shape (n,), dtype float32
+        """
+        outputs = self._run(X)
+        proba = outputs[self._proba_index]
+        if self._score_index is None:
+            scores = digit_score_from_proba(proba)
+        else:
+            scores = outputs[self._score_index]
+        return outputs[self._label_index], proba, scores
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy: the fraction of images whose predicted label equals ``y``.
@@ -367,7 +421,7 @@ class OnnxDigitClassifier:
         return x if x.shape == target else x.reshape(target)
 
     def _empty_outputs(self) -> list[np.ndarray]:
-        outputs: list[np.ndarray] = [np.empty(0)] * 2
+        outputs: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(self._output_names)
         outputs[self._label_index] = np.empty(0, dtype=np.int64)
         outputs[self._proba_index] = np.empty((0, len(self.classes_)), dtype=np.float32)
         return outputs
@@ -420,13 +474,36 @@ class OnnxDigitClassifier:
             )
         kinds = {o.name: (o.type, len(o.shape)) for o in outputs}
         expected = {_LABEL: ("tensor(int64)", 1), _PROBA: ("tensor(float)", 2)}
-        if len(outputs) != 2 or kinds != expected:
+        if DIGIT_SCORE_OUTPUT in kinds:  # optional: models exported before it lack it
+            expected[DIGIT_SCORE_OUTPUT] = ("tensor(float)", 1)
+        if len(outputs) != len(expected) or kinds != expected:
             got_out = ", ".join(_describe(o) for o in outputs) or "none"
             raise ModelFileError(
-                f"{not_ours}: its outputs are {got_out}, expected 'label' int64 [N] and "
-                f"'probabilities' float [N, n_classes]; {_EXPORT_HINT}"
+                f"{not_ours}: its outputs are {got_out}, expected 'label' int64 [N], "
+                f"'probabilities' float [N, n_classes] and optionally 'digit_score' "
+                f"float [N]; {_EXPORT_HINT}"
             )
         return flat
+
+    def _read_digit_threshold(self) -> float:
+        """The ``digit_threshold`` metadata (0.0 when absent), refused when malformed.
+
+        Without a ``digit_score`` output the score is computed here, so only the
+        score computed here (``digit_score_kind`` of ``max_probability``) can be named.
+        """
+        raw = self._info.metadata
+        kind = raw.get("digit_score_kind", DIGIT_SCORE_KIND)
+        if self._score_index is None and kind != DIGIT_SCORE_KIND:
+            raise ModelFileError(
+                f"{self._name} names the digit score {kind[:40]!r} but has no "
+                f"'digit_score' output to give it; {_EXPORT_HINT}"
+            )
+        if "digit_threshold" not in raw:
+            return 0.0
+        threshold = self.metadata["digit_threshold"]
+        if not isinstance(threshold, float):  # left undecoded: malformed
+            decode_metadata({"digit_threshold": raw["digit_threshold"]}, self._name, strict=True)
+        return float(threshold)
 
     def _check_outputs_agree(self) -> None:
         """Run a blank image once: the outputs' shapes and its label must follow the classes.
@@ -439,6 +516,11 @@ class OnnxDigitClassifier:
         outputs = self._session_run(self._session, self._output_names, blank)
         label, proba = outputs[self._label_index], outputs[self._proba_index]
         n_classes = len(self.classes_)
+        if self._score_index is not None and outputs[self._score_index].shape != (1,):
+            raise ModelFileError(
+                f"{self._name} answers one image with a digit score of shape "
+                f"{outputs[self._score_index].shape}, expected (1,); {_EXPORT_HINT}"
+            )
         if proba.shape != (1, n_classes) or label.shape != (1,):
             raise ModelFileError(
                 f"{self._name} answers one image with labels of shape {label.shape} and "

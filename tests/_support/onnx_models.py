@@ -48,13 +48,17 @@ def build_model(
     logits: str = "logits",
     proba_width: int | str = 10,
     external: bool = False,
+    score_output: str | None = None,
+    score_keepdims: bool = False,
 ) -> Path:
     """Write a contract-shaped linear softmax model: pixels → ÷255 → rows @ W + B.
 
     Hostile variants: ``extra_nodes`` (and their ``extra_inits``) sit between the
     logits and Softmax, which reads the tensor named ``logits``; ``proba_width``
     declares the probabilities' width; ``external`` stores ``W`` as external data
-    in ``secret.txt`` beside the model.
+    in ``secret.txt`` beside the model. ``score_output`` adds a third output of
+    that name, the largest probability of each row (``[N]``, or ``[N, 1]`` with
+    ``score_keepdims``), as the export's ``digit_score``.
     """
     label, proba = output_names
     if input_shape is None:
@@ -84,14 +88,22 @@ def build_model(
         helper.make_node("ArgMax", [proba], ["index"], axis=1, keepdims=0),
         helper.make_node("Cast", ["index"], [label], to=TensorProto.INT64),
     ]
+    outputs = [
+        helper.make_tensor_value_info(label, TensorProto.INT64, ["N"]),
+        helper.make_tensor_value_info(proba, TensorProto.FLOAT, ["N", proba_width]),
+    ]
+    if score_output is not None:
+        keep = int(score_keepdims)
+        nodes.append(
+            helper.make_node("ReduceMax", [proba], [score_output], axes=[1], keepdims=keep)
+        )
+        shape = ["N", 1] if keep else ["N"]
+        outputs.append(helper.make_tensor_value_info(score_output, TensorProto.FLOAT, shape))
     graph = helper.make_graph(
         nodes,
         "digits",
         [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, input_shape)],
-        [
-            helper.make_tensor_value_info(label, TensorProto.INT64, ["N"]),
-            helper.make_tensor_value_info(proba, TensorProto.FLOAT, ["N", proba_width]),
-        ],
+        outputs,
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

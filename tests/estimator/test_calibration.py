@@ -169,6 +169,10 @@ def test_calibrated_classifier_cv_around_a_fitted_pipeline_exports(
     np.testing.assert_allclose(
         model.predict_proba(X_test[500:]), calibrated.predict_proba(X_test[500:]), atol=1e-5
     )
+    # Its own probabilities give the score; no fold's threshold fits them.
+    _, proba, score = model.predict_with_score(X_test[500:])
+    np.testing.assert_array_equal(score, proba.max(axis=1))
+    assert model.digit_threshold_ == 0.0
 
 
 def test_calibrated_classifier_cv_with_folds_fits_and_exports(small_mnist, tmp_path):

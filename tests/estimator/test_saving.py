@@ -69,9 +69,36 @@ def test_a_file_from_before_calibration_loads_at_temperature_one(saved, tmp_path
     assert loaded[-1].calibration == "temperature"  # a refit calibrates, as any new fit
 
 
+def test_the_digit_threshold_survives_a_save_and_older_files_accept_every_image(
+    fitted_pipeline, saved, tmp_path
+):
+    from skdigits.estimator import is_digit
+
+    loaded = load_model(saved)
+    assert loaded[-1].digit_threshold_ == fitted_pipeline[-1].digit_threshold_ > 0.0
+    assert loaded[-1].digit_threshold is None
+
+    def older(manifest):
+        del manifest["digit_threshold"]
+        del manifest["steps"][1]["params"]["digit_threshold"]
+
+    old = load_model(_rewrite_manifest(saved, tmp_path / "old.skdigits", older))
+    assert old[-1].digit_threshold_ == 0.0
+    assert is_digit(old, np.zeros((3, 28, 28), np.uint8)).all()
+
+
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
+        (
+            "digit_threshold",
+            1.5,
+            r"`digit_threshold` is 1\.5, expected a finite number in \[0, 1\]",
+        ),
+        ("digit_threshold", -0.5, r"`digit_threshold` is -0\.5"),
+        ("digit_threshold", "0.5", r"`digit_threshold` is '0\.5'"),
+        ("digit_threshold", None, r"`digit_threshold` is None"),
+        ("digit_threshold_param", 2.0, r"`digit_threshold`.* 2\.0"),
         ("temperature", 0.0, r"`temperature` is 0\.0, expected a finite number in \[0\.01, 100\]"),
         ("temperature", -2.0, r"`temperature` is -2\.0"),
         ("temperature", 1e300, r"`temperature` is 1e\+300"),
@@ -80,10 +107,14 @@ def test_a_file_from_before_calibration_loads_at_temperature_one(saved, tmp_path
         ("calibration", "isotonic", r"`calibration` is 'isotonic', expected 'temperature' or None"),
     ],
 )
-def test_a_manifest_with_a_bad_temperature_is_refused(saved, tmp_path, key, value, message):
+def test_a_manifest_with_a_bad_temperature_or_threshold_is_refused(
+    saved, tmp_path, key, value, message
+):
     def change(manifest):
-        if key == "temperature":
-            manifest["temperature"] = value
+        if key in ("temperature", "digit_threshold"):
+            manifest[key] = value
+        elif key == "digit_threshold_param":
+            manifest["steps"][1]["params"]["digit_threshold"] = value
         else:
             manifest["steps"][1]["params"][key] = value
 

@@ -59,6 +59,7 @@ def test_the_graph_honours_the_contract(session, small_mnist):
     assert outputs == {
         "label": ("tensor(int64)", ["N"]),
         "probabilities": ("tensor(float)", ["N", 10]),
+        "digit_score": ("tensor(float)", ["N"]),
     }
     _, _, X_test, _ = small_mnist
     for n in (1, 1000):
@@ -79,6 +80,15 @@ def test_the_graph_scales_pixels_exactly_as_pixel_scaler(exported):
     (scaled,) = session.run([scale.output[0]], {"pixels": images.astype(np.float32)})
     expected = PixelScaler().fit_transform(images)
     np.testing.assert_array_equal(scaled.reshape(2, -1), expected)  # bit for bit
+
+
+def test_metadata_carries_the_digit_threshold(exported, fitted_pipeline):
+    from skdigits.runtime import OnnxDigitClassifier
+
+    meta = read_metadata(exported)
+    assert meta["digit_score_kind"] == "max_probability"
+    assert meta["digit_threshold"] == fitted_pipeline[-1].digit_threshold_ > 0.0
+    assert OnnxDigitClassifier(exported).digit_threshold_ == meta["digit_threshold"]
 
 
 def test_metadata_describes_the_model(exported, fitted_pipeline, small_mnist):
@@ -235,9 +245,37 @@ def test_an_unsupported_opset_is_refused(fitted_pipeline, tmp_path, opset):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_opset_18_is_the_highest_accepted(fitted_pipeline):
+def test_opset_18_is_the_highest_accepted(fitted_pipeline, small_mnist):
     model = to_onnx_model(fitted_pipeline, opset=18)
     assert [(o.domain, o.version) for o in model.opset_import] == [("", 18)]
+    # ReduceMax takes its axes as an input from opset 18: the digit score still runs.
+    _, _, X_test, _ = small_mnist
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    proba, score = sess.run(["probabilities", "digit_score"], {"pixels": X_test[:50].astype("f")})
+    np.testing.assert_array_equal(score, proba.max(axis=1))
+
+
+def test_the_digit_score_output_is_the_python_score(session, fitted_pipeline, small_mnist):
+    from skdigits.estimator import digit_score
+
+    _, _, X_test, _ = small_mnist
+    proba, score = session.run(["probabilities", "digit_score"], {"pixels": X_test.astype("f")})
+    assert (score.dtype, score.shape) == (np.float32, (len(X_test),))
+    np.testing.assert_array_equal(score, proba.max(axis=1))  # ReduceMax picks the same float
+    assert np.abs(score - digit_score(fitted_pipeline, X_test)).max() <= TOLERANCE
+
+
+def test_the_gate_compares_the_digit_score_too(fitted_pipeline, small_mnist, monkeypatch):
+    from skdigits.export import _gate
+
+    _, _, X_test, _ = small_mnist
+    model = to_onnx_model(fitted_pipeline).SerializeToString()
+    assert _gate.measure_parity(model, fitted_pipeline, X_test[:50]).passed
+    # A Python score that disagrees with the graph's fails the gate.
+    monkeypatch.setattr(_gate, "digit_score_from_proba", lambda p: p.max(axis=1) - 1e-3)
+    report = _gate.measure_parity(model, fitted_pipeline, X_test[:50])
+    assert not report.passed
+    assert report.max_abs_diff == pytest.approx(1e-3, rel=1e-2)
 
 
 def test_what_cannot_be_exported_is_refused_with_the_reason(fitted_pipeline, tmp_path):

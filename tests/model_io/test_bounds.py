@@ -42,6 +42,7 @@ LIMITS: dict[str, tuple[Any, Any]] = {
     "distill_temperature": (100.0, 100.5),
     "distill_alpha": (1.0, 1.5),
     "random_state": (2**32 - 1, 2**32),
+    "digit_threshold": (1.0, 1.01),
 }
 
 #: Values that are refused wherever they appear: not finite, below the range, not numbers.
@@ -64,6 +65,8 @@ NEVER = [
     ("conv_filters", (0,)),
     ("conv_filters", ()),
     ("random_state", -1),
+    ("digit_threshold", -0.01),
+    ("digit_threshold", math.nan),
 ]
 
 X_TINY = np.random.default_rng(0).random((20, 784))
