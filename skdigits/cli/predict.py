@@ -27,6 +27,7 @@ from ._common import (
     option_group,
     positive_int,
     printable,
+    unit_interval,
 )
 
 #: What the error says when MODEL is an image or an array: the arguments swapped.
@@ -54,6 +55,20 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--limit", type=positive_int, metavar="N", help="use only the first N images"
+    )
+    refuse = parser.add_mutually_exclusive_group()
+    refuse.add_argument(
+        "--digit-threshold",
+        type=unit_interval,
+        metavar="T",
+        help="the digit score (0-1) below which an image is 'not a digit' (default: the "
+        "threshold stored in the model, which keeps 99 %% of its validation digits)",
+    )
+    refuse.add_argument(
+        "--accept-all",
+        action="store_true",
+        help="take every image for a digit (is_digit true everywhere; the digit score is "
+        "still reported)",
     )
 
 
@@ -83,7 +98,8 @@ COMMAND = Command(
         Predict the digit in each input. The format of each INPUT is read from its
         content, not its name. Every readable input is predicted; each unreadable one is
         reported on stderr (and as a row with an `error` field in --json/--csv), and the
-        exit status is then 1.
+        exit status is then 1. An image whose digit score is below the model's threshold
+        is shown as "not a digit" (is_digit false), with its best label still given.
     """,
     examples=(
         "skdigits predict model.onnx seven.png three.jpg     # image files, any size",
@@ -128,9 +144,13 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         # The conventions were settled by --scale/--invert: no second guess from the model.
         warnings.simplefilter("ignore", UserWarning)
-        labels, proba = predictor.predict_with_proba(X)
+        labels, proba, scores = predictor.predict_with_score(X)
+    threshold = _threshold(args, predictor)
     classes = [python_scalar(c) for c in predictor.classes_]
     predicted = _prediction_rows(names, labels, proba, truth)
+    for row, score in zip(predicted, scores, strict=True):
+        row["is_digit"] = bool(score >= threshold)
+        row["digit_score"] = round(float(score), 6)
     for r in failed:
         print(f"skdigits: error: {printable(r.error)}", file=sys.stderr)
     # Every input in the order given: its predictions, or one row saying why it has none.
@@ -144,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
                     "index": None,
                     "label": None,
                     "probability": None,
+                    "is_digit": None,
+                    "digit_score": None,
                     "error": r.error,
                 }
             )
@@ -151,25 +173,61 @@ def run(args: argparse.Namespace) -> int:
             rows.extend(predicted[taken : taken + len(r.images)])
             taken += len(r.images)
 
+    _print_results(args, rows, predicted, classes, threshold, truth)
+    return 1 if failed else 0
+
+
+def _print_results(
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    predicted: list[dict[str, Any]],
+    classes: list[Any],
+    threshold: float,
+    truth: np.ndarray | None,
+) -> None:
+    """Every row as --json, --csv or (predicted rows only) the text table."""
     if args.json:
-        doc: dict[str, Any] = {"model": str(args.model), "classes": classes, "predictions": rows}
+        doc: dict[str, Any] = {
+            "model": str(args.model),
+            "classes": classes,
+            "digit_threshold": threshold,
+            "predictions": rows,
+        }
         if truth is not None:
-            doc["accuracy"] = float(np.mean(labels == truth))
+            doc["accuracy"] = float(np.mean([r["label"] == r["true"] for r in predicted]))
         print(dumps_json(doc, indent=2))
     elif args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        head = ["input", "index", "label", "probability"] + (["true"] if truth is not None else [])
+        head = ["input", "index", "label", "probability", "is_digit", "digit_score"]
+        head += ["true"] if truth is not None else []
         writer.writerow([*head, *(f"p_{c}" for c in classes), "error"])
         for row in rows:
-            cells = ["" if row.get(h) is None else row[h] for h in head]
+            cells = [_csv_cell(row.get(h)) for h in head]
             probabilities = row.get("probabilities", [""] * len(classes))
             writer.writerow([*cells, *probabilities, row.get("error", "")])
     elif predicted:
         _print_table(predicted, truth is not None)
         if truth is not None:
-            correct = int(np.sum(labels == truth))
+            correct = sum(r["label"] == r["true"] for r in predicted)
             print(f"\n{correct}/{len(predicted)} correct ({correct / len(predicted):.2%})")
-    return 1 if failed else 0
+
+
+def _threshold(args: argparse.Namespace, predictor: Any) -> float:
+    """The digit threshold applied: 0.0 with --accept-all, --digit-threshold, or the model's."""
+    if args.accept_all:
+        return 0.0  # every score is at least 0: every image is a digit
+    if args.digit_threshold is not None:
+        return float(args.digit_threshold)
+    return float(predictor.digit_threshold_)
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: empty for None, JSON's spelling for a truth value."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _true_labels(args: argparse.Namespace, predictor: Any, n_images: int) -> np.ndarray:
@@ -213,15 +271,18 @@ def _print_table(rows: list[dict[str, Any]], with_truth: bool) -> None:
     # A file name may hold terminal escapes: the table shows them escaped.
     shown = [printable(Path(r["input"]).name) for r in rows]
     source_width = max(map(len, shown))
-    head = f"{'input':<{source_width}}  {'index':>5}  {'label':>5}  {'prob':>6}"
+    head = f"{'input':<{source_width}}  {'index':>5}  {'label':>5}  {'prob':>6}  {'score':>6}"
     if with_truth:
         head += f"  {'true':>5}"
     print(head)
     for name, r in zip(shown, rows, strict=True):
         line = (
-            f"{name:<{source_width}}  {r['index']:>5}  {r['label']!s:>5}  {r['probability']:>6.3f}"
+            f"{name:<{source_width}}  {r['index']:>5}  {r['label']!s:>5}  "
+            f"{r['probability']:>6.3f}  {r['digit_score']:>6.3f}"
         )
         if with_truth:
             mark = "" if r["label"] == r["true"] else "  ✗"
             line += f"  {r['true']!s:>5}{mark}"
+        if not r["is_digit"]:  # the best label stays in its column, for who wants it
+            line += "  not a digit"
         print(line)

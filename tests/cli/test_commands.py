@@ -221,7 +221,8 @@ def test_predict_npy_table_json_and_csv(cli_models, mnist, tmp_path, capsys):
         == 0
     )
     table = capsys.readouterr().out
-    assert table.splitlines()[0].split() == ["input", "index", "label", "prob", "true"]
+    header = table.splitlines()[0].split()
+    assert header == ["input", "index", "label", "prob", "score", "true"]
     assert "correct" in table.splitlines()[-1]
 
     assert main(["predict", str(onnx_file), str(tmp_path / "x.npy"), "--json"]) == 0
@@ -234,18 +235,104 @@ def test_predict_npy_table_json_and_csv(cli_models, mnist, tmp_path, capsys):
 
     assert main(["predict", str(onnx_file), str(tmp_path / "x.npy"), "--csv"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
-    assert rows[0][:4] == ["input", "index", "label", "probability"]
+    assert rows[0][:6] == ["input", "index", "label", "probability", "is_digit", "digit_score"]
     assert [int(r[2]) for r in rows[1:]] == labels
 
 
 def test_onnx_and_saved_pipeline_predict_the_same(cli_models, mnist, tmp_path, capsys):
     saved, onnx_file = cli_models
     np.save(tmp_path / "x.npy", mnist[2][:50])
-    outputs = []
+    docs = []
     for model in (onnx_file, saved):
         assert main(["predict", str(model), str(tmp_path / "x.npy"), "--json"]) == 0
-        outputs.append([p["label"] for p in json.loads(capsys.readouterr().out)["predictions"]])
-    assert outputs[0] == outputs[1]
+        docs.append(json.loads(capsys.readouterr().out))
+    onnx_doc, saved_doc = docs
+    assert [p["label"] for p in onnx_doc["predictions"]] == [
+        p["label"] for p in saved_doc["predictions"]
+    ]
+    threshold = load_metadata(saved)["digit_threshold"]
+    assert onnx_doc["digit_threshold"] == saved_doc["digit_threshold"] == threshold > 0
+    for a, b in zip(onnx_doc["predictions"], saved_doc["predictions"], strict=True):
+        assert a["digit_score"] == pytest.approx(b["digit_score"], abs=1e-5)
+        assert a["is_digit"] == b["is_digit"] or abs(a["digit_score"] - threshold) < 1e-5
+    assert np.mean([p["is_digit"] for p in onnx_doc["predictions"]]) >= 0.9
+
+
+def _scored_model(tmp_path):
+    """A contract model whose threshold is the median digit score of 20 blots of noise."""
+    from skdigits.runtime import OnnxDigitClassifier
+    from tests._support.onnx_models import METADATA, build_model
+
+    images = np.zeros((20, 28, 28), np.uint8)  # a dark border: nothing is inverted
+    images[:, 6:22, 6:22] = np.random.default_rng(5).integers(0, 256, (20, 16, 16))
+    np.save(tmp_path / "x.npy", images)
+    plain = build_model(tmp_path / "plain.onnx", score_output="digit_score")
+    scores = OnnxDigitClassifier(plain).digit_score(images)
+    threshold = float(np.median(scores))
+    metadata = {**METADATA, "digit_score_kind": "max_probability"}
+    metadata["digit_threshold"] = repr(threshold)
+    model = build_model(tmp_path / "m.onnx", metadata=metadata, score_output="digit_score")
+    return model, scores, threshold
+
+
+def test_predict_reports_the_digit_score_and_says_not_a_digit(tmp_path, capsys):
+    model, scores, threshold = _scored_model(tmp_path)
+    expected = (scores >= threshold).tolist()
+    assert 0 < sum(expected) < 20
+    x = str(tmp_path / "x.npy")
+    assert main(["predict", str(model), x, str(tmp_path / "gone.npy"), "--json"]) == 1
+    unread = json.loads(capsys.readouterr().out)["predictions"][-1]
+    assert (unread["is_digit"], unread["digit_score"]) == (None, None)
+    assert main(["predict", str(model), x, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["digit_threshold"] == threshold
+    rows = doc["predictions"]
+    assert [r["is_digit"] for r in rows] == expected
+    assert [r["digit_score"] for r in rows] == pytest.approx(scores.tolist(), abs=1e-6)
+    assert all(r["label"] in range(10) for r in rows)  # a label for every image still
+
+    assert main(["predict", str(model), x, "--csv"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["is_digit"] for r in table] == ["true" if e else "false" for e in expected]
+    assert [float(r["digit_score"]) for r in table] == pytest.approx(scores.tolist(), abs=1e-6)
+
+    assert main(["predict", str(model), x]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    refused = [line for line in lines if line.endswith("not a digit")]
+    assert len(refused) == expected.count(False)
+    assert all(line.split()[2].isdigit() for line in refused)  # the best label, still shown
+
+
+def test_predict_accept_all_and_digit_threshold_set_the_threshold(tmp_path, capsys):
+    model, scores, _ = _scored_model(tmp_path)
+    x = str(tmp_path / "x.npy")
+    for option, threshold in ((["--accept-all"], 0.0), (["--digit-threshold", "1"], 1.0)):
+        assert main(["predict", str(model), x, "--json", *option]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["digit_threshold"] == threshold
+        assert [r["is_digit"] for r in doc["predictions"]] == [threshold == 0.0] * 20
+        assert [r["digit_score"] for r in doc["predictions"]] == pytest.approx(
+            scores.tolist(), abs=1e-6
+        )
+    assert main(["predict", str(model), x, "--accept-all"]) == 0
+    assert "not a digit" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--digit-threshold", "1.5"], "must be between 0 and 1, got 1.5"),
+        (["--digit-threshold", "nan"], "must be between 0 and 1, got nan"),
+        (["--digit-threshold", "x"], "expected a number, got 'x'"),
+        (["--digit-threshold", "0.5", "--accept-all"], "not allowed with argument"),
+    ],
+)
+def test_a_bad_digit_threshold_is_a_usage_error(tmp_path, capsys, option, message):
+    model, _, _ = _scored_model(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["predict", str(model), str(tmp_path / "x.npy"), *option])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_evaluate_matches_training_report(cli_models, capsys):
