@@ -39,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
             "skdigits_version": manifest.get("skdigits_version"),
             "classes": manifest.get("classes"),
             "hyperparameters": manifest["steps"][1]["params"],
+            # Checked by load_metadata; a file from before them has neither.
+            "temperature": manifest.get("temperature", 1.0),
+            "digit_threshold": manifest.get("digit_threshold", 0.0),
             **manifest.get("metadata", {}),
         }
     else:

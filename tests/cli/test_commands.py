@@ -200,6 +200,19 @@ def test_info_shows_what_a_deployer_needs(cli_models, capsys):
     assert 0.5 < float(info["test_accuracy"]) <= 1
     assert info["hyperparameters"]["epochs"] == 2
     assert float(info["parity_max_abs_diff"]) <= 1e-5
+    assert info["digit_score_kind"] == "max_probability"
+    assert 0 < info["digit_threshold"] < 1
+
+
+def test_info_of_a_saved_pipeline_shows_its_temperature_and_digit_threshold(cli_models, capsys):
+    saved, onnx_file = cli_models
+    assert main(["info", str(saved), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    manifest = load_metadata(saved)
+    assert info["digit_threshold"] == manifest["digit_threshold"] > 0
+    assert info["temperature"] == manifest["temperature"] != 1.0
+    assert main(["info", str(onnx_file), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["digit_threshold"] == info["digit_threshold"]
 
 
 def test_predict_npy_table_json_and_csv(cli_models, mnist, tmp_path, capsys):
