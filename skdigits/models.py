@@ -152,8 +152,11 @@ class PipelinePredictor:
         self.pipeline = pipeline
         self.name = name
         self.classes_ = pipeline.classes_
-        # The threshold the pipeline's own is_digit uses (its override, else fitted).
-        self.digit_threshold_ = pipeline[-1]._threshold_in_use()
+
+    @property
+    def digit_threshold_(self) -> float:
+        """The threshold the pipeline's own ``is_digit`` uses (its override, else fitted)."""
+        return float(self.pipeline[-1]._threshold_in_use())
 
     def predict_proba(self, X: Any) -> np.ndarray:
         if isinstance(X, np.ndarray) and X.ndim >= 2 and X.shape[0] == 0:
