@@ -10,6 +10,7 @@ import pytest
 from sklearn.base import clone
 
 from skdigits import DigitClassifier, load_model, make_pipeline, save_model
+from skdigits.estimator._calibration import apply_temperature
 from skdigits.export import export_onnx, read_metadata
 from skdigits.nn._ensemble import is_ensemble, members
 from skdigits.runtime._predictor import OnnxDigitClassifier
@@ -41,7 +42,11 @@ def test_the_model_averages_its_members_which_differ(ensemble, small_mnist):
     x = ensemble[:-1].transform(X_test[:300]).astype(np.float32)
     each = [np.asarray(net.predict_on_batch(x)) for net in nets]
     assert not np.allclose(each[0], each[1])  # each from its own seeds
-    np.testing.assert_allclose(ensemble.predict_proba(X_test[:300]), np.mean(each, 0), atol=1e-6)
+    average = np.mean(each, 0)
+    np.testing.assert_allclose(np.asarray(model.predict_on_batch(x)), average, atol=1e-6)
+    # predict_proba is that average, calibrated by one temperature
+    calibrated = apply_temperature(average, ensemble[-1].temperature_)
+    np.testing.assert_allclose(ensemble.predict_proba(X_test[:300]), calibrated, atol=1e-5)
     assert ensemble.score(X_test, y_test) > 0.7
 
 
