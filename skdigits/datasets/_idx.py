@@ -87,7 +87,12 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
     array([5, 0, 4], dtype=uint8)
     """
     path = Path(path)
-    with _open_regular(path) as fh:
+    with open_regular(
+        path,
+        "IDX file",
+        missing_hint="check the path, or fetch the data with skdigits.datasets.fetch_mnist()",
+        example="train-images-idx3-ubyte",
+    ) as fh:
         head = fh.read(2)
         fh.seek(0)
         if head == _GZIP_MAGIC:
@@ -142,16 +147,6 @@ def idx_encode(array: np.ndarray) -> tuple[bytes, np.ndarray]:
     header = struct.pack(f">BBBB{array.ndim}I", 0, 0, code, array.ndim, *array.shape)
     body = np.ascontiguousarray(array, dtype=_DTYPE_OF_CODE[code])
     return header, body
-
-
-def _open_regular(
-    path: Path,
-    what: str = "IDX file",
-    missing_hint: str = "check the path, or fetch the data with skdigits.datasets.fetch_mnist()",
-    example: str = "train-images-idx3-ubyte",
-) -> BinaryIO:
-    """``path`` opened for reading, refused unless it is a regular file."""
-    return open_regular(path, what, missing_hint=missing_hint, example=example)
 
 
 def _read_header(read: Callable[[int], bytes], path: Path) -> tuple[np.dtype, tuple[int, ...]]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from .._core.errors import DataError, one_line
-from ._idx import MAX_IDX_BYTES, _open_regular
+from .._core.files import open_regular
+from ._idx import MAX_IDX_BYTES
 
 __all__ = ["MAX_NPY_BYTES", "load_npy"]
 
@@ -49,7 +50,7 @@ def load_npy(path: str | os.PathLike[str]) -> np.ndarray:
     array([0, 1, 2])
     """
     path = Path(path)
-    with _open_regular(path, ".npy file", "check the path", "digits.npy") as fh:
+    with open_regular(path, ".npy file", example="digits.npy") as fh:
         try:
             version = np.lib.format.read_magic(fh)
             read_header = (
