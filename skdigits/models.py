@@ -23,7 +23,12 @@ import numpy as np
 
 from ._core.errors import ModelFileError, one_line
 from .io._images import _source_name
-from .runtime._checks import check_finite_outputs, input_file_kind, looks_like_pickle
+from .runtime._checks import (
+    ZIP_MAGIC,
+    check_finite_outputs,
+    input_file_kind,
+    looks_like_pickle,
+)
 from .runtime._digit_score import digit_score_from_proba
 
 __all__ = [
@@ -80,7 +85,7 @@ def model_kind(path: str | os.PathLike[str]) -> Literal["onnx", "skdigits", "pic
     """
     if is_pickle_file(path):
         return "pickle"
-    if Path(path).suffix == ".skdigits" or _file_head(path).startswith(b"PK\x03\x04"):
+    if Path(path).suffix == ".skdigits" or _file_head(path).startswith(ZIP_MAGIC):
         return "skdigits"
     return "onnx"
 

@@ -182,8 +182,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-_ZIP_MAGIC = b"PK\x03\x04"  # a .skdigits file is a zip
-_ORT_FORMAT_ID = b"ORTM"  # onnxruntime's format, at bytes 4-8
 _ONNX_FIRST_BYTE = 0x08  # an ONNX file opens with its ir_version (field 1, a varint)
 
 
@@ -195,13 +193,14 @@ def _model_kind(path: Path) -> str:
     """
     from .._core.errors import ModelFileError
     from .._core.files import open_regular
+    from ..runtime._checks import ZIP_MAGIC, is_ort_format
 
     hint = "train one with `skdigits train -o model.skdigits`"
     with open_regular(path, "model file", missing_hint=hint, error=ModelFileError) as fh:
         head = fh.read(8)
-    if head.startswith(_ZIP_MAGIC):
+    if head.startswith(ZIP_MAGIC):  # a .skdigits file is a zip
         return "pipeline"
-    if head[4:8] == _ORT_FORMAT_ID:
+    if is_ort_format(head):
         return "ort"
     if head[:1] == bytes([_ONNX_FIRST_BYTE]) or path.suffix.lower() == ".onnx":
         return "onnx"

@@ -39,7 +39,6 @@ MODEL_INFO_FILE = "model.json"
 SITE_FILES = frozenset({*WEB_PAGE_FILES, *ORT_WEB_FILES, MODEL_FILE, MODEL_INFO_FILE})
 # What the page reads from the model's metadata (the rest stays in the ONNX file).
 _PAGE_METADATA = ("classes", "test_accuracy", "architecture", "skdigits_version")
-_ORT_FORMAT_ID = b"ORTM"  # onnxruntime's own format: the page loads .onnx files
 
 
 def export_web(
@@ -114,12 +113,13 @@ def export_web(
 
 def _check_page_can_run(model: Path) -> dict[str, Any]:
     """The model's metadata, once it is known the page can run it (it feeds [1, 28, 28])."""
+    from ..runtime._checks import is_ort_format
     from ..runtime._predictor import OnnxDigitClassifier, quiet_session
 
     metadata = OnnxDigitClassifier(model).metadata  # refuses anything not ours
     with open(model, "rb") as fh:
         head = fh.read(8)
-    if head[4:8] == _ORT_FORMAT_ID:
+    if is_ort_format(head):  # the page loads .onnx files
         raise ExportError(
             f"{model} is in onnxruntime's ORT format; the page loads ONNX: pass the .onnx "
             "model (export the pipeline again without the ORT format)"

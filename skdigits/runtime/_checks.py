@@ -113,6 +113,8 @@ _DEFAULT_DOMAINS = ("", "ai.onnx")
 # Bounds on the work of reading a model's structure and metadata.
 _MAX_PROTO_FIELDS = 1_000_000
 _ORT_FORMAT_ID = b"ORTM"  # the flatbuffer file identifier of onnxruntime's own format
+#: The first bytes of a zip archive, as a saved ``.skdigits`` pipeline is.
+ZIP_MAGIC = b"PK\x03\x04"
 _MAX_JSON_DEPTH = 32
 _MAX_CLASSES = 1_000
 
@@ -137,6 +139,11 @@ class OnnxModelInfo:
     doc_string: str = ""
 
 
+def is_ort_format(head: bytes) -> bool:
+    """Whether a model file's first bytes are onnxruntime's own (flatbuffer) format."""
+    return head[4:8] == _ORT_FORMAT_ID
+
+
 def inspect_onnx(data: bytes, name: str) -> OnnxModelInfo:
     """Check an ONNX model's structure against skdigits' contract; return its metadata.
 
@@ -150,7 +157,7 @@ def inspect_onnx(data: bytes, name: str) -> OnnxModelInfo:
     - model-local functions and training information, which skdigits never writes;
     - metadata that is not UTF-8.
     """
-    if data[4:8] == _ORT_FORMAT_ID:  # onnxruntime's own (flatbuffer) format
+    if is_ort_format(data):
         return _inspect_ort(data, name)
     info = OnnxModelInfo()
     budget = [_MAX_PROTO_FIELDS]
@@ -627,7 +634,7 @@ def read_model_bytes(path: str, name: str) -> bytes:
             f"{name} is a Python pickle (joblib?), not an ONNX model, and is never loaded "
             f"here because unpickling runs code; {_EXPORT_HINT}"
         )
-    if data.startswith(b"PK\x03\x04"):
+    if data.startswith(ZIP_MAGIC):
         raise ModelFileError(
             f"{name} is a zip archive (a saved .skdigits pipeline?), not an ONNX model; "
             f"convert a saved pipeline with `skdigits export`"
