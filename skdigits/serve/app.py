@@ -10,7 +10,12 @@ Routes:
   ``"scale"`` (``"auto"``, ``"255"``, ``"1"``) and ``"invert"`` (``"auto"``,
   ``"yes"``, ``"no"``) as ``skdigits predict`` takes them: by default values all
   within [0, 1] are multiplied by 255 and dark-on-light images inverted. The answer is
-  ``{"labels": [...], "probabilities": [[...], ...], "classes": [...]}``.
+  ``{"labels": [...], "probabilities": [[...], ...], "classes": [...], "is_digit":
+  [...], "digit_score": [...], "digit_threshold": T}``: as ``skdigits predict
+  --json`` says for each row, ``is_digit`` is false where the digit score is below
+  the threshold ("not a digit"; the label is still the model's best guess). The
+  query parameter ``accept_all=1`` takes every image for a digit, as
+  ``--accept-all`` does.
 - ``POST /read``: the whole number written in each image (a raw image body, or
   one or more ``image`` files of a ``multipart/form-data`` upload), read as
   ``skdigits read`` reads files (:func:`skdigits.read_numbers`), with the optional
@@ -109,6 +114,7 @@ def create_app(
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     max_image_pixels: int | None = None,
     decode_concurrency: int = DEFAULT_DECODE_CONCURRENCY,
+    digit_threshold: float | None = None,
 ) -> Starlette:
     """Build the ASGI application serving one ONNX model.
 
@@ -134,6 +140,11 @@ def create_app(
         each), whatever the number of clients. ``/read`` reads a page in one of
         these slots, and at most ``decode_concurrency - 1`` pages at once (one when
         it is 1), so a slot is always left for ``/predict``.
+    digit_threshold : float, default=None
+        The digit score (0-1) below which ``/predict`` answers ``is_digit``
+        false, "not a digit"; ``None`` means the threshold stored in the model
+        (:attr:`~skdigits.runtime.OnnxDigitClassifier.digit_threshold_`), as
+        ``skdigits predict --digit-threshold`` overrides it.
 
     Returns
     -------
@@ -145,7 +156,7 @@ def create_app(
     ModelFileError
         If ``model_path`` is missing or not a valid skdigits ONNX model.
     ValueError
-        If a limit is not a positive number.
+        If a limit is not a positive number, or ``digit_threshold`` not in [0, 1].
 
     Examples
     --------
@@ -160,14 +171,24 @@ def create_app(
         max_image_pixels=max_image_pixels,
         decode_concurrency=decode_concurrency,
     )
+    if digit_threshold is not None and not (
+        isinstance(digit_threshold, int | float)
+        and not isinstance(digit_threshold, bool)
+        and 0.0 <= digit_threshold <= 1.0  # NaN fails too
+    ):
+        raise ValueError(f"`digit_threshold` must be a number in [0, 1], got {digit_threshold!r}")
+    classifier = OnnxDigitClassifier(model_path)
     service = _DigitService(
-        OnnxDigitClassifier(model_path),
+        classifier,
         os.path.basename(os.fspath(model_path)),
         max_body_bytes,
         max_batch,
         body_timeout=float(body_timeout),
         max_image_pixels=max_image_pixels,
         decode_concurrency=decode_concurrency,
+        digit_threshold=float(
+            classifier.digit_threshold_ if digit_threshold is None else digit_threshold
+        ),
     )
     return _starlette_app(service)
 
@@ -218,7 +239,8 @@ def create_app_from_env() -> Starlette:
 
     ``SKDIGITS_SERVE_MODEL`` (required), ``SKDIGITS_SERVE_MAX_BODY_BYTES``,
     ``SKDIGITS_SERVE_MAX_BATCH``, ``SKDIGITS_SERVE_BODY_TIMEOUT``,
-    ``SKDIGITS_SERVE_MAX_IMAGE_PIXELS`` and ``SKDIGITS_SERVE_DECODE_CONCURRENCY``.
+    ``SKDIGITS_SERVE_MAX_IMAGE_PIXELS``, ``SKDIGITS_SERVE_DECODE_CONCURRENCY`` and
+    ``SKDIGITS_SERVE_DIGIT_THRESHOLD``.
     Each uvicorn worker process calls it once:
     ``uvicorn --factory --workers 2 skdigits.serve.app:create_app_from_env``.
     """
@@ -227,6 +249,7 @@ def create_app_from_env() -> Starlette:
         raise DataError("set SKDIGITS_SERVE_MODEL to the .onnx file to serve")
     env = os.environ.get
     pixels = env("SKDIGITS_SERVE_MAX_IMAGE_PIXELS")
+    threshold = env("SKDIGITS_SERVE_DIGIT_THRESHOLD")
     return create_app(
         model,
         max_body_bytes=int(env("SKDIGITS_SERVE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
@@ -236,6 +259,7 @@ def create_app_from_env() -> Starlette:
         decode_concurrency=int(
             env("SKDIGITS_SERVE_DECODE_CONCURRENCY", DEFAULT_DECODE_CONCURRENCY)
         ),
+        digit_threshold=float(threshold) if threshold else None,
     )
 
 
@@ -296,6 +320,7 @@ class _DigitService:
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         max_image_pixels: int | None = None,
         decode_concurrency: int = DEFAULT_DECODE_CONCURRENCY,
+        digit_threshold: float = 0.0,
     ):
         self.classifier = classifier
         self.model_name = model_name
@@ -303,6 +328,7 @@ class _DigitService:
         self.max_batch = max_batch
         self.body_timeout = body_timeout
         self.max_image_pixels = max_image_pixels
+        self.digit_threshold = digit_threshold
         # Bound on the pixels decoded at once; created here, bound to the loop on first use.
         self._decoding = asyncio.Semaphore(decode_concurrency)
         self._reading = asyncio.Semaphore(max(1, decode_concurrency - 1))
@@ -326,20 +352,22 @@ class _DigitService:
         return Response(self._openapi, media_type="application/json")
 
     async def predict(self, request: Request) -> Response:
+        # --accept-all's threshold: every score is at least 0, every image a digit.
+        threshold = 0.0 if _query_flag(request, "accept_all") else self.digit_threshold
         content_type = _content_type(request)
         body = await self._body(request, " or JSON pixels")
         # Every model call runs in a worker thread, so the loop keeps answering
         # (/healthz included) however slow the model; image decodes also wait for
         # one of `decode_concurrency` slots, which bounds their memory.
         if content_type in _JSON_TYPES or content_type.endswith("+json"):
-            return await run_in_threadpool(self._predict_json, body)
+            return await run_in_threadpool(self._predict_json, body, threshold)
         if content_type.startswith("image/") or content_type in _IMAGE_TYPES:
             async with self._decoding:
-                return await run_in_threadpool(self._predict_image, body)
+                return await run_in_threadpool(self._predict_image, body, threshold)
         if content_type == _FORM_TYPE:
             upload = await self._form_image(request, body)
             async with self._decoding:
-                return await run_in_threadpool(self._predict_image, upload)
+                return await run_in_threadpool(self._predict_image, upload, threshold)
         raise _RequestError(
             415,
             f"unsupported Content-Type {quoted(content_type)}; send image/png, image/jpeg, "
@@ -476,7 +504,25 @@ class _DigitService:
 
     # ------------------------------------------------------------ predicting
 
-    def _predict_json(self, body: bytes) -> Response:
+    def _prediction(self, images: Any, threshold: float) -> Response:
+        """The answer for ``images``: labels, probabilities and the digit decision.
+
+        ``is_digit`` and ``digit_score`` are what ``skdigits predict --json`` writes
+        in each row (the score rounded to 6 places, the decision taken before).
+        """
+        labels, proba, scores = self.classifier.predict_with_score(images)
+        return _json(
+            {
+                "labels": labels,
+                "probabilities": proba,
+                "classes": self.classes,
+                "is_digit": (scores >= threshold).tolist(),
+                "digit_score": [round(float(score), 6) for score in scores],
+                "digit_threshold": threshold,
+            }
+        )
+
+    def _predict_json(self, body: bytes, threshold: float) -> Response:
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError as err:
@@ -511,23 +557,21 @@ class _DigitService:
                 scale=_convention(document, "scale", SCALE_CHOICES),
                 invert=_convention(document, "invert", INVERT_CHOICES),
             )
-            labels, proba = self.classifier.predict_with_proba(images)
+            return self._prediction(images, threshold)
         except DataError as err:
             # The classifier names its input X; here it is the "pixels" field.
             message = str(err)
             if message.startswith("X "):
                 message = '"pixels" ' + message[2:]
             raise DataError(message) from err
-        return _json({"labels": labels, "probabilities": proba, "classes": self.classes})
 
-    def _predict_image(self, image: bytes | io.BytesIO) -> Response:
+    def _predict_image(self, image: bytes | io.BytesIO, threshold: float) -> Response:
         from ..io._images import load_digit_image
 
         source = image if isinstance(image, io.BytesIO) else io.BytesIO(image)
         source.name = "upload"  # messages say "image 'upload' is ...", not "<in-memory file>"
         pixels = load_digit_image(source, max_pixels=self.max_image_pixels)
-        labels, proba = self.classifier.predict_with_proba(pixels)
-        return _json({"labels": labels, "probabilities": proba, "classes": self.classes})
+        return self._prediction(pixels, threshold)
 
     def _read_one(self, name: str, data: bytes, lengths: tuple[int, int] | None) -> dict[str, Any]:
         """The reading of one picture, or a row with its ``error``, as ``skdigits read`` has it."""
@@ -561,6 +605,27 @@ def _query_length(request: Request) -> tuple[int, int] | None:
         raise _RequestError(
             400, f"the query parameter `length` is malformed: {err}; e.g. ?length=4 or ?length=4-6"
         ) from err
+
+
+_FLAG_VALUES = {"": True, "1": True, "true": True, "yes": True}
+_FLAG_VALUES |= {"0": False, "false": False, "no": False}
+
+
+def _query_flag(request: Request, name: str) -> bool:
+    """A yes/no query parameter (``?name=1``, ``?name=0``, ``?name``); False when absent."""
+    values = request.query_params.getlist(name)
+    if not values:
+        return False
+    if len(values) > 1:
+        raise _RequestError(400, f"the query parameter `{name}` is given twice; give it once")
+    try:
+        return _FLAG_VALUES[values[0].strip().lower()]
+    except KeyError:
+        raise _RequestError(
+            400,
+            f"the query parameter `{name}` must be 1 or 0 (true or false), got "
+            f"{quoted(values[0], 20)}; e.g. ?{name}=1",
+        ) from None
 
 
 def _uploads(form: FormData, what: str) -> list[UploadFile]:
@@ -678,7 +743,7 @@ _ROUTES = (
         "POST",
         "predict",
         "Predict the digit in an image, or in raw MNIST-layout pixels",
-        "One label and one row of probabilities per image",
+        "One label, one row of probabilities and the digit decision per image",
         _json_content({"$ref": "#/components/schemas/Prediction"}),
         errors=(
             ("400", "Empty body, malformed JSON or multipart"),
@@ -760,8 +825,14 @@ def _openapi_schema(
             'their polarity (`"auto"`, the default, inverts an image whose border is '
             'light, a dark digit on light paper; `"yes"` or `"no"` decides). '
             "`skdigits predict` takes the same `--scale` and `--invert`. "
+            "Each image gets a label (the model's best guess) and `is_digit`: false, "
+            '"not a digit", when its `digit_score` is below `digit_threshold` (the one '
+            "stored in the model, or the service's own), as `skdigits predict --json` "
+            "says in each row; `?accept_all=1` takes every image for a digit, as "
+            "`--accept-all` does. "
             f"Bodies are limited to {max_body_bytes} bytes, batches to {max_batch} images."
         ),
+        parameters=[_ACCEPT_ALL_PARAMETER],
         requestBody=_predict_request_body(),
     )
     pixels = MAX_IMAGE_PIXELS if max_image_pixels is None else max_image_pixels
@@ -810,6 +881,14 @@ def _pixel_examples() -> list[dict[str, Any]]:
     ]
 
 
+def _example_row(label: int, top: float) -> list[float]:
+    """Ten probabilities summing to 1, ``top`` on ``label``: a row of the documented answer."""
+    rest = round((1 - top) / 9, 4)
+    row = [rest] * 10
+    row[label] = round(1 - 9 * rest, 4)
+    return row
+
+
 def _predict_request_body() -> dict[str, Any]:
     binary = {"schema": {"type": "string", "contentMediaType": "image/*"}}
     upload = {
@@ -827,6 +906,17 @@ def _predict_request_body() -> dict[str, Any]:
         },
     }
 
+
+_ACCEPT_ALL_PARAMETER = {
+    "name": "accept_all",
+    "in": "query",
+    "required": False,
+    "description": "`1` (or `true`) takes every image for a digit: `is_digit` true for each "
+    "and `digit_threshold` 0, the scores still given, as `skdigits predict --accept-all`; "
+    "`0` (or `false`, the default) applies the threshold.",
+    "schema": {"type": "string", "enum": ["", "1", "0", "true", "false", "yes", "no"]},
+    "examples": {"accept all": {"value": "1"}, "apply the threshold": {"value": "0"}},
+}
 
 _LENGTH_PARAMETER = {
     "name": "length",
@@ -954,12 +1044,8 @@ def _schemas(n_classes: int, max_batch: int) -> dict[str, Any]:
             {"type": "array", "minItems": 1, "maxItems": max_batch, "items": flat},
         ],
     }
-    probabilities = {
-        "type": "array",
-        "minItems": n_classes,
-        "maxItems": n_classes,
-        "items": {"type": "number", "minimum": 0, "maximum": 1},
-    }
+    unit = {"type": "number", "minimum": 0, "maximum": 1}
+    probabilities = {"type": "array", "minItems": n_classes, "maxItems": n_classes, "items": unit}
     return {
         "PixelsRequest": {
             "type": "object",
@@ -984,12 +1070,50 @@ def _schemas(n_classes: int, max_batch: int) -> dict[str, Any]:
         "Row": {"type": "array", "minItems": 28, "maxItems": 28, "items": _PIXEL},
         "Prediction": {
             "type": "object",
-            "required": ["labels", "probabilities", "classes"],
+            "required": [
+                "labels",
+                "probabilities",
+                "classes",
+                "is_digit",
+                "digit_score",
+                "digit_threshold",
+            ],
             "properties": {
-                "labels": {"type": "array", "items": {"type": "integer"}},
+                "labels": {
+                    "description": "The best guess for each image, even one that is not a digit.",
+                    "type": "array",
+                    "items": {"type": "integer"},
+                },
                 "probabilities": {"type": "array", "items": probabilities},
                 "classes": {"type": "array", "items": {"type": "integer"}},
+                "is_digit": {
+                    "description": "Whether each image is taken for a digit: its digit score "
+                    'is at least `digit_threshold`. False means "not a digit".',
+                    "type": "array",
+                    "items": {"type": "boolean"},
+                },
+                "digit_score": {
+                    "description": "How much each image looks like a digit (higher for more; "
+                    "the model's `digit_score` output), rounded to 6 places.",
+                    "type": "array",
+                    "items": unit,
+                },
+                "digit_threshold": {
+                    "description": "The threshold applied: the model's, the service's, or 0 "
+                    "with `accept_all`.",
+                    **unit,
+                },
             },
+            "examples": [
+                {
+                    "labels": [7, 4],
+                    "probabilities": [_example_row(7, 0.97), _example_row(4, 0.41)],
+                    "classes": list(range(10)),
+                    "is_digit": [True, False],
+                    "digit_score": [0.97, 0.41],
+                    "digit_threshold": 0.62,
+                }
+            ],
         },
         "Error": {
             "type": "object",

@@ -142,6 +142,74 @@ def test_image_upload_is_prepared_as_skdigits_predict_prepares_files(
         np.testing.assert_allclose(r.json()["probabilities"][0], cli["probabilities"], atol=1e-6)
 
 
+def test_every_image_says_is_digit_and_digit_score_as_predict_json_does(
+    client, model_path, test_images, tmp_path, capsys
+):
+    X, _ = test_images
+    noise = np.random.default_rng(0).integers(0, 256, (2, 28, 28)).astype(np.uint8)
+    images = np.concatenate([X[:6], noise])
+    np.save(tmp_path / "digits.npy", images)
+    assert main(["predict", str(model_path), str(tmp_path / "digits.npy"), "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    png = tmp_path / "digit.png"
+    png.write_bytes(png_bytes(paper_digit(X[1])))
+    assert main(["predict", str(model_path), str(png), "--json"]) == 0
+    (cli_png,) = json.loads(capsys.readouterr().out)["predictions"]
+
+    batch = client.post("/predict", json={"pixels": images.tolist(), "scale": 255}).json()
+    upload = client.post("/predict", files={"image": ("digit.png", png.read_bytes())}).json()
+    single = client.post("/predict", json={"pixels": X[0].tolist()}).json()
+    rows = cli["predictions"]
+    assert batch["is_digit"] == [row["is_digit"] for row in rows]
+    assert batch["digit_score"] == [row["digit_score"] for row in rows]
+    assert batch["digit_threshold"] == cli["digit_threshold"] > 0  # the model's own
+    assert (upload["is_digit"], upload["digit_score"]) == (
+        [cli_png["is_digit"]],
+        [cli_png["digit_score"]],
+    )
+    assert (single["is_digit"], single["digit_score"]) == (
+        [rows[0]["is_digit"]],
+        [rows[0]["digit_score"]],
+    )
+    assert all(isinstance(flag, bool) for flag in batch["is_digit"])
+
+
+def test_accept_all_takes_every_image_for_a_digit(model_path, test_images):
+    X, _ = test_images
+    noise = np.random.default_rng(0).integers(0, 256, (3, 28, 28))
+    pixels = np.concatenate([X[:3], noise]).tolist()
+    # A threshold no image reaches but the surest digits: the page's "not a digit" path.
+    with TestClient(create_app(model_path, digit_threshold=1.0)) as strict:
+        refused = strict.post("/predict", json={"pixels": pixels}).json()
+        for query in ("?accept_all=1", "?accept_all=true", "?accept_all"):
+            accepted = strict.post(f"/predict{query}", json={"pixels": pixels}).json()
+            assert accepted["is_digit"] == [True] * 6, query
+            assert accepted["digit_threshold"] == 0
+            assert accepted["digit_score"] == refused["digit_score"]
+            assert accepted["labels"] == refused["labels"]
+        kept = strict.post("/predict?accept_all=0", json={"pixels": pixels}).json()
+    assert refused["digit_threshold"] == 1.0
+    assert refused["is_digit"] == [score >= 1.0 for score in refused["digit_score"]]
+    assert refused["is_digit"][3:] == [False] * 3  # noise is no digit
+    assert kept["is_digit"] == refused["is_digit"]
+
+
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [
+        ("?accept_all=maybe", "`accept_all` must be 1 or 0 (true or false), got 'maybe'"),
+        ("?accept_all=" + "y" * 3000, "got 'yyyyyyyyyyyyyyyyyyyy...' (3000 characters)"),
+        ("?accept_all=1&accept_all=0", "`accept_all` is given twice"),
+    ],
+    ids=["word", "long", "twice"],
+)
+def test_a_malformed_accept_all_is_a_400_that_quotes_it_briefly(client, query, fragment):
+    r = client.post(f"/predict{query}", json={"pixels": ONE})
+    assert r.status_code == 400
+    assert fragment in r.json()["error"]
+    assert len(r.json()["error"]) < 200
+
+
 def test_octet_stream_and_missing_content_type_are_read_as_images(client, test_images):
     X, y = test_images
     data = png_bytes(paper_digit(X[1]))
@@ -370,7 +438,7 @@ def test_a_bug_is_a_json_500_not_an_html_page(model_path, test_images, monkeypat
     def broken(X):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(app.state.classifier, "predict_with_proba", broken)
+    monkeypatch.setattr(app.state.classifier, "predict_with_score", broken)
     with TestClient(app, raise_server_exceptions=False) as c:
         r = c.post("/predict", json={"pixels": test_images[0][0].tolist()})
     assert r.status_code == 500
@@ -387,6 +455,12 @@ def test_create_app_refuses_bad_limits(model_path, limits):
     name = next(iter(limits))
     with pytest.raises(ValueError, match=f"`{name}` must be a positive integer"):
         create_app(model_path, **limits)
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan"), True, "0.5"])
+def test_create_app_refuses_a_digit_threshold_outside_0_1(model_path, threshold):
+    with pytest.raises(ValueError, match=r"`digit_threshold` must be a number in \[0, 1\]"):
+        create_app(model_path, digit_threshold=threshold)
 
 
 def test_create_app_refuses_a_missing_model(tmp_path):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests._support.hostile import png
-from tests._support.onnx_models import build_model
+from tests._support.onnx_models import METADATA, build_model
 from tests._support.servers import get, post, running_server, skdigits_serve
 
 
@@ -51,10 +51,11 @@ def violations(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> list
             target = target[part]
         return violations(value, target, root)
     kinds = {"array": list, "object": dict, "string": str, "number": int | float}
-    kinds |= {"integer": int, "null": type(None)}
+    kinds |= {"integer": int, "null": type(None), "boolean": bool}
     found: list[str] = []
     if "type" in schema and (
-        not isinstance(value, kinds[schema["type"]]) or isinstance(value, bool)
+        not isinstance(value, kinds[schema["type"]])
+        or isinstance(value, bool) != (schema["type"] == "boolean")
     ):
         return [f"not {schema['type']}: {str(value)[:40]}"]
     if "enum" in schema and value not in schema["enum"]:
@@ -93,9 +94,49 @@ def test_every_documented_request_is_valid_and_answered(server, openapi):
         assert status == 200, (example, body)
         answer = json.loads(body)
         batch = isinstance(example["pixels"][0], list) and len(example["pixels"]) != 28
-        assert len(answer["labels"]) == (len(example["pixels"]) if batch else 1)
+        n_images = len(example["pixels"]) if batch else 1
+        assert len(answer["labels"]) == n_images
+        assert len(answer["is_digit"]) == len(answer["digit_score"]) == n_images
         prediction = openapi["components"]["schemas"]["Prediction"]
         assert violations(answer, prediction, openapi) == []
+
+
+def test_the_documented_prediction_and_accept_all_are_what_predict_answers(openapi, tmp_path):
+    from starlette.testclient import TestClient
+
+    from skdigits.serve import create_app
+
+    prediction = openapi["components"]["schemas"]["Prediction"]
+    (example,) = prediction["examples"]
+    assert violations(example, prediction, openapi) == []
+    assert {"is_digit", "digit_score", "digit_threshold"} <= set(prediction["required"])
+    for broken in ({"is_digit": [1, 0]}, {"digit_score": [0.97, "0.41"]}, {"digit_threshold": 2}):
+        assert violations({**example, **broken}, prediction, openapi), broken
+
+    (parameter,) = openapi["paths"]["/predict"]["post"]["parameters"]
+    assert parameter["name"] == "accept_all"
+    # A threshold the linear model never reaches: every image is "not a digit" but with accept_all.
+    strict = build_model(
+        tmp_path / "strict.onnx",
+        metadata={**METADATA, "digit_threshold": "0.99"},
+        score_output="digit_score",
+    )
+    image = {"pixels": [[0] * 28] * 28}
+    answers = {}
+    with TestClient(create_app(strict)) as client:
+        for query in ("", *(f"?accept_all={e['value']}" for e in parameter["examples"].values())):
+            r = client.post("/predict" + query, json=image)
+            assert r.status_code == 200, (query, r.text)
+            assert violations(r.json(), prediction, openapi) == [], r.json()
+            answers[query] = (r.json()["is_digit"], r.json()["digit_threshold"])
+        r = client.post("/predict?accept_all=maybe", json=image)
+    assert answers == {
+        "": ([False], 0.99),
+        "?accept_all=1": ([True], 0),
+        "?accept_all=0": ([False], 0.99),
+    }
+    assert r.status_code == 400
+    assert violations(r.json(), {"$ref": "#/components/schemas/Error"}, openapi) == []
 
 
 def four_bars() -> bytes:
@@ -133,9 +174,15 @@ def test_the_documented_readings_are_what_read_answers(server, openapi):
 
 
 def _post_read(port: int, body: bytes, query: str = "") -> tuple[int, bytes]:
+    return _post(port, f"/read{query}", body, "image/png")
+
+
+def _post(
+    port: int, path: str, body: bytes, content_type: str = "application/json"
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("POST", f"/read{query}", body=body, headers={"Content-Type": "image/png"})
+        conn.request("POST", path, body=body, headers={"Content-Type": content_type})
         reply = conn.getresponse()
         return reply.status, reply.read()
     finally:
