@@ -2,7 +2,8 @@
 
 ``running_server`` starts a command whose last argument is the port, waits until
 it answers ``/healthz`` with 200, yields it and stops it; ``skdigits_serve`` is
-the command line of ``skdigits serve MODEL ... --port``. ``get`` and ``post`` are
+the command line of ``skdigits serve MODEL ... --port`` and ``uvicorn_factory``
+that of the environment's app factory. ``get`` and ``post`` are
 bounded stdlib clients.
 """
 
@@ -44,6 +45,14 @@ def free_port() -> int:
 def skdigits_serve(model: Path, *flags: str) -> list[str]:
     """``python -m skdigits serve MODEL FLAGS --port``: ``running_server`` adds the port."""
     return [sys.executable, "-m", "skdigits", "serve", str(model), *flags, "--port"]
+
+
+def uvicorn_factory(*flags: str) -> list[str]:
+    """``uvicorn --factory`` on :func:`skdigits.serve.app.create_app_from_env`, which
+    reads its model and options from ``SKDIGITS_SERVE_*`` variables; ``running_server``
+    adds the port."""
+    app = "skdigits.serve.app:create_app_from_env"
+    return [sys.executable, "-m", "uvicorn", "--factory", app, *flags, "--port"]
 
 
 @contextlib.contextmanager

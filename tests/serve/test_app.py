@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -301,6 +302,16 @@ def test_index_serves_the_drawing_page(client):
         assert needed in page
     # The page sends a PNG, so it goes through the same preparation as image files.
     assert '"Content-Type": "image/png"' in page
+    # Number mode: a wide canvas whose drawing goes to /read.
+    for needed in (
+        'id="number-canvas"',
+        'width="840" height="280"',
+        'roundTrip("number", "read"',
+        "readingView",
+    ):
+        assert needed in page
+    # One self-contained response: nothing fetched from elsewhere.
+    assert not re.search(r'(src|href)="(https?:)?//|@import|url\(', page)
 
 
 # ---------------------------------------------------------------- bad requests: all 4xx JSON

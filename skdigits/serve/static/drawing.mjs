@@ -67,7 +67,9 @@ export function drawingPad(canvas, { onStroke, canDraw = () => true }) {
 }
 
 // The label, how sure the model is, and one bar per class (`#p<i>` holds the
-// probability of the i-th class as `data-p`).
+// probability of the i-th class as `data-p`). An image the model does not take for
+// a digit (`isDigit` false) shows "not a digit" instead of the label; its bars
+// stay, the best guess among them muted.
 export function answerView({ labelEl, confidenceEl, barsEl }) {
   const bars = [];
   let classes = [];
@@ -88,21 +90,26 @@ export function answerView({ labelEl, confidenceEl, barsEl }) {
     });
   }
 
-  function show(label, probabilities) {
+  function show(label, probabilities, isDigit = true) {
     probabilities.forEach((p, i) => {
       const pct = bars[i].querySelector(".pct");
       bars[i].querySelector(".fill").style.width = (100 * p).toFixed(1) + "%";
-      pct.textContent = (100 * p).toFixed(1) + " %";
+      pct.textContent = asPercent(p) + " %";
       pct.dataset.p = String(p);
       bars[i].classList.toggle("top", classes[i] === label);
     });
-    labelEl.textContent = String(label);
-    confidenceEl.textContent = (100 * Math.max(...probabilities)).toFixed(1) + " % sure";
+    const top = asPercent(Math.max(...probabilities)) + " %";
+    labelEl.classList.toggle("refused", !isDigit);
+    barsEl.classList.toggle("refused", !isDigit);
+    labelEl.textContent = isDigit ? String(label) : "not a digit";
+    confidenceEl.textContent = isDigit ? top + " sure" : "best guess " + label + ", " + top;
   }
 
   function clear() {
     labelEl.textContent = "";
     confidenceEl.textContent = "";
+    labelEl.classList.remove("refused");
+    barsEl.classList.remove("refused");
     for (const li of bars) {
       li.querySelector(".fill").style.width = "0";
       const pct = li.querySelector(".pct");
@@ -114,6 +121,59 @@ export function answerView({ labelEl, confidenceEl, barsEl }) {
 
   build([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   return { build, show, clear, classes: () => classes };
+}
+
+// A number read from a drawing: its text, how sure the reader is, a box over each
+// digit and each digit's label and probability. `show` takes one reading of
+// `POST /read` (or the offline reader) and the width and height of the image it
+// read: boxes are in that image's pixels and are placed in percent of it, so they
+// sit on the digits however large the canvas is shown (`boxesEl` covers it).
+export function readingView({ textEl, confidenceEl, digitsEl, boxesEl }) {
+  function show(reading, width, height) {
+    clear();
+    textEl.textContent = reading.text;
+    confidenceEl.textContent = asPercent(reading.probability) + " % sure";
+    reading.digits.forEach((digit, i) => {
+      const [x0, y0, x1, y1] = digit.box;
+      const refused = digit.is_digit === false;
+      const words = (refused ? "not a digit" : String(digit.label)) + ", " +
+        asPercent(digit.probability) + " %";
+      const box = document.createElement("div");
+      box.className = refused ? "digit-box refused" : "digit-box";
+      box.id = "box" + i;
+      Object.assign(box.style, {
+        left: (100 * x0 / width) + "%", top: (100 * y0 / height) + "%",
+        width: (100 * (x1 - x0) / width) + "%", height: (100 * (y1 - y0) / height) + "%",
+      });
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = words;
+      box.append(tag);
+      boxesEl.append(box);
+      const li = document.createElement("li");
+      li.dataset.digit = String(digit.label);
+      li.dataset.p = String(digit.probability);
+      li.classList.toggle("refused", refused);
+      li.innerHTML = '<span class="digit"></span><span class="pct"></span>';
+      li.querySelector(".digit").textContent = refused ? "not a digit" : String(digit.label);
+      li.querySelector(".pct").textContent = asPercent(digit.probability) + " %";
+      li.setAttribute("aria-label", "digit " + (i + 1) + ": " + words);
+      digitsEl.append(li);
+    });
+  }
+
+  function clear() {
+    textEl.textContent = "";
+    confidenceEl.textContent = "";
+    digitsEl.replaceChildren();
+    boxesEl.replaceChildren();
+  }
+
+  return { show, clear };
+}
+
+function asPercent(p) {
+  return (100 * p).toFixed(1);
 }
 
 // The footer's description of the model, from its metadata.
