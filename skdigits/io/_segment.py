@@ -95,6 +95,12 @@ class Segmentation:
     widths : ndarray of shape (n_candidates,), dtype float64
         Each candidate's width in digit heights (the height of the writing's
         tall marks): two digits side by side are wider than one.
+    joins : ndarray of shape (n_pieces - 1,), dtype float64
+        Between each piece and the next, the ink a cut parted, in tenths of the
+        digit height (0 between pieces of different marks).
+    marks : ndarray of shape (n_pieces,), dtype int64
+        The mark (connected component of ink) each piece was cut from, numbered
+        0, 1, ... in the order of their first pieces.
     """
 
     name: str
@@ -104,6 +110,7 @@ class Segmentation:
     boxes: np.ndarray
     widths: np.ndarray
     joins: np.ndarray
+    marks: np.ndarray
 
 
 def segment_number(image: Any) -> Segmentation:
@@ -158,6 +165,7 @@ def segment_number(image: Any) -> Segmentation:
         _in_input(boxes, ink, width, height),
         widths,
         pieces.joins(),
+        pieces.marks(),
     )
 
 
@@ -602,6 +610,13 @@ class _Pieces:
         if not _covers(alone + runs, self.count):
             alone = [(k, k + 1) for k in range(self.count)]
         return sorted(alone + runs)
+
+    def marks(self) -> np.ndarray:
+        """The mark each piece was cut from, numbered in the order of their first pieces."""
+        _, first, dense = np.unique(self.component, return_index=True, return_inverse=True)
+        rank = np.empty(len(first), np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+        return rank[dense.reshape(-1)]
 
     def joins(self) -> np.ndarray:
         """Between each piece and the next, the ink a cut parted: pixels of the one

@@ -114,6 +114,18 @@ def test_a_cut_says_how_much_ink_it_parted_and_marks_apart_part_none(digits):
     assert touching.joins.max() > 0, touching.joins
 
 
+def test_each_piece_says_which_mark_it_was_cut_from(digits):
+    # "00" touching (one mark, cut) then a "1" apart: the reader leaves out whole marks only.
+    pair, _ = side_by_side([digits[0], digits[0]], 0)
+    line = np.zeros((pair.shape[0], pair.shape[1] + 40), np.uint8)
+    line[:, : pair.shape[1]] = pair
+    line[8:-8, -20:-16] = 255
+    seg = segment_number(line)
+    assert seg.n_pieces >= 3, seg.joins
+    assert seg.marks.tolist() == [0] * (seg.n_pieces - 1) + [1]
+    assert seg.joins[-1] == 0.0
+
+
 def test_a_five_with_its_flag_apart_is_one_candidate_and_the_flag_never_alone():
     body = [(30, 24), (28, 55), (50, 50), (62, 70), (50, 90), (25, 88)]
     flag = [(40, 12), (72, 12)]  # drawn apart: 7 pixels above the body's top
