@@ -1,11 +1,13 @@
 """The static site: the drawing page, the ONNX model and onnxruntime-web in one folder.
 
 ``export_web(model, out_dir)`` writes a folder any static file server can serve, with
-no network access needed and no external URL loaded: ``index.html``, its two ES
-modules (``app.mjs``, the page; ``preprocess.mjs``, the MNIST preparation of
-:mod:`skdigits.io` ported to JavaScript), ``model.onnx``, ``model.json`` (the
-model's classes and metadata for the page, strict JSON) and onnxruntime-web's three
-files (:data:`~skdigits.export._ortweb.ORT_WEB_FILES`), fetched into a verified cache.
+no network access needed and no external URL loaded: ``index.html``, its ES modules
+(``app.mjs``, the page; ``preprocess.mjs``, the MNIST preparation of
+:mod:`skdigits.io` ported to JavaScript; ``segment.mjs`` and ``read.mjs``, the
+number reader of :func:`skdigits.read_numbers` ported likewise), ``model.onnx``,
+``model.json`` (the model's classes, its digit threshold and other metadata for the
+page, strict JSON) and onnxruntime-web's three files
+(:data:`~skdigits.export._ortweb.ORT_WEB_FILES`), fetched into a verified cache.
 The drawing pad and answer bars are those of the page ``skdigits serve`` serves,
 inlined into ``index.html`` and ``app.mjs`` as they are written (:mod:`skdigits._core.page`).
 
@@ -32,13 +34,20 @@ from ._ortweb import ORT_WEB_FILES, ORT_WEB_VERSION, fetch_onnxruntime_web
 __all__ = ["SITE_FILES", "WEB_PAGE_FILES", "check_site_folder", "export_web"]
 
 #: The page's own files, shipped in the package (``skdigits/export/web_static``).
-WEB_PAGE_FILES = ("index.html", "app.mjs", "preprocess.mjs")
+WEB_PAGE_FILES = ("index.html", "app.mjs", "preprocess.mjs", "segment.mjs", "read.mjs")
 MODEL_FILE = "model.onnx"
 MODEL_INFO_FILE = "model.json"
 #: Every file of a site: a folder holding only these may be replaced with ``force``.
 SITE_FILES = frozenset({*WEB_PAGE_FILES, *ORT_WEB_FILES, MODEL_FILE, MODEL_INFO_FILE})
 # What the page reads from the model's metadata (the rest stays in the ONNX file).
-_PAGE_METADATA = ("classes", "test_accuracy", "architecture", "skdigits_version")
+_PAGE_METADATA = (
+    "classes",
+    "test_accuracy",
+    "architecture",
+    "skdigits_version",
+    "digit_threshold",
+    "digit_score_kind",
+)
 
 
 def export_web(

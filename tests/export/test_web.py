@@ -13,6 +13,7 @@ page is served from the exported folder on loopback with every other request blo
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import http.server
 import io
@@ -29,7 +30,9 @@ import pytest
 from skdigits import DataError, FetchError
 from skdigits._core.errors import WriteError
 from skdigits.export import ExportError, _ortweb, export_web, fetch_onnxruntime_web
+from skdigits.export._web import WEB_PAGE_FILES
 from skdigits.io._images import load_digit_image, preprocess_digit
+from skdigits.reading import read_numbers
 from skdigits.runtime._predictor import OnnxDigitClassifier
 from tests._support import REPO
 from tests._support.browser import (
@@ -40,6 +43,7 @@ from tests._support.browser import (
     draw_with_touch,
 )
 from tests._support.files import write
+from tests._support.web_numbers import draw_on, drawn_numbers, number_strokes, render
 
 STATIC = REPO / "skdigits" / "export" / "web_static"
 NODE = shutil.which("node")
@@ -246,6 +250,8 @@ def test_the_site_holds_its_files_and_no_external_url(site):
             "index.html",
             "app.mjs",
             "preprocess.mjs",
+            "segment.mjs",
+            "read.mjs",
             "model.onnx",
             "model.json",
             *_ortweb.ORT_WEB_FILES,
@@ -253,7 +259,7 @@ def test_the_site_holds_its_files_and_no_external_url(site):
     )
     assert (out / "model.onnx").read_bytes() == model.read_bytes()
     assert json.loads((out / "model.json").read_text())["classes"] == list(range(10))
-    for name in ("index.html", "app.mjs", "preprocess.mjs", "model.json"):
+    for name in (*WEB_PAGE_FILES, "model.json"):
         # An inline data: URL loads nothing (the favicon's SVG namespace is only a name).
         text = re.sub(r'data:[^"]*', "", (out / name).read_text())
         assert re.search(r"(https?:)?//[\w.-]+\.\w", text) is None, name
@@ -262,13 +268,30 @@ def test_the_site_holds_its_files_and_no_external_url(site):
 
 
 @pytest.fixture(scope="module")
-def web_page(site):
-    """One Chromium page on the site, served on loopback; every other request is blocked."""
+def chromium():
+    """Headless Chromium, one per module: Playwright's sync API runs one at a time."""
     if CHROMIUM is None:
         pytest.skip(NO_CHROMIUM)
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def web_page(chromium, site):
+    """One Chromium page on the site, served on loopback; every other request is blocked."""
     out, _ = site
+    with open_site(chromium, out) as page:
+        yield page
+
+
+@contextlib.contextmanager
+def open_site(browser, out):
+    """A page of ``browser`` on the site in ``out``, served on loopback, once its model
+    has loaded; every request elsewhere is blocked (and listed in ``page.requests``)."""
     handler = functools.partial(_QuietHandler, directory=str(out))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -284,22 +307,18 @@ def web_page(site):
             requests["blocked"].append(url)
             route.abort()
 
+    context = browser.new_context(viewport={"width": 760, "height": 520}, has_touch=True)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": 760, "height": 520}, has_touch=True)
-            context.route("**/*", only_the_site)
-            page = context.new_page()
-            page.goto(origin)
-            page.wait_for_function("['empty', 'error'].includes(document.body.dataset.state)")
-            assert page.inner_text("#status") == ""
-            assert f"running in onnxruntime-web {_ortweb.ORT_WEB_VERSION}" in page.inner_text(
-                "#model"
-            )
-            page.requests = requests
-            yield page
-            browser.close()
+        context.route("**/*", only_the_site)
+        page = context.new_page()
+        page.goto(origin)
+        page.wait_for_function("['empty', 'error'].includes(document.body.dataset.state)")
+        assert page.inner_text("#status") == ""
+        assert f"running in onnxruntime-web {_ortweb.ORT_WEB_VERSION}" in page.inner_text("#model")
+        page.requests = requests
+        yield page
     finally:
+        context.close()
         server.shutdown()
 
 
@@ -309,13 +328,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.mark.browser
-def test_the_page_asks_the_server_for_nothing_missing(site):
+def test_the_page_asks_the_server_for_nothing_missing(chromium, site):
     """No favicon 404: the page names an inline icon. Chromium asks for /favicon.ico only
     when requests are not intercepted, so this page load is not routed."""
-    if CHROMIUM is None:
-        pytest.skip(NO_CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
     out, _ = site
     missing = []
 
@@ -329,14 +344,12 @@ def test_the_page_asks_the_server_for_nothing_missing(site):
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
-            page.wait_for_function("['empty', 'error'].includes(document.body.dataset.state)")
-            assert page.evaluate("document.body.dataset.state") == "empty"
-            page.wait_for_timeout(500)  # the icon is asked for after the load
-            browser.close()
+        page = chromium.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        page.wait_for_function("['empty', 'error'].includes(document.body.dataset.state)")
+        assert page.evaluate("document.body.dataset.state") == "empty"
+        page.wait_for_timeout(500)  # the icon is asked for after the load
+        page.close()
     finally:
         server.shutdown()
     assert missing == []
@@ -358,6 +371,11 @@ def shown(page):
     label = page.inner_text("#label")
     proba = [float(page.get_attribute(f"#p{i}", "data-p")) for i in range(10)]
     return label, np.asarray(proba)
+
+
+def expected_label(clf, x):
+    """What the page should show for the image ``x``: its label, or "not a digit"."""
+    return str(clf.predict(x)[0]) if clf.is_digit(x)[0] else "not a digit"
 
 
 # Twenty digits as a person draws them, stroke by stroke, on the 280 x 280 canvas.
@@ -410,8 +428,12 @@ def test_twenty_drawn_digits_are_read_in_the_page_as_in_python(page, site):
         assert page.evaluate("document.body.dataset.state") == "done"
         label, proba = shown(page)
         # What Python makes of the same canvas: its PNG through skdigits' own steps.
-        expected_label, expected_proba = clf.predict_with_proba(load_digit_image(canvas_png(page)))
-        assert label == str(expected_label[0]), f"drawing {i}"
+        x = load_digit_image(canvas_png(page))
+        _, expected_proba = clf.predict_with_proba(x)
+        assert page.evaluate("window.skdigits.lastScore") == pytest.approx(
+            float(clf.digit_score(x)[0]), abs=1e-5
+        )
+        assert label == expected_label(clf, x)
         assert np.abs(proba - expected_proba[0]).max() <= 1e-5
         labels.append(label)
         if i == 0 and os.environ.get("SKDIGITS_UPDATE_SCREENSHOT"):
@@ -466,7 +488,7 @@ def test_page_preprocessing_matches_preprocess_digit_on_60_drawings(page, site):
         py = load_digit_image(canvas_png(page))
         worst = max(worst, float(np.abs(js - py).max()))
         assert np.abs(js - py).max() <= PIXEL_TOLERANCE, f"drawing {i}"
-        assert page.inner_text("#label") == str(clf.predict(py)[0])
+        assert page.inner_text("#label") == expected_label(clf, py)
     assert worst <= PIXEL_TOLERANCE
 
 
@@ -572,3 +594,173 @@ def test_model_json_is_strict_json_when_the_metadata_is_not_finite(ort_web, tmp_
     info = json.loads((out / "model.json").read_text(), parse_constant=refuse)
     assert info["test_accuracy"] is None
     assert info["classes"] == list(range(10))
+
+
+# --- "not a digit": the model's digit score against its threshold ---------------------------
+
+
+@pytest.fixture(scope="module")
+def scored_sites(tmp_path_factory, ort_web):
+    """Three sites of the fixed linear model, and two digits drawn as pictures: a threshold
+    between the digits' scores, with the `digit_score` output; the same threshold
+    without it (the page takes the top probability, as `max_probability` says); and
+    no threshold at all (every drawing is a digit, as before)."""
+    from tests._support.onnx_models import METADATA, build_model
+
+    d = tmp_path_factory.mktemp("scored")
+    pictures = [
+        render(number_strokes([digit], height=200, origin=(90, 40)), width=18, size=(280, 280))
+        for digit in range(10)
+    ]
+    plain = OnnxDigitClassifier(build_model(d / "plain.onnx"))
+    scores = [float(plain.digit_score(preprocess_digit(p))[0]) for p in pictures]
+    low, high = int(np.argmin(scores)), int(np.argmax(scores))
+    assert scores[high] - scores[low] > 0.05  # far apart: the page's last bits cannot flip it
+    threshold = {"digit_threshold": repr((scores[low] + scores[high]) / 2)}
+    models = {
+        "score output": build_model(
+            d / "scored.onnx", metadata={**METADATA, **threshold}, score_output="digit_score"
+        ),
+        "threshold only": build_model(d / "threshold.onnx", metadata={**METADATA, **threshold}),
+        "neither": d / "plain.onnx",
+    }
+    sites = {
+        k: export_web(m, d / k.replace(" ", "-"), download_if_missing=False)
+        for k, m in models.items()
+    }
+    return sites, pictures[low], pictures[high], plain
+
+
+_PUT_DIGIT = """async ([b64, selector, action]) => {
+  const grey = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const canvas = document.querySelector(selector);
+  const image = new ImageData(canvas.width, canvas.height);
+  grey.forEach((v, i) => image.data.set([v, v, v, 255], 4 * i));
+  canvas.getContext('2d').putImageData(image, 0, 0);
+  return window.skdigits[action]();
+}"""
+
+
+def put_picture(page, grey, selector="#canvas", action="predictCanvas"):
+    """Put a greyscale picture on a canvas of the page and run the page on it."""
+    return page.evaluate(_PUT_DIGIT, [base64.b64encode(grey.tobytes()).decode(), selector, action])
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("kind", ["score output", "threshold only", "neither"])
+def test_a_drawing_under_the_threshold_shows_not_a_digit(chromium, scored_sites, kind):
+    sites, unsure, sure, plain = scored_sites
+    with open_site(chromium, sites[kind]) as page:
+        put_picture(page, unsure)
+        page.wait_for_function("document.body.dataset.state === 'done'")
+        label = str(plain.predict(preprocess_digit(unsure))[0])
+        rejected = kind != "neither"
+        assert page.inner_text("#label") == ("not a digit" if rejected else label)
+        assert page.evaluate("document.body.dataset.digit") == ("no" if rejected else "yes")
+        assert ("digit score" in page.inner_text("#confidence")) == rejected
+        assert page.get_attribute("#p0", "data-p") is not None  # the bars still show
+        put_picture(page, sure)
+        page.wait_for_function("document.body.dataset.digit === 'yes'")
+        assert page.inner_text("#label") == str(plain.predict(preprocess_digit(sure))[0])
+        assert "digit score" not in page.inner_text("#confidence")
+
+
+# --- a whole number on the wide canvas ------------------------------------------------------
+
+FORTY_TWO = number_strokes([4, 2], height=170, gap=0.45, origin=(260, 55))
+
+
+@pytest.fixture
+def number_page(web_page):
+    web_page.click("#number-clear")
+    assert web_page.inner_text("#number-text") == ""
+    assert web_page.evaluate("document.body.dataset.numberState") == "empty"
+    return web_page
+
+
+def shown_reading(page):
+    """The number the page shows: its text, each digit's box (from the overlay) and
+    each digit's line in the list, with its probability."""
+    boxes = page.locator(".digit-box").evaluate_all("els => els.map(e => e.dataset.box)")
+    digits = page.locator("#number-digits li").evaluate_all(
+        "els => els.map(e => [e.textContent, Number(e.dataset.p)])"
+    )
+    return (
+        page.inner_text("#number-text"),
+        [[int(v) for v in b.split(",")] for b in boxes],
+        digits,
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("touch", [False, True], ids=["mouse", "touch"])
+def test_42_written_on_the_wide_canvas_is_read_with_a_box_and_probability_per_digit(
+    number_page, site, touch
+):
+    page = number_page
+    draw_on(page, "#number-canvas", FORTY_TWO, touch=touch)
+    page.wait_for_function("['done', 'error'].includes(document.body.dataset.numberState)")
+    text, boxes, digits = shown_reading(page)
+    assert text == "42"
+    assert len(boxes) == 2
+    assert boxes[0][2] <= boxes[1][0]  # left to right, apart
+    assert [t.split(":")[0] for t, _ in digits] == ["4", "2"]
+    assert all(0.0 < p <= 1.0 and f"{100 * p:.1f} %" in t for t, p in digits)
+    # Each box is drawn over its digit's ink, in the page's pixels.
+    canvas = page.locator("#number-canvas").bounding_box()
+    scale = canvas["width"] / 840
+    for (x0, y0, x1, y1), el in zip(boxes, page.locator(".digit-box").all(), strict=True):
+        drawn = el.bounding_box()
+        assert drawn["x"] == pytest.approx(canvas["x"] + x0 * scale, abs=1)
+        assert drawn["y"] == pytest.approx(canvas["y"] + y0 * scale, abs=1)
+        assert drawn["width"] == pytest.approx((x1 - x0) * scale, abs=1)
+        assert drawn["height"] == pytest.approx((y1 - y0) * scale, abs=1)
+    # Python reads the same canvas the same way.
+    (py,) = read_numbers(site[1], number_png(page))
+    assert py.text == "42"
+    assert [list(d.box) for d in py.digits] == boxes
+    assert [d.probability for d in py.digits] == pytest.approx([p for _, p in digits], abs=1e-5)
+    assert page.requests["blocked"] == []
+
+
+@pytest.mark.browser
+def test_a_blank_wide_canvas_reads_no_number_and_clear_resets(number_page):
+    page = number_page
+    digit_shown = page.inner_text("#label")
+    assert page.evaluate("window.skdigits.readNumberCanvas()") is None
+    assert page.evaluate("document.body.dataset.numberState") == "nonumber"
+    assert page.inner_text("#number-status") == "no number"
+    draw_on(page, "#number-canvas", FORTY_TWO[:1])
+    page.wait_for_function("document.body.dataset.numberState === 'done'")
+    assert page.inner_text("#number-text") != ""
+    page.click("#number-clear")
+    assert shown_reading(page) == ("", [], [])
+    assert page.inner_text("#label") == digit_shown  # the digit pad is left alone
+
+
+def number_png(page) -> io.BytesIO:
+    url = page.evaluate("document.getElementById('number-canvas').toDataURL('image/png')")
+    return io.BytesIO(base64.b64decode(url.split(",", 1)[1]))
+
+
+#: Drawn numbers the page reads exactly as read_numbers does (text, boxes, each
+#: digit's probability to 1e-5); measured: all 60.
+N_NUMBERS = 60
+
+
+@pytest.mark.browser
+def test_the_page_reads_60_drawn_numbers_as_read_numbers_does(number_page, site):
+    _, model = site
+    clf = OnnxDigitClassifier(model)
+    right = 0
+    for i, (digits, grey) in enumerate(drawn_numbers(N_NUMBERS)):
+        js = put_picture(number_page, grey, "#number-canvas", "readNumberCanvas")
+        (py,) = read_numbers(clf, grey)
+        assert js["text"] == py.text, f"number {i} ({digits})"
+        assert [d["box"] for d in js["digits"]] == [list(d.box) for d in py.digits], f"number {i}"
+        assert [d["probability"] for d in js["digits"]] == pytest.approx(
+            [d.probability for d in py.digits], abs=1e-5
+        )
+        right += py.text == digits
+    # The small test model reads most of them right too (the drawings are numbers).
+    assert right >= N_NUMBERS // 2

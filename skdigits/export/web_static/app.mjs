@@ -1,8 +1,13 @@
 // The drawing page of `skdigits export --web`: strokes on a canvas, prepared as MNIST
 // was (preprocess.mjs) and classified by the exported ONNX model in onnxruntime-web,
-// all in the page. Every file comes from the page's own folder.
+// all in the page; and a wide canvas where a whole number is cut into candidate
+// digits (segment.mjs), classified in one batch and read along the best path
+// (read.mjs), as skdigits.read_numbers reads it. Every file comes from the page's
+// own folder.
 import * as ort from "./ort.wasm.min.mjs";
 import { preprocess, SIZE } from "./preprocess.mjs";
+import { bestReading } from "./read.mjs";
+import { segmentNumber } from "./segment.mjs";
 
 // @include drawing.mjs
 
@@ -19,6 +24,8 @@ const answer = answerView({
   barsEl: document.getElementById("bars"),
 });
 let session = null;
+let meta = {};
+const labelEl = document.getElementById("label");
 const pad = drawingPad(document.getElementById("canvas"), {
   onStroke: predict,
   canDraw: () => session !== null,
@@ -27,8 +34,33 @@ const { canvas, ctx } = pad;
 let requestId = 0;
 
 // For tests and benchmarks: what the model was given, and how long things took.
-const timings = { sessionMs: null, firstPredictionMs: null, predictionsMs: [] };
-window.skdigits = { preprocess, timings, lastInput: null, predictCanvas: () => predict() };
+const timings = { sessionMs: null, firstPredictionMs: null, predictionsMs: [], readingsMs: [] };
+window.skdigits = {
+  preprocess, segmentNumber, bestReading, timings, lastInput: null, lastScore: null,
+  lastReading: null, predictCanvas: () => predict(), readNumberCanvas: () => readNumber(),
+};
+
+// One run at a time: a session of onnxruntime-web refuses a run while another is going.
+let queue = Promise.resolve();
+function runModel(images, count) {
+  const result = queue.then(() =>
+    session.run({ pixels: new ort.Tensor("float32", images, [count, SIZE, SIZE]) }));
+  queue = result.catch(() => {});
+  return result;
+}
+
+// Each image's digit score: the model's `digit_score` output, or for a model exported
+// before it had one, its top probability (the score `max_probability` names).
+function digitScores(out, count) {
+  if (out.digit_score) return Array.from(out.digit_score.data);
+  const p = out.probabilities.data, n = p.length / count;
+  return Array.from({ length: count }, (_, k) => Math.max(...p.subarray(k * n, (k + 1) * n)));
+}
+
+// A model without a threshold takes every image for a digit, as before it had one.
+function isDigit(score) {
+  return typeof meta.digit_threshold !== "number" || score >= meta.digit_threshold;
+}
 
 function setState(state, message = "") {
   statusEl.textContent = message;
@@ -58,34 +90,142 @@ async function predict() {
   window.skdigits.lastInput = pixels && Array.from(pixels);
   if (pixels === null) {
     resetPreview();
-    answer.clear();
+    clearAnswer();
     setState("nodigit", "no digit");
     return;
   }
   showInput(pixels);
   try {
-    const feeds = { pixels: new ort.Tensor("float32", pixels, [1, SIZE, SIZE]) };
-    const out = await session.run(feeds);
+    const out = await runModel(pixels, 1);
     if (id !== requestId) return; // a newer stroke or a clear came in meanwhile
+    const [score] = digitScores(out, 1);
+    window.skdigits.lastScore = score;
     answer.show(Number(out.label.data[0]), Array.from(out.probabilities.data));
+    labelEl.classList.toggle("nodigit", !isDigit(score));
+    if (!isDigit(score)) {
+      labelEl.textContent = "not a digit";
+      document.getElementById("confidence").textContent =
+        "digit score " + score.toFixed(3) + ", under " + meta.digit_threshold.toFixed(3);
+    }
+    document.body.dataset.digit = isDigit(score) ? "yes" : "no";
     const ms = performance.now() - start;
     if (timings.firstPredictionMs === null) timings.firstPredictionMs = ms;
     else timings.predictionsMs.push(ms);
     setState("done");
   } catch (err) {
     if (id !== requestId) return;
-    answer.clear();
+    clearAnswer();
     setState("error", String(err.message || err));
   }
+}
+
+function clearAnswer() {
+  answer.clear();
+  labelEl.classList.remove("nodigit");
+  delete document.body.dataset.digit;
 }
 
 document.getElementById("clear").addEventListener("click", () => {
   requestId++;
   pad.reset();
   resetPreview();
-  answer.clear();
+  clearAnswer();
   window.skdigits.lastInput = null;
+  window.skdigits.lastScore = null;
   setState("empty");
+});
+
+// --- a whole number on the wide canvas --------------------------------------------------
+
+const numberStatus = document.getElementById("number-status");
+const numberPad = drawingPad(document.getElementById("number-canvas"), {
+  onStroke: readNumber,
+  canDraw: () => session !== null,
+});
+let numberRequest = 0;
+
+function setNumberState(state, message = "") {
+  numberStatus.textContent = message;
+  document.body.dataset.numberState = state;
+}
+
+// The number on the wide canvas, read as skdigits.read_numbers reads a picture; each
+// digit also carries its digit score and whether it passes the model's threshold.
+async function readNumber() {
+  const id = ++numberRequest;
+  const start = performance.now();
+  setNumberState("reading");
+  const { canvas: wide, ctx: wideCtx } = numberPad;
+  try {
+    const segmentation = segmentNumber(wideCtx.getImageData(0, 0, wide.width, wide.height).data,
+      wide.width, wide.height);
+    let reading = null;
+    if (segmentation !== null) {
+      const count = segmentation.spans.length;
+      const out = await runModel(segmentation.images, count);
+      const scores = digitScores(out, count);
+      reading = bestReading(segmentation, out.probabilities.data, answer.classes());
+      for (const d of reading.digits) {
+        d.digitScore = scores[d.candidate];
+        d.isDigit = isDigit(d.digitScore);
+      }
+    }
+    if (id !== numberRequest) return null; // a newer stroke or a clear came in meanwhile
+    window.skdigits.lastReading = reading;
+    showReading(reading);
+    if (reading === null) {
+      setNumberState("nonumber", "no number");
+      return null;
+    }
+    timings.readingsMs.push(performance.now() - start);
+    setNumberState("done");
+    return reading;
+  } catch (err) {
+    if (id !== numberRequest) return null;
+    showReading(null);
+    setNumberState("error", String(err.message || err));
+    return null;
+  }
+}
+
+function showReading(reading) {
+  const boxes = document.getElementById("number-boxes");
+  const list = document.getElementById("number-digits");
+  boxes.replaceChildren();
+  list.replaceChildren();
+  document.getElementById("number-text").textContent = reading ? reading.text : "";
+  document.getElementById("number-probability").textContent = reading
+    ? (100 * reading.probability).toFixed(1) + " % sure" : "";
+  if (!reading) return;
+  const { width, height } = numberPad.canvas;
+  for (const d of reading.digits) {
+    const [x0, y0, x1, y1] = d.box;
+    const pct = (100 * d.probability).toFixed(1) + " %";
+    const box = document.createElement("div");
+    box.className = "digit-box";
+    Object.assign(box.style, {
+      left: (100 * x0) / width + "%", top: (100 * y0) / height + "%",
+      width: (100 * (x1 - x0)) / width + "%", height: (100 * (y1 - y0)) / height + "%",
+    });
+    box.dataset.box = d.box.join(",");
+    const tag = document.createElement("span");
+    tag.textContent = String(d.label) + " · " + pct;
+    box.append(tag);
+    boxes.append(box);
+    const li = document.createElement("li");
+    li.dataset.label = String(d.label);
+    li.dataset.p = String(d.probability);
+    li.textContent = String(d.label) + ": " + pct + (d.isDigit ? "" : " (not a digit)");
+    list.append(li);
+  }
+}
+
+document.getElementById("number-clear").addEventListener("click", () => {
+  numberRequest++;
+  numberPad.reset();
+  showReading(null);
+  window.skdigits.lastReading = null;
+  setNumberState("empty");
 });
 
 // One preprocessing of a bar and one run of the model while the page loads, so the
@@ -96,20 +236,20 @@ async function warmUp() {
     const x = i % canvas.width, y = Math.floor(i / canvas.width);
     if (!(x > 120 && x < 160 && y > 40 && y < 240)) rgba.fill(0, 4 * i, 4 * i + 3);
   }
-  const pixels = preprocess(rgba, canvas.width, canvas.height);
-  await session.run({ pixels: new ort.Tensor("float32", pixels, [1, SIZE, SIZE]) });
+  await runModel(preprocess(rgba, canvas.width, canvas.height), 1);
 }
 
 async function load() {
   resetPreview();
   const start = performance.now();
   try {
-    const meta = await (await fetch("model.json")).json();
+    meta = await (await fetch("model.json")).json();
     if (Array.isArray(meta.classes)) answer.build(meta.classes);
     session = await ort.InferenceSession.create(meta.model || "model.onnx", {
       executionProviders: ["wasm"],
     });
     await warmUp();
+    setNumberState("empty");
     timings.sessionMs = performance.now() - start;
     document.getElementById("model").textContent = describeModel(meta) +
       "; exported by skdigits " + (meta.skdigits_version || "") +

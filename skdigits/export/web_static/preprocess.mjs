@@ -15,7 +15,7 @@ const BOX = 20; // the digit's longer side is scaled to this
 const CENTRE = 14; // where the centre of mass goes
 const MIN_CONTRAST = 24; // ink must stand this far above the background
 const NOISE_SIGMAS = 3;
-const INK_THRESHOLD = 5;
+export const INK_THRESHOLD = 5;
 const INK_THRESHOLD_LARGE = 32;
 
 /**
@@ -24,12 +24,15 @@ const INK_THRESHOLD_LARGE = 32;
  * @returns {Float32Array | null}  784 raw intensities 0-255, white digit on black
  */
 export function preprocess(rgba, width, height) {
-  return mnistify(composite(rgba, width * height), width, height);
+  const ink = inkMap(composite(rgba, width * height), width, height);
+  if (ink === null) return null; // blank: no digit
+  for (let i = 0; i < ink.length; i++) if (ink[i] < INK_THRESHOLD) ink[i] = 0;
+  return centred({ data: ink, width, height });
 }
 
 // Pillow's RGBA -> LA conversion (integer ITU-R 601 luma), scaled to 0-255 in float32
 // as skdigits.images reads uint8; transparent pixels become the contrasting background.
-function composite(rgba, n) {
+export function composite(rgba, n) {
   const grey = new Float32Array(n);
   const alpha = new Float32Array(n);
   let opaque = true;
@@ -50,7 +53,12 @@ function composite(rgba, n) {
   return grey;
 }
 
-function mnistify(grey, width, height) {
+/**
+ * Greyscale 0-255 → white ink on black with its peak stretched to 255 (skdigits.io's
+ * _ink_map on a picture that is no photo), or null when no ink stands out.
+ * @returns {Float32Array | null}
+ */
+export function inkMap(grey, width, height) {
   let border = borderOf(grey, width, height);
   if (median(border) > 127.5) { // dark ink on light paper
     for (let i = 0; i < grey.length; i++) grey[i] = f(255 - grey[i]);
@@ -65,19 +73,25 @@ function mnistify(grey, width, height) {
     ink[i] = Math.max(f(grey[i] - level), 0);
     if (ink[i] > peak) peak = ink[i];
   }
-  if (peak < Math.max(MIN_CONTRAST, NOISE_SIGMAS * sigma)) return null; // blank: no digit
+  if (peak < Math.max(MIN_CONTRAST, NOISE_SIGMAS * sigma)) return null;
   const stretch = f(255 / peak);
-  for (let i = 0; i < ink.length; i++) {
-    ink[i] = f(ink[i] * stretch);
-    if (ink[i] < INK_THRESHOLD) ink[i] = 0;
-  }
-  let crop = cropToInk({ data: ink, width, height });
+  for (let i = 0; i < ink.length; i++) ink[i] = f(ink[i] * stretch);
+  return ink;
+}
+
+/**
+ * White ink on black (some of it nonzero) → cropped to its box, fitted to 20 × 20 and
+ * pasted into 28 × 28 with its centre of mass at (14, 14): skdigits.io's _centred.
+ * @param {{data: Float32Array, width: number, height: number}} image
+ * @returns {Float32Array}  784 values
+ */
+export function centred(image) {
+  let crop = cropToInk(image);
   if (Math.max(crop.width, crop.height) >= 2 * BOX) {
     for (let i = 0; i < crop.data.length; i++) if (crop.data[i] < INK_THRESHOLD_LARGE) crop.data[i] = 0;
     crop = cropToInk(crop);
   }
-  const patch = fitBox(crop);
-  return centre(patch);
+  return centre(fitBox(crop));
 }
 
 // The pixels of a frame about 2% of the shorter side thick, in numpy's order.
@@ -124,7 +138,7 @@ function cropToInk(image) {
 }
 
 // Python's round(): halves go to the even neighbour.
-function roundHalfEven(x) {
+export function roundHalfEven(x) {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
