@@ -353,3 +353,8 @@ def test_the_mode_switch_shows_one_canvas_at_a_time_and_keeps_each_drawing(page)
     page.keyboard.press("ArrowRight")
     assert page.locator("#number-canvas").is_visible()
     assert page.get_by_role("radio", name="A number").is_checked()
+    page.evaluate("location.hash = ''")  # a link to the page, or to "#number", switches too
+    page.wait_for_function("!document.getElementById('digit-mode').hidden")
+    page.evaluate("location.hash = '#number'")
+    page.wait_for_function("!document.getElementById('number-mode').hidden")
+    assert page.inner_text("h1") == "Write a number"
