@@ -13,7 +13,13 @@ import numpy as np
 
 from .._core.errors import DataError
 from ..io._segment import Segmentation, segment_number
-from ._paths import best_path, digit_scores, join_scores, width_scores
+from ._paths import (
+    best_path,
+    digit_scores,
+    join_scores,
+    noise_scores,
+    width_scores,
+)
 
 __all__ = ["DigitReading", "NumberReading", "parse_length", "read_numbers"]
 
@@ -84,6 +90,9 @@ def read_numbers(
     that may be one digit is classified, all of them in one batch, and the
     reading is the path through the pieces whose digits the classifier is
     surest of (see :mod:`skdigits.io._segment` and the guide's "Reading numbers").
+    A mark standing apart whose digit score is under the model's
+    ``digit_threshold_`` is left out (a blot, a scribble) when its reading as a
+    digit is less likely than a digit scored at the threshold / e**1.25.
 
     Parameters
     ----------
@@ -109,8 +118,9 @@ def read_numbers(
     Raises
     ------
     DataError
-        If a picture cannot be read, shows no ink (a blank page), or cannot be
-        read as a number of ``length`` digits; or ``length`` is not a count.
+        If a picture cannot be read, shows no ink (a blank page) or no mark the
+        model takes for a digit, or cannot be read as a number of ``length``
+        digits; or ``length`` is not a count.
     ModelFileError
         If ``model`` is a file that cannot be opened as a model.
 
@@ -127,26 +137,76 @@ def read_numbers(
     segmentations = [segment_number(picture) for picture in pictures]
     if not segmentations:
         return []
-    images = np.concatenate([s.images for s in segmentations])
-    with warnings.catch_warnings():
-        # The candidates are prepared as MNIST is: no second guess from the model.
-        warnings.simplefilter("ignore", UserWarning)
-        proba = np.asarray(predictor.predict_proba(images))
-    classes = np.asarray(predictor.classes_)
+    proba, digit_score = _classify(predictor, np.concatenate([s.images for s in segmentations]))
+    model = _Model(np.asarray(predictor.classes_), _threshold(predictor))
     readings, first = [], 0
     for segmentation in segmentations:
-        count = len(segmentation.spans)
-        readings.append(_best_reading(segmentation, proba[first : first + count], classes, lengths))
-        first += count
+        rows = slice(first, first + len(segmentation.spans))
+        readings.append(_best_reading(segmentation, proba[rows], digit_score[rows], model, lengths))
+        first = rows.stop
     return readings
 
 
+@dataclass(frozen=True)
+class _Model:
+    """What the reader needs of the model besides its outputs."""
+
+    classes: np.ndarray
+    threshold: float
+
+
+def _classify(predictor: Any, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates' probabilities and digit scores, from one run of the model."""
+    with warnings.catch_warnings():
+        # The candidates are prepared as MNIST is: no second guess from the model.
+        warnings.simplefilter("ignore", UserWarning)
+        with_score = getattr(predictor, "predict_with_score", None)
+        if callable(with_score):
+            _, proba, score = with_score(images)
+        else:
+            proba = predictor.predict_proba(images)
+            score = np.asarray(proba).max(axis=1) if len(images) else np.zeros(0)
+    return np.asarray(proba, np.float64), np.asarray(score, np.float64)
+
+
+def _threshold(predictor: Any) -> float:
+    """The model's digit threshold: under it a candidate is no digit (0: all are).
+
+    A predictor's ``digit_threshold_``; for a fitted pipeline, its classifier's
+    ``digit_threshold`` when set, else its fitted ``digit_threshold_``.
+    """
+    value = getattr(predictor, "digit_threshold_", None)
+    steps = getattr(predictor, "steps", None)
+    if value is None and isinstance(steps, list) and steps:
+        last = steps[-1][1]
+        value = getattr(last, "digit_threshold", None)
+        value = getattr(last, "digit_threshold_", 0.0) if value is None else value
+    try:
+        threshold = float(0.0 if value is None else value)
+    except (TypeError, ValueError):
+        return 0.0
+    return min(max(threshold, 0.0), 1.0) if np.isfinite(threshold) else 0.0
+
+
 def _best_reading(
-    segmentation: Segmentation, proba: np.ndarray, classes: np.ndarray, lengths: tuple[int, int]
+    segmentation: Segmentation,
+    proba: np.ndarray,
+    digit_score: np.ndarray,
+    model: _Model,
+    lengths: tuple[int, int],
 ) -> NumberReading:
-    best, scores = digit_scores(proba)
+    best, scores = digit_scores(proba, digit_score)
     scores = scores + width_scores(segmentation.widths) + join_scores(segmentation)
-    path = best_path(segmentation.n_pieces, segmentation.spans, scores, lengths)
+    skips = noise_scores(segmentation, digit_score, model.threshold)
+    n, spans = segmentation.n_pieces, segmentation.spans
+    if np.isfinite(skips).any() and best_path(n, spans, scores, (0, lengths[1]), skips) == []:
+        raise DataError(
+            f"image {segmentation.name} shows no digit: the model takes each of its "
+            f"{int(segmentation.marks.max()) + 1} marks for no digit (digit scores up to "
+            f"{float(digit_score.max()):.2f}, its threshold {model.threshold:.2f}); pass a "
+            "picture of a number"
+        )
+    path = best_path(n, spans, scores, lengths, skips)
     if path is None:
         low, high = lengths
         wanted = str(low) if low == high else f"{low} to {high}"
@@ -159,7 +219,7 @@ def _best_reading(
         )
     digits = tuple(
         DigitReading(
-            label=int(classes[best[k]]),
+            label=int(model.classes[best[k]]),
             probability=float(proba[k, best[k]]),
             box=(
                 int(segmentation.boxes[k, 0]),

@@ -19,7 +19,7 @@ from PIL import Image
 
 from skdigits import DataError, DigitReading, NumberReading, read_numbers
 from skdigits.io import preprocess_digit
-from skdigits.reading._paths import best_path, join_scores, width_scores
+from skdigits.reading._paths import best_path, join_scores, noise_scores, width_scores
 from skdigits.reading._read import parse_length
 from skdigits.runtime import OnnxDigitClassifier
 from tests._support.hostile import assert_one_line_message
@@ -210,3 +210,67 @@ def test_ending_a_digit_where_a_cut_parts_ink_costs_the_more_strokes_it_crosses(
         joins = np.array([3.0, 0.0])
 
     assert join_scores(Cut()).tolist() == pytest.approx([-0.15, 0.0, 0.0, 0.0])
+
+
+class NoBlots:
+    """The session model, with a digit score that takes a filled blot for no digit (as a
+    model trained with outlier exposure would): ink over 40 % of the 28 x 28 image."""
+
+    def __init__(self, predictor):
+        self.predictor = predictor
+        self.classes_ = predictor.classes_
+        self.digit_threshold_ = 0.5
+
+    def predict_proba(self, X):
+        return self.predictor.predict_proba(X)
+
+    def predict_with_score(self, X):
+        labels, proba, score = self.predictor.predict_with_score(X)
+        blot = (np.asarray(X) > 128).reshape(len(X), -1).mean(axis=1) > 0.4
+        return labels, proba, np.where(blot, 1e-3, score)
+
+
+def blot(picture, x, size):
+    picture = picture.copy()
+    top = (picture.shape[0] - size) // 2
+    picture[top : top + size, x : x + size] = 255
+    return picture
+
+
+def test_a_mark_the_model_takes_for_no_digit_is_left_out(predictor, sure):
+    # "42" with a blot before or after it, as tall as half a digit (no speck).
+    alone = read_numbers(predictor, number(sure, "42", 8))[0].digits
+    line = np.pad(number(sure, "42", 8), ((0, 0), (30, 30)))
+    for picture in (blot(line, 6, 14), blot(line, line.shape[1] - 20, 14)):
+        assert len(read_numbers(predictor, picture)[0].text) == 3  # its top probability: a digit
+        (reading,) = read_numbers(NoBlots(predictor), picture)
+        assert reading.text == "42"
+        assert [d.box for d in reading.digits] == [
+            (x0 + 30, y0, x1 + 30, y1) for x0, y0, x1, y1 in (d.box for d in alone)
+        ]
+
+
+def test_a_page_the_model_takes_for_no_digit_is_a_one_line_error(predictor):
+    page = np.zeros((60, 200), np.uint8)
+    for x in (20, 80, 140):
+        page = blot(page, x, 20)
+    with pytest.raises(DataError) as err:
+        read_numbers(NoBlots(predictor), page)
+    assert_one_line_message(str(err.value), r"shows no digit: the model takes each of its 3 marks")
+    assert len(read_numbers(predictor, page)[0].text) == 3  # a digit score that refuses none
+
+
+def test_a_mark_is_left_out_only_whole_and_only_when_its_reading_is_unlikely():
+    class Marks:  # pieces 0-1 one mark (cut), piece 2 a mark apart, piece 3 another
+        spans = np.array([[0, 1], [1, 2], [0, 2], [2, 3], [3, 4]])
+        marks = np.array([0, 0, 1, 2])
+
+    score = np.array([0.1, 0.1, 0.1, 0.1, 0.9])
+    skips = noise_scores(Marks(), score, 0.8)
+    assert np.isfinite(skips).tolist() == [False, False, True, True, False]
+    assert skips[2] == pytest.approx(2 * np.log(0.8) - 2.5)
+    assert noise_scores(Marks(), score, 0.0).tolist() == [-np.inf] * 5
+    reads = np.log(np.array([0.5, 0.5, 0.9, 0.05, 0.95]))
+    assert best_path(4, Marks.spans, reads, (1, 9), skips) == [2, 4]  # the 0.05 mark left out
+    assert best_path(4, Marks.spans, reads, (3, 3), skips) == [2, 3, 4]  # unless 3 are asked
+    assert best_path(4, Marks.spans, np.full(5, -9.0), (0, 9), np.full(5, -1.0)) == []
