@@ -19,6 +19,7 @@ __all__ = [
     "best_path",
     "digit_scores",
     "join_scores",
+    "lone_widths",
     "noise_scores",
     "width_scores",
 ]
@@ -39,6 +40,12 @@ _JOIN = 0.05
 # real digits the model is unsure of are dropped and 3 to 6 points of numbers are
 # lost; at a margin of 1, 1 point of the stroke numbers; at 2, none.
 _NOISE = 2.5
+# A picture of one mark has no other digit to take the digit height from, and a
+# wide digit is less tall than the others (MNIST scales a digit's longer side to 20
+# pixels): the mark read whole is judged by its own shape, by how wide the digit it
+# is read as may be. The widest 1 % of MNIST's training digits of each class are
+# at least this many times as wide as tall (0 to 9).
+_LONE_ASPECT = np.array([1.43, 1.0, 1.67, 1.25, 1.25, 1.67, 1.11, 1.25, 1.25, 1.05])
 
 
 def digit_scores(
@@ -111,6 +118,38 @@ def join_scores(segmentation: Any) -> np.ndarray:
     scores = np.zeros(len(stops))
     scores[inner] = -_JOIN * np.asarray(segmentation.joins, np.float64)[stops[inner] - 1]
     return scores
+
+
+def lone_widths(segmentation: Any, labels: np.ndarray) -> np.ndarray:
+    """The widths to judge the candidates by: ``segmentation.widths``, except in a
+    picture of one mark, where the mark read whole counts as 1 digit height wide
+    up to as wide as the widest 1 % of MNIST's digits of its label (relative to
+    their height: 1.67 for a 2 or a 5, 1.0 for a 1) and one more per height beyond.
+
+    Parameters
+    ----------
+    segmentation : Segmentation
+        Its ``widths``, ``boxes``, ``spans``, ``n_pieces`` and ``marks``.
+    labels : ndarray of shape (n_candidates,)
+        The label each candidate is read as; a label other than 0 to 9 may be as
+        wide as tall.
+
+    Returns
+    -------
+    ndarray of shape (n_candidates,)
+        Widths in digit heights, for :func:`width_scores`.
+    """
+    widths = np.asarray(segmentation.widths, np.float64).copy()
+    if int(np.max(segmentation.marks)) > 0:
+        return widths
+    spans, boxes = np.asarray(segmentation.spans), np.asarray(segmentation.boxes)
+    whole = (spans[:, 0] == 0) & (spans[:, 1] == segmentation.n_pieces)
+    aspect = (boxes[:, 2] - boxes[:, 0]) / np.maximum(boxes[:, 3] - boxes[:, 1], 1)
+    labels = np.asarray(labels)
+    digit = (labels >= 0) & (labels < len(_LONE_ASPECT))
+    widest = np.where(digit, _LONE_ASPECT[np.where(digit, labels, 0)], 1.0)
+    widths[whole] = 1.0 + np.maximum(aspect[whole] - widest[whole], 0.0)
+    return widths
 
 
 def noise_scores(segmentation: Any, digit_score: np.ndarray, threshold: float) -> np.ndarray:

@@ -17,6 +17,7 @@ from ._paths import (
     best_path,
     digit_scores,
     join_scores,
+    lone_widths,
     noise_scores,
     width_scores,
 )
@@ -196,7 +197,8 @@ def _best_reading(
     lengths: tuple[int, int],
 ) -> NumberReading:
     best, scores = digit_scores(proba, digit_score)
-    scores = scores + width_scores(segmentation.widths) + join_scores(segmentation)
+    widths = lone_widths(segmentation, model.classes[best])
+    scores = scores + width_scores(widths) + join_scores(segmentation)
     skips = noise_scores(segmentation, digit_score, model.threshold)
     n, spans = segmentation.n_pieces, segmentation.spans
     if np.isfinite(skips).any() and best_path(n, spans, scores, (0, lengths[1]), skips) == []:
