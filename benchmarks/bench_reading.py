@@ -16,7 +16,8 @@ Each number is read by :func:`skdigits.read_numbers` and by a naive reader that
 takes every connected component (specks dropped) as one digit, as hobby MNIST
 readers do. The script prints, per set, the share of numbers read exactly and
 the digit accuracy (1 - edit distance / length), the share read exactly when
-the reader is told how many digits there are, and then the cost of reading a
+the reader is told how many digits there are; how often it reads a one-digit
+picture as ``predict`` does (MNIST, stroke and font digits); and the cost of reading a
 four-digit number against predicting the same four digits already cut out
 (each prepared by ``preprocess_digit``, then one ``predict_proba``), measured
 side by side in one run. A second table reads MNIST-composed numbers by the
@@ -41,7 +42,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from handwriting import draw_stroke_digit, font_paths
+from handwriting import draw_font_digit, draw_stroke_digit, font_paths
 
 Number = tuple[str, np.ndarray]  # the true text and the picture
 
@@ -195,6 +196,24 @@ def photo_numbers(mnist: list[Number], rng: np.random.Generator) -> list[Number]
     return numbers
 
 
+def single_digits(X: np.ndarray, y: np.ndarray, n: int, seed: int) -> dict[str, list[Number]]:
+    """One digit per picture: the first ``n`` MNIST test digits (an 8-pixel margin
+    added), ``n // 4`` digits drawn as pen strokes and ``n // 4`` typeset in the
+    installed fonts (40 and 64 px, bolder by 0 or 3 px)."""
+    rng = np.random.default_rng(seed)
+    fonts = font_paths()
+    strokes = [int(label) for label in rng.integers(0, 10, n // 4)]
+    typeset = [(i % 10, fonts[(i // 10) % len(fonts)]) for i in range(n // 4)]
+    return {
+        "mnist": [(str(int(label)), np.pad(X[i], 8)) for i, label in enumerate(y[:n])],
+        "strokes": [(str(d), np.asarray(draw_stroke_digit(d, rng))) for d in strokes],
+        "fonts": [
+            (str(d), np.asarray(draw_font_digit(d, f, (40, 64)[i % 2], 3 * (i % 2), rng)))
+            for i, (d, f) in enumerate(typeset)
+        ],
+    }
+
+
 # ---------------------------------------------------------------- readers and scores
 
 
@@ -251,6 +270,15 @@ def read_all(predictor, numbers: list[Number], *, known_length: bool = False) ->
     return texts
 
 
+def predict_all(predictor, numbers: list[Number]) -> list[str]:
+    """What ``skdigits predict`` says of each one-digit picture (the whole picture as
+    one digit)."""
+    from skdigits.io import preprocess_digit
+
+    images = np.stack([preprocess_digit(picture) for _, picture in numbers])
+    return [str(int(label)) for label in np.asarray(predictor.predict_proba(images)).argmax(1)]
+
+
 def speed_ratio(predictor, X: np.ndarray, rng: np.random.Generator, repeats: int) -> dict:
     """Seconds to read a 4-digit number and to predict its 4 digits cut out, side by side:
     the median and the fastest of ``repeats`` interleaved runs of each (on a shared
@@ -302,6 +330,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=200, help="timings of the speed ratio")
     parser.add_argument("--sets", nargs="*", help="only these sets")
+    parser.add_argument(
+        "--single",
+        type=int,
+        default=2000,
+        help="MNIST digits read alone (a quarter as many stroke and font digits)",
+    )
     args = parser.parse_args(argv)
 
     from skdigits import load_predictor
@@ -334,6 +368,16 @@ def main(argv: list[str] | None = None) -> int:
     for kind, numbers in mnist_numbers_by_gap(X, y, args.per_set // 2, args.seed).items():
         exact, digits = score(read_all(predictor, numbers), [text for text, _ in numbers])
         print(f"| {kind} | {len(numbers)} | {exact:.1%} | {digits:.1%} |")
+    print("\n| one digit alone | pictures | read: right | predict: right | read = predict |")
+    print("|---|---|---|---|---|")
+    for name, numbers in single_digits(X, y, args.single, args.seed).items():
+        truth = [text for text, _ in numbers]
+        read, predicted = read_all(predictor, numbers), predict_all(predictor, numbers)
+        agree = np.mean([a == b for a, b in zip(read, predicted, strict=True)])
+        print(
+            f"| {name} | {len(numbers)} | {score(read, truth)[0]:.2%} | "
+            f"{score(predicted, truth)[0]:.2%} | {agree:.2%} |"
+        )
     speeds = speed_ratio(predictor, X, np.random.default_rng(args.seed), args.repeats)
     print(
         f"\n| of {args.repeats} runs | read a 4-digit number | predict its 4 digits cut out "
