@@ -175,7 +175,7 @@ from skdigits.serve import create_app
 
 app = create_app(sys.argv[1])
 classifier = app.state.classifier
-real = classifier.predict_with_proba
+real = classifier.predict_with_score
 started, gate = Path(sys.argv[2]), Path(sys.argv[3])
 
 def gated(X):
@@ -185,7 +185,7 @@ def gated(X):
         time.sleep(0.01)
     return real(X)
 
-classifier.predict_with_proba = gated
+classifier.predict_with_score = gated
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[4]), log_level="warning")
 """
 
