@@ -144,7 +144,8 @@ def create_app(
         The digit score (0-1) below which ``/predict`` answers ``is_digit``
         false, "not a digit"; ``None`` means the threshold stored in the model
         (:attr:`~skdigits.runtime.OnnxDigitClassifier.digit_threshold_`), as
-        ``skdigits predict --digit-threshold`` overrides it.
+        ``skdigits predict --digit-threshold`` overrides it. ``/read`` reads with
+        the model's own, as ``skdigits read`` does.
 
     Returns
     -------

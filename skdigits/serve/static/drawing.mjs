@@ -135,11 +135,9 @@ export function readingView({ textEl, confidenceEl, digitsEl, boxesEl }) {
     confidenceEl.textContent = asPercent(reading.probability) + " % sure";
     reading.digits.forEach((digit, i) => {
       const [x0, y0, x1, y1] = digit.box;
-      const refused = digit.is_digit === false;
-      const words = (refused ? "not a digit" : String(digit.label)) + ", " +
-        asPercent(digit.probability) + " %";
+      const words = digit.label + ", " + asPercent(digit.probability) + " %";
       const box = document.createElement("div");
-      box.className = refused ? "digit-box refused" : "digit-box";
+      box.className = "digit-box";
       box.id = "box" + i;
       Object.assign(box.style, {
         left: (100 * x0 / width) + "%", top: (100 * y0 / height) + "%",
@@ -153,9 +151,8 @@ export function readingView({ textEl, confidenceEl, digitsEl, boxesEl }) {
       const li = document.createElement("li");
       li.dataset.digit = String(digit.label);
       li.dataset.p = String(digit.probability);
-      li.classList.toggle("refused", refused);
       li.innerHTML = '<span class="digit"></span><span class="pct"></span>';
-      li.querySelector(".digit").textContent = refused ? "not a digit" : String(digit.label);
+      li.querySelector(".digit").textContent = String(digit.label);
       li.querySelector(".pct").textContent = asPercent(digit.probability) + " %";
       li.setAttribute("aria-label", "digit " + (i + 1) + ": " + words);
       digitsEl.append(li);
