@@ -197,8 +197,9 @@ def _best_reading(
     lengths: tuple[int, int],
 ) -> NumberReading:
     best, scores = digit_scores(proba, digit_score)
-    widths = lone_widths(segmentation, model.classes[best])
-    scores = scores + width_scores(widths) + join_scores(segmentation)
+    labels = model.classes[best]
+    widths = lone_widths(segmentation, labels)
+    scores = scores + width_scores(widths, labels) + join_scores(segmentation)
     skips = noise_scores(segmentation, digit_score, model.threshold)
     n, spans = segmentation.n_pieces, segmentation.spans
     if np.isfinite(skips).any() and best_path(n, spans, scores, (0, lengths[1]), skips) == []:

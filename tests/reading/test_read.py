@@ -290,3 +290,11 @@ def test_a_mark_is_left_out_only_whole_and_only_when_its_reading_is_unlikely():
     assert best_path(4, Marks.spans, reads, (1, 9), skips) == [2, 4]  # the 0.05 mark left out
     assert best_path(4, Marks.spans, reads, (3, 3), skips) == [2, 3, 4]  # unless 3 are asked
     assert best_path(4, Marks.spans, np.full(5, -9.0), (0, 9), np.full(5, -1.0)) == []
+
+
+def test_a_candidate_wider_than_the_digit_it_is_read_as_usually_is_costs_more():
+    # A 1 and a 6 overlapping, taken together, read confidently as one 6 or 8.
+    widths = np.array([0.9, 0.9, 1.2, 0.9])
+    scores = width_scores(widths, np.array([1, 2, 6, 11]))
+    assert scores.tolist() == pytest.approx([-8 * 0.2**2, 0.0, -4 * 0.2**2 - 8 * 0.25**2, 0.0])
+    assert width_scores(widths).tolist() == pytest.approx([0.0, 0.0, -4 * 0.2**2, 0.0])
