@@ -13,7 +13,7 @@ from typing import Any
 
 from .._core.errors import MissingDependencyError, SkdigitsError
 from .._core.values import quoted
-from ._common import Command, option_group, port_number, positive_int
+from ._common import Command, option_group, port_number, positive_int, unit_interval
 
 
 def _positive_float(text: str) -> float:
@@ -54,6 +54,13 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         metavar="N",
         help="refuse JSON batches, or uploads to /read, of more images with 413 (default: 256)",
+    )
+    parser.add_argument(
+        "--digit-threshold",
+        type=unit_interval,
+        metavar="T",
+        help="the digit score (0-1) below which /predict says 'not a digit' (default: the "
+        "threshold stored in the model, which keeps 99 %% of its validation digits)",
     )
 
 
@@ -194,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
         "body_timeout": args.body_timeout,
         "max_image_pixels": args.max_image_pixels,
         "decode_concurrency": args.decode_concurrency,
+        "digit_threshold": args.digit_threshold,
     }
     # Load the model here, whatever the number of workers: a bad file is one line
     # on stderr and exit status 1, before any port is opened.

@@ -540,15 +540,18 @@ def test_skdigits_serve_answers_on_loopback(model_path, test_images, workers):
     import httpx
 
     X, y = test_images
-    argv = skdigits_serve(model_path, "--workers", str(workers), "--log-level", "warning")
+    argv = skdigits_serve(
+        model_path, "--workers", str(workers), "--log-level", "warning", "--digit-threshold", "1"
+    )
     with running_server(argv) as server, httpx.Client(base_url=server.url, timeout=10) as http:
-        labels = [
-            http.post("/predict", json={"pixels": X[i].tolist()}).json()["labels"][0]
-            for i in range(8)
-        ]
+        answers = [http.post("/predict", json={"pixels": X[i].tolist()}).json() for i in range(8)]
+        labels = [answer["labels"][0] for answer in answers]
         bad = http.post("/predict", content=b"{", headers=JSON)
         too_big = http.post("/predict", content=b"\0" * (5 * 2**20), headers=PNG)
     assert np.mean(np.array(labels) == y[:8]) >= 0.75
+    # --digit-threshold 1 reaches every worker: no score is above it, so no image is a digit.
+    assert {answer["digit_threshold"] for answer in answers} == {1.0}
+    assert not any(answer["is_digit"][0] for answer in answers)
     assert bad.status_code == 400
     assert bad.json()["error"].startswith("the body is not valid JSON")
     assert too_big.status_code == 413
