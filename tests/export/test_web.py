@@ -657,12 +657,12 @@ def test_a_drawing_under_the_threshold_shows_not_a_digit(chromium, scored_sites,
         rejected = kind != "neither"
         assert page.inner_text("#label") == ("not a digit" if rejected else label)
         assert page.evaluate("document.body.dataset.digit") == ("no" if rejected else "yes")
-        assert ("digit score" in page.inner_text("#confidence")) == rejected
+        assert page.inner_text("#confidence").startswith("best guess") == rejected
         assert page.get_attribute("#p0", "data-p") is not None  # the bars still show
         put_picture(page, sure)
         page.wait_for_function("document.body.dataset.digit === 'yes'")
         assert page.inner_text("#label") == str(plain.predict(preprocess_digit(sure))[0])
-        assert "digit score" not in page.inner_text("#confidence")
+        assert page.inner_text("#confidence").endswith(" % sure")
 
 
 # --- a whole number on the wide canvas ------------------------------------------------------
@@ -679,17 +679,15 @@ def number_page(web_page):
 
 
 def shown_reading(page):
-    """The number the page shows: its text, each digit's box (from the overlay) and
-    each digit's line in the list, with its probability."""
-    boxes = page.locator(".digit-box").evaluate_all("els => els.map(e => e.dataset.box)")
+    """The number the page shows: its text, each digit's box (as read) and each digit's
+    entry in the list: its label and probability, the percentage shown, refused or not."""
+    reading = page.evaluate("window.skdigits.lastReading")
     digits = page.locator("#number-digits li").evaluate_all(
-        "els => els.map(e => [e.textContent, Number(e.dataset.p)])"
+        "els => els.map(e => [e.dataset.digit, Number(e.dataset.p),"
+        " e.querySelector('.pct').textContent, e.classList.contains('refused')])"
     )
-    return (
-        page.inner_text("#number-text"),
-        [[int(v) for v in b.split(",")] for b in boxes],
-        digits,
-    )
+    boxes = [d["box"] for d in reading["digits"]] if reading else []
+    return page.inner_text("#number-text"), boxes, digits
 
 
 @pytest.mark.browser
@@ -704,8 +702,9 @@ def test_42_written_on_the_wide_canvas_is_read_with_a_box_and_probability_per_di
     assert text == "42"
     assert len(boxes) == 2
     assert boxes[0][2] <= boxes[1][0]  # left to right, apart
-    assert [t.split(":")[0] for t, _ in digits] == ["4", "2"]
-    assert all(0.0 < p <= 1.0 and f"{100 * p:.1f} %" in t for t, p in digits)
+    assert [label for label, *_ in digits] == ["4", "2"]
+    assert all(0.0 < p <= 1.0 and shown == f"{100 * p:.1f} %" for _, p, shown, _ in digits)
+    assert [refused for *_, refused in digits] == [False, False]
     # Each box is drawn over its digit's ink, in the page's pixels.
     canvas = page.locator("#number-canvas").bounding_box()
     scale = canvas["width"] / 840
@@ -719,7 +718,7 @@ def test_42_written_on_the_wide_canvas_is_read_with_a_box_and_probability_per_di
     (py,) = read_numbers(site[1], number_png(page))
     assert py.text == "42"
     assert [list(d.box) for d in py.digits] == boxes
-    assert [d.probability for d in py.digits] == pytest.approx([p for _, p in digits], abs=1e-5)
+    assert [d.probability for d in py.digits] == pytest.approx([d[1] for d in digits], abs=1e-5)
     assert page.requests["blocked"] == []
 
 

@@ -16,6 +16,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from skdigits import DataError
 from skdigits.io._segment import segment_number
 from skdigits.reading import read_numbers
 from tests._support import REPO
@@ -33,33 +34,35 @@ import { segmentNumber } from "%(segment)s";
 import { bestReading } from "%(read)s";
 import { readFileSync } from "node:fs";
 const cases = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const out = cases.map(([width, height, b64, proba]) => {
+const out = cases.map(([width, height, b64, model]) => {
   const grey = Buffer.from(b64, "base64");
   const rgba = new Uint8ClampedArray(width * height * 4).fill(255);
   grey.forEach((v, i) => rgba.fill(v, 4 * i, 4 * i + 3));
   const s = segmentNumber(rgba, width, height);
   if (s === null) return null;
-  const reading = proba && bestReading(s, Float32Array.from(proba), [0,1,2,3,4,5,6,7,8,9]);
+  const reading = model && bestReading(s, Float32Array.from(model.proba), model.scores,
+    { classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], threshold: model.threshold });
   return { ...s, images: Buffer.from(s.images.buffer).toString("base64"), reading };
 });
 process.stdout.write(JSON.stringify(out));
 """
 
 
-def run_segment_mjs(tmp_path, pictures, probas=None):
-    """segment.mjs (and, given each picture's probabilities, read.mjs) in Node."""
+def run_segment_mjs(tmp_path, pictures, outputs=None):
+    """segment.mjs (and, given the model's outputs for each picture's candidates:
+    ``proba``, ``scores`` and ``threshold``, read.mjs) in Node."""
     script = tmp_path / "segment.mjs"
     script.write_text(
         _SCRIPT
         % {"segment": (STATIC / "segment.mjs").as_uri(), "read": (STATIC / "read.mjs").as_uri()}
     )
-    probas = probas or [None] * len(pictures)
+    outputs = outputs or [None] * len(pictures)
     cases = tmp_path / "cases.json"
     cases.write_text(
         json.dumps(
             [
                 [g.shape[1], g.shape[0], base64.b64encode(g.tobytes()).decode(), p]
-                for g, p in zip(pictures, probas, strict=True)
+                for g, p in zip(pictures, outputs, strict=True)
             ]
         )
     )
@@ -90,10 +93,16 @@ def hard_cases():
         render(number_strokes(digits, height=80, gap=-0.1, origin=(60, 50)), width=pen)
         for digits, pen in (([2, 3, 5], 5), ([0, 0, 0], 6), ([4, 7, 2], 8))
     ]
-    return [touching, specks, render(broken), 255 - slanted, single, wide, *small]
+    # One digit each, stretched ever wider: one mark, judged by its own shape.
+    alone = [
+        render([[(100 + 2.2 * (x - 100), y) for x, y in stroke] for stroke in strokes])
+        for d in range(10)
+        for strokes in [number_strokes([d], height=120 + 8 * d, origin=(100, 40))]
+    ]
+    return [touching, specks, render(broken), 255 - slanted, single, wide, *small, *alone]
 
 
-def test_segment_mjs_cuts_109_drawn_numbers_as_segment_number_does(tmp_path):
+def test_segment_mjs_cuts_119_drawn_numbers_as_segment_number_does(tmp_path):
     pictures = [grey for _, grey in drawn_numbers(100, seed=1)] + hard_cases()
     got = run_segment_mjs(tmp_path, pictures)
     cut = 0
@@ -104,6 +113,7 @@ def test_segment_mjs_cuts_109_drawn_numbers_as_segment_number_does(tmp_path):
         assert js["boxes"] == py.boxes.tolist(), f"picture {i}"
         assert js["widths"] == py.widths.tolist(), f"picture {i}"
         assert js["joins"] == pytest.approx(py.joins.tolist(), abs=1e-12), f"picture {i}"
+        assert js["marks"] == py.marks.tolist(), f"picture {i}"
         images = np.frombuffer(base64.b64decode(js["images"]), np.float32).reshape(-1, 28, 28)
         assert np.abs(images - py.images).max() <= PIXEL_TOLERANCE, f"picture {i}"
         cut += bool(py.joins.any())
@@ -111,31 +121,64 @@ def test_segment_mjs_cuts_109_drawn_numbers_as_segment_number_does(tmp_path):
 
 
 class _SeededModel:
-    """A stand-in classifier: probabilities drawn at random, recorded as given."""
+    """A stand-in classifier: probabilities and digit scores drawn at random (the scores
+    apart from the probabilities), recorded as given, and a digit threshold."""
 
     classes_ = np.arange(10)
 
-    def __init__(self, seed):
+    def __init__(self, seed, threshold):
         self.rng = np.random.default_rng(seed)
+        self.digit_threshold_ = threshold
         self.given = []
 
     def predict_proba(self, images):
+        return self.predict_with_score(images)[1]
+
+    def predict_with_score(self, images):
         proba = self.rng.dirichlet(np.full(10, 0.3), len(images)).astype(np.float32)
-        self.given.append(proba)
-        return proba
+        score = self.rng.uniform(0.0, 1.0, len(images)).astype(np.float32)
+        self.given.append((proba, score))
+        return proba.argmax(axis=1), proba, score
 
 
-def test_read_mjs_takes_the_path_read_numbers_takes(tmp_path):
-    """With the same probabilities for the same candidates, read.mjs picks the digits,
-    boxes and probabilities Python picks (random probabilities: many close paths)."""
+def python_reading(model, grey):
+    """read_numbers' reading of one picture, or None where it finds no digit in it."""
+    try:
+        return read_numbers(model, grey)[0]
+    except DataError as err:
+        if "shows no digit" not in str(err):
+            raise
+        return None
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.8])
+def test_read_mjs_takes_the_path_read_numbers_takes(tmp_path, threshold):
+    """With the same outputs for the same candidates, read.mjs picks the digits, boxes
+    and probabilities Python picks (random outputs: many close paths), leaves out the
+    marks Python leaves out as noise, and reads no number where Python finds no digit."""
     pictures = [grey for _, grey in drawn_numbers(60, seed=2)] + hard_cases()
-    model = _SeededModel(0)
-    expected = [read_numbers(model, grey)[0] for grey in pictures]
-    probas = [p.astype(np.float64).ravel().tolist() for p in model.given]
-    got = run_segment_mjs(tmp_path, pictures, probas)
+    model = _SeededModel(0, threshold)
+    expected = [python_reading(model, grey) for grey in pictures]
+    outputs = [
+        {"proba": p.astype(float).ravel().tolist(), "scores": s.tolist(), "threshold": threshold}
+        for p, s in model.given
+    ]
+    got = run_segment_mjs(tmp_path, pictures, outputs)
     for i, (js, py) in enumerate(zip(got, expected, strict=True)):
         reading = js["reading"]
+        if py is None:
+            assert reading is None, f"picture {i}"
+            continue
         assert reading["text"] == py.text, f"picture {i}"
         assert [d["box"] for d in reading["digits"]] == [list(d.box) for d in py.digits]
         assert [d["probability"] for d in reading["digits"]] == [d.probability for d in py.digits]
         assert reading["probability"] == pytest.approx(py.probability, rel=1e-12)
+    if threshold:  # marks were left out as noise, and all of some pictures
+        same_outputs = _SeededModel(0, 0.0)
+        unfiltered = [read_numbers(same_outputs, grey)[0].text for grey in pictures]
+        shorter = [
+            r is not None and len(r.text) < len(u)
+            for r, u in zip(expected, unfiltered, strict=True)
+        ]
+        assert sum(shorter) >= 5
+        assert None in expected

@@ -25,7 +25,6 @@ const answer = answerView({
 });
 let session = null;
 let meta = {};
-const labelEl = document.getElementById("label");
 const pad = drawingPad(document.getElementById("canvas"), {
   onStroke: predict,
   canDraw: () => session !== null,
@@ -58,8 +57,13 @@ function digitScores(out, count) {
 }
 
 // A model without a threshold takes every image for a digit, as before it had one.
+function threshold() {
+  const t = meta.digit_threshold;
+  return typeof t === "number" && Number.isFinite(t) ? Math.min(Math.max(t, 0), 1) : 0;
+}
+
 function isDigit(score) {
-  return typeof meta.digit_threshold !== "number" || score >= meta.digit_threshold;
+  return score >= threshold();
 }
 
 function setState(state, message = "") {
@@ -100,13 +104,7 @@ async function predict() {
     if (id !== requestId) return; // a newer stroke or a clear came in meanwhile
     const [score] = digitScores(out, 1);
     window.skdigits.lastScore = score;
-    answer.show(Number(out.label.data[0]), Array.from(out.probabilities.data));
-    labelEl.classList.toggle("nodigit", !isDigit(score));
-    if (!isDigit(score)) {
-      labelEl.textContent = "not a digit";
-      document.getElementById("confidence").textContent =
-        "digit score " + score.toFixed(3) + ", under " + meta.digit_threshold.toFixed(3);
-    }
+    answer.show(Number(out.label.data[0]), Array.from(out.probabilities.data), isDigit(score));
     document.body.dataset.digit = isDigit(score) ? "yes" : "no";
     const ms = performance.now() - start;
     if (timings.firstPredictionMs === null) timings.firstPredictionMs = ms;
@@ -121,7 +119,6 @@ async function predict() {
 
 function clearAnswer() {
   answer.clear();
-  labelEl.classList.remove("nodigit");
   delete document.body.dataset.digit;
 }
 
@@ -138,6 +135,12 @@ document.getElementById("clear").addEventListener("click", () => {
 // --- a whole number on the wide canvas --------------------------------------------------
 
 const numberStatus = document.getElementById("number-status");
+const readingShown = readingView({
+  textEl: document.getElementById("number-text"),
+  confidenceEl: document.getElementById("number-confidence"),
+  digitsEl: document.getElementById("number-digits"),
+  boxesEl: document.getElementById("boxes"),
+});
 const numberPad = drawingPad(document.getElementById("number-canvas"), {
   onStroke: readNumber,
   canDraw: () => session !== null,
@@ -150,7 +153,8 @@ function setNumberState(state, message = "") {
 }
 
 // The number on the wide canvas, read as skdigits.read_numbers reads a picture; each
-// digit also carries its digit score and whether it passes the model's threshold.
+// digit also carries its digit score and whether it passes the model's threshold
+// (`is_digit`, as `skdigits read --json` names it).
 async function readNumber() {
   const id = ++numberRequest;
   const start = performance.now();
@@ -164,17 +168,19 @@ async function readNumber() {
       const count = segmentation.spans.length;
       const out = await runModel(segmentation.images, count);
       const scores = digitScores(out, count);
-      reading = bestReading(segmentation, out.probabilities.data, answer.classes());
-      for (const d of reading.digits) {
-        d.digitScore = scores[d.candidate];
-        d.isDigit = isDigit(d.digitScore);
+      reading = bestReading(segmentation, out.probabilities.data, scores,
+        { classes: answer.classes(), threshold: threshold() });
+      for (const d of reading ? reading.digits : []) {
+        d.digit_score = scores[d.candidate];
+        d.is_digit = isDigit(d.digit_score);
       }
     }
     if (id !== numberRequest) return null; // a newer stroke or a clear came in meanwhile
     window.skdigits.lastReading = reading;
     showReading(reading);
-    if (reading === null) {
-      setNumberState("nonumber", "no number");
+    if (reading === null) { // nothing drawn, or only marks the model takes for no digit
+      setNumberState("nonumber", segmentation === null ? "no number"
+        : "no number: the model takes each mark for no digit");
       return null;
     }
     timings.readingsMs.push(performance.now() - start);
@@ -189,35 +195,8 @@ async function readNumber() {
 }
 
 function showReading(reading) {
-  const boxes = document.getElementById("number-boxes");
-  const list = document.getElementById("number-digits");
-  boxes.replaceChildren();
-  list.replaceChildren();
-  document.getElementById("number-text").textContent = reading ? reading.text : "";
-  document.getElementById("number-probability").textContent = reading
-    ? (100 * reading.probability).toFixed(1) + " % sure" : "";
-  if (!reading) return;
-  const { width, height } = numberPad.canvas;
-  for (const d of reading.digits) {
-    const [x0, y0, x1, y1] = d.box;
-    const pct = (100 * d.probability).toFixed(1) + " %";
-    const box = document.createElement("div");
-    box.className = "digit-box";
-    Object.assign(box.style, {
-      left: (100 * x0) / width + "%", top: (100 * y0) / height + "%",
-      width: (100 * (x1 - x0)) / width + "%", height: (100 * (y1 - y0)) / height + "%",
-    });
-    box.dataset.box = d.box.join(",");
-    const tag = document.createElement("span");
-    tag.textContent = String(d.label) + " · " + pct;
-    box.append(tag);
-    boxes.append(box);
-    const li = document.createElement("li");
-    li.dataset.label = String(d.label);
-    li.dataset.p = String(d.probability);
-    li.textContent = String(d.label) + ": " + pct + (d.isDigit ? "" : " (not a digit)");
-    list.append(li);
-  }
+  if (reading === null) readingShown.clear();
+  else readingShown.show(reading, numberPad.canvas.width, numberPad.canvas.height);
 }
 
 document.getElementById("number-clear").addEventListener("click", () => {

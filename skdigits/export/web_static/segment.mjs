@@ -36,8 +36,9 @@ const f = Math.fround;
  * Cut a drawing of a number into candidate digits.
  * @param {Uint8ClampedArray} rgba  width * height * 4 bytes (a canvas's ImageData.data)
  * @returns {null | {nPieces: number, spans: number[][], images: Float32Array,
- *   boxes: number[][], widths: number[], joins: number[]}}  null when nothing is drawn;
- *   images holds 784 values per candidate, boxes are x0, y0, x1, y1 (ends exclusive)
+ *   boxes: number[][], widths: number[], joins: number[], marks: number[]}}  null when
+ *   nothing is drawn; images holds 784 values per candidate, boxes are x0, y0, x1, y1
+ *   (ends exclusive), marks the mark (connected stroke) each piece was cut from
  */
 export function segmentNumber(rgba, width, height) {
   const ink = inkMap(composite(rgba, width * height), width, height);
@@ -65,6 +66,7 @@ export function segmentNumber(rgba, width, height) {
     boxes,
     widths: boxes.map((b) => (b[2] - b[0]) / pieces.height),
     joins: joins(pieces),
+    marks: marksOf(pieces),
   };
 }
 
@@ -494,6 +496,15 @@ function covers(spans, count) {
   reached[0] = true;
   for (const [a, b] of [...spans].sort((s, t) => s[0] - t[0] || s[1] - t[1])) reached[b] ||= reached[a];
   return reached[count];
+}
+
+// The mark each piece was cut from, numbered in the order of their first pieces.
+function marksOf(p) {
+  const number = new Map();
+  return p.component.map((c) => {
+    if (!number.has(c)) number.set(c, number.size);
+    return number.get(c);
+  });
 }
 
 // Between each piece and the next, the ink a cut parted (4-neighbour contacts), in
