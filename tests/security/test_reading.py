@@ -2,8 +2,8 @@
 
 Each row runs in a fresh interpreter under an address-space limit (the checks are
 in ``tests/_support/hostile.py``): a blank page, 16 megapixels of noise, a page of
-65,536 dots, thousands of specks round one digit, a FIFO, a directory and the
-longest ``--length`` the command line takes.
+65,536 dots, thousands of specks round one digit, 250 marks a model takes for no
+digit, a FIFO, a directory and the longest ``--length`` the command line takes.
 """
 
 from __future__ import annotations
@@ -42,6 +42,22 @@ def _read_python(path: Path) -> str:
     )
 
 
+def _read_refusing(path: Path) -> str:
+    """Code reading ``path`` with a stand-in predictor whose digit score takes nothing
+    for a digit (every mark may be left out as noise)."""
+    return (
+        "import numpy as np; from skdigits import read_numbers\n"
+        "class Refusing:\n"
+        "    classes_ = np.arange(10)\n"
+        "    digit_threshold_ = 0.9\n"
+        "    def predict_proba(self, x): return np.full((len(x), 10), 0.1)\n"
+        "    def predict_with_score(self, x):\n"
+        "        p = self.predict_proba(x); return p.argmax(1), p, np.full(len(x), 0.01)\n"
+        f"reading, = read_numbers(Refusing(), {str(path)!r})\n"
+        "raise SystemExit(f'read {len(reading.text)} digits')"
+    )
+
+
 def _png(folder: Path, name: str, page: np.ndarray) -> Path:
     path = folder / name
     Image.fromarray(page).save(path)
@@ -70,6 +86,14 @@ def _specks_round_a_digit(folder: Path) -> str:
     page[4::9, 4::27] = 0
     page[100:500, 780:820] = 0
     return _read_python(_png(folder, "specks.png", page))
+
+
+def _marks_refused(folder: Path) -> str:
+    """250 bars apart, just under the limit of 256 pieces, none of them a digit."""
+    page = np.full((400, 4100), 255, np.uint8)
+    for k in range(250):
+        page[100:300, 20 + 16 * k : 26 + 16 * k] = 0
+    return _read_refusing(_png(folder, "bars.png", page))
 
 
 def _fifo(folder: Path) -> str:
@@ -122,6 +146,14 @@ test_a_hostile_picture_costs_bounded_time_and_memory = bound_test(
             _specks_round_a_digit,
             "SystemExit",
             r"^read 1 digits$",
+            peak_mb=400,
+        ),
+        Bound(
+            28,
+            "250 marks taken for no digit",
+            _marks_refused,
+            "DataError",
+            r"bars\.png' shows no digit: the model takes each of its 250 marks for no digit",
             peak_mb=400,
         ),
         Bound(
