@@ -57,7 +57,9 @@ COMMAND = Command(
         Read the number written in each INPUT: its ink is cut into candidate
         digits (where digits touch, and keeping apart strokes of one digit
         together), every candidate is classified, and the reading is the
-        sequence the model is surest of. Each unreadable input is reported on
+        sequence the model is surest of. A mark standing apart that the
+        model's digit score puts far under its threshold is left out as noise;
+        an input whose marks are all left out is an error. Each unreadable input is reported on
         stderr (and as a row with an `error` field in --json/--csv) while the
         others are read, and the exit status is then 1.
     """,
