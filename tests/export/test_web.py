@@ -32,6 +32,7 @@ from skdigits._core.errors import WriteError
 from skdigits.export import ExportError, _ortweb, export_web, fetch_onnxruntime_web
 from skdigits.export._web import WEB_PAGE_FILES
 from skdigits.io._images import load_digit_image, preprocess_digit
+from skdigits.io._segment import segment_number
 from skdigits.reading import read_numbers
 from skdigits.runtime._predictor import OnnxDigitClassifier
 from tests._support import REPO
@@ -663,6 +664,23 @@ def test_a_drawing_under_the_threshold_shows_not_a_digit(chromium, scored_sites,
         page.wait_for_function("document.body.dataset.digit === 'yes'")
         assert page.inner_text("#label") == str(plain.predict(preprocess_digit(sure))[0])
         assert page.inner_text("#confidence").endswith(" % sure")
+        # A number: read as read_numbers reads it with this model (whole marks under
+        # the threshold left out as noise), each digit's score the model's own.
+        model = OnnxDigitClassifier(sites[kind] / "model.onnx")
+        for _, grey in drawn_numbers(6, seed=3):
+            reading = put_picture(page, grey, "#number-canvas", "readNumberCanvas")
+            try:
+                (expected,) = read_numbers(model, grey)
+            except DataError:
+                assert reading is None
+                continue
+            assert reading["text"] == expected.text
+            assert [d["box"] for d in reading["digits"]] == [list(d.box) for d in expected.digits]
+            # Each digit's score, from the same candidate Python cut out.
+            candidates = segment_number(grey).images[[d["candidate"] for d in reading["digits"]]]
+            scores = model.digit_score(candidates)
+            assert [d["digit_score"] for d in reading["digits"]] == pytest.approx(scores, abs=1e-5)
+            assert shown_reading(page)[0] == expected.text
 
 
 # --- a whole number on the wide canvas ------------------------------------------------------
@@ -680,11 +698,11 @@ def number_page(web_page):
 
 def shown_reading(page):
     """The number the page shows: its text, each digit's box (as read) and each digit's
-    entry in the list: its label and probability, the percentage shown, refused or not."""
+    entry in the list: its label and probability, and the percentage shown."""
     reading = page.evaluate("window.skdigits.lastReading")
     digits = page.locator("#number-digits li").evaluate_all(
         "els => els.map(e => [e.dataset.digit, Number(e.dataset.p),"
-        " e.querySelector('.pct').textContent, e.classList.contains('refused')])"
+        " e.querySelector('.pct').textContent])"
     )
     boxes = [d["box"] for d in reading["digits"]] if reading else []
     return page.inner_text("#number-text"), boxes, digits
@@ -703,8 +721,7 @@ def test_42_written_on_the_wide_canvas_is_read_with_a_box_and_probability_per_di
     assert len(boxes) == 2
     assert boxes[0][2] <= boxes[1][0]  # left to right, apart
     assert [label for label, *_ in digits] == ["4", "2"]
-    assert all(0.0 < p <= 1.0 and shown == f"{100 * p:.1f} %" for _, p, shown, _ in digits)
-    assert [refused for *_, refused in digits] == [False, False]
+    assert all(0.0 < p <= 1.0 and shown == f"{100 * p:.1f} %" for _, p, shown in digits)
     # Each box is drawn over its digit's ink, in the page's pixels.
     canvas = page.locator("#number-canvas").bounding_box()
     scale = canvas["width"] / 840

@@ -152,9 +152,9 @@ function setNumberState(state, message = "") {
   document.body.dataset.numberState = state;
 }
 
-// The number on the wide canvas, read as skdigits.read_numbers reads a picture; each
-// digit also carries its digit score and whether it passes the model's threshold
-// (`is_digit`, as `skdigits read --json` names it).
+// The number on the wide canvas, read as skdigits.read_numbers reads a picture (whole
+// marks under the digit threshold left out as noise); each digit also carries its
+// digit score, for a look from the console.
 async function readNumber() {
   const id = ++numberRequest;
   const start = performance.now();
@@ -170,10 +170,7 @@ async function readNumber() {
       const scores = digitScores(out, count);
       reading = bestReading(segmentation, out.probabilities.data, scores,
         { classes: answer.classes(), threshold: threshold() });
-      for (const d of reading ? reading.digits : []) {
-        d.digit_score = scores[d.candidate];
-        d.is_digit = isDigit(d.digit_score);
-      }
+      for (const d of reading ? reading.digits : []) d.digit_score = scores[d.candidate];
     }
     if (id !== numberRequest) return null; // a newer stroke or a clear came in meanwhile
     window.skdigits.lastReading = reading;
