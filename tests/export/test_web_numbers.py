@@ -38,7 +38,12 @@ const out = cases.map(([width, height, b64, model]) => {
   const grey = Buffer.from(b64, "base64");
   const rgba = new Uint8ClampedArray(width * height * 4).fill(255);
   grey.forEach((v, i) => rgba.fill(v, 4 * i, 4 * i + 3));
-  const s = segmentNumber(rgba, width, height);
+  let s;
+  try {
+    s = segmentNumber(rgba, width, height);
+  } catch (err) {
+    return { error: err.message };
+  }
   if (s === null) return null;
   const reading = model && bestReading(s, Float32Array.from(model.proba), model.scores,
     { classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], threshold: model.threshold });
@@ -118,6 +123,21 @@ def test_segment_mjs_cuts_119_drawn_numbers_as_segment_number_does(tmp_path):
         assert np.abs(images - py.images).max() <= PIXEL_TOLERANCE, f"picture {i}"
         cut += bool(py.joins.any())
     assert cut >= 20  # touching digits, cut apart, are among them
+
+
+def test_segment_mjs_refuses_a_page_of_dots_as_segment_number_does(tmp_path):
+    """300 marks of one size (none a speck): over the 256 pieces a number may have."""
+    dots = np.zeros((280, 840), np.uint8)
+    for k in range(300):
+        y, x = 10 + 13 * (k // 60), 10 + 13 * (k % 60)
+        dots[y : y + 6, x : x + 6] = 255
+    with pytest.raises(DataError, match="breaks into 300 pieces of writing, over the limit of 256"):
+        segment_number(dots)
+    (got,) = run_segment_mjs(tmp_path, [dots])
+    assert got["error"] == (
+        "the drawing breaks into 300 pieces of writing, over the limit of 256; "
+        "clear it and write one number"
+    )
 
 
 class _SeededModel:
