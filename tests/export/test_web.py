@@ -6,6 +6,9 @@ checked against :func:`skdigits.io._images.preprocess_digit` twice: on random dr
 run through ``preprocess.mjs`` in Node, and on drawings made in the page's own canvas in
 headless Chromium (Debian's ``chromium``, as in ``tests/serve/test_browser.py``), where the
 page is served from the exported folder on loopback with every other request blocked.
+In the page, "not a digit" follows the model's digit score and threshold, and the wide
+canvas reads whole numbers as :func:`skdigits.read_numbers` reads the same pixels
+(``test_web_numbers.py`` checks the ported reader step by step in Node).
 ``SKDIGITS_UPDATE_SCREENSHOT=1`` also writes the page, as the README shows it, to
 ``docs/web.png``.
 """
