@@ -20,15 +20,18 @@ from ._inputs import (
     to_mnist_convention,
 )
 from ._nondigits import TRAINING_KINDS, make_nondigits
+from ._variants import VARIANT_KINDS, make_digit_variants
 
 __all__ = [
     "INVERT_CHOICES",
     "MAX_IMAGE_PIXELS",
     "SCALE_CHOICES",
     "TRAINING_KINDS",
+    "VARIANT_KINDS",
     "InputImages",
     "load_digit_image",
     "load_digit_images",
+    "make_digit_variants",
     "make_nondigits",
     "preprocess_digit",
     "read_input",

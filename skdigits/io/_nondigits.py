@@ -5,14 +5,16 @@ exposure (Hendrycks, Mazeika & Dietterich 2019) trains it on an auxiliary set of
 non-digits too, pushing their probabilities towards uniform. This module makes
 that set: each kind is one small function drawing a picture (white ink on
 black), and every picture then goes through :func:`preprocess_digit`, the steps
-a user's file takes, so the model trains on non-digits as it will see them.
+a user's file takes, so the model trains on non-digits as it will see them; half
+the textures stay whole-frame 28 × 28 arrays, as a Python caller may pass them.
 
 Kinds (:data:`TRAINING_KINDS`):
 
 - ``letters``: letters and symbols typeset in the training fonts
   (:data:`TRAINING_FONT_FAMILIES`), never those in :data:`DIGIT_LOOKALIKES`;
+  some redrawn along their skeletons with a pen of one width;
 - ``scribbles``: random smooth pen curves, neither straight nor closed;
-- ``textures``: stripes, checkerboards, gaussian blobs and sparse noise;
+- ``textures``: stripes, checkerboards, gaussian blobs and salt noise (specks to grey noise);
 - ``fragments``: pieces (a half, a quarter, a corner) of digits passed in by
   the caller, who decides which digits may be cut (training digits only);
 - ``specks``: a blank page with dust and specks.
@@ -36,6 +38,7 @@ import numpy as np
 from .._core.deps import require
 from .._core.errors import DataError
 from ._images import preprocess_digit
+from ._pen import PEN_WIDTHS, redraw_with_pen
 
 #: What :func:`make_nondigits` draws unless told otherwise.
 TRAINING_KINDS: tuple[str, ...] = ("letters", "scribbles", "textures", "fragments", "specks")
@@ -59,6 +62,9 @@ NONDIGIT_CHARACTERS = "".join(
 
 _LATIN = "".join(c for c in string.ascii_letters if c not in DIGIT_LOOKALIKES)
 _MAX_TRIES = 50
+
+#: The share of ``letters`` redrawn along their skeletons with a round pen.
+PEN_LETTERS = 0.4
 
 #: The most images one call draws (784 MB, about half an hour on one core).
 MAX_NONDIGITS = 1_000_000  # pictures drawn per image before giving up (a blank one is redrawn)
@@ -232,8 +238,16 @@ def _draw_one(kind: str, rng: np.random.Generator, sources: _Sources) -> np.ndar
     """One picture of ``kind`` through the preprocessing; blank ones are redrawn."""
     for _ in range(_MAX_TRIES):
         picture = _KINDS[kind](rng, sources)
+        if kind == "textures" and rng.random() < 0.5:
+            # As a Python caller may hand a picture in, unprocessed: the whole
+            # 28 x 28 frame patterned (preprocessing would find grey noise blank).
+            return picture.reshape(28, 2, 28, 2).mean(axis=(1, 3)).astype(np.uint8)
         try:
             image = preprocess_digit(picture)
+            if kind == "letters" and rng.random() < PEN_LETTERS:
+                # Written with a pen, not typeset: the stroke says nothing of digit-ness.
+                pen = rng.uniform(*PEN_WIDTHS, size=1)
+                image = preprocess_digit(redraw_with_pen(image[None], pen)[0])
         except DataError:  # blank after preprocessing: nothing a model would be shown
             continue
         return np.clip(np.rint(image), 0, 255).astype(np.uint8)
@@ -327,7 +341,7 @@ def _scribble(rng: np.random.Generator, sources: _Sources) -> np.ndarray:
 
 
 def _texture(rng: np.random.Generator, sources: _Sources) -> np.ndarray:
-    """Stripes, a checkerboard, gaussian blobs or sparse noise over the whole picture."""
+    """Stripes, a checkerboard, gaussian blobs or salt noise over the whole picture."""
     side = 56
     y, x = np.mgrid[0:side, 0:side].astype(float)
     pattern = int(rng.integers(4))
@@ -345,8 +359,9 @@ def _texture(rng: np.random.Generator, sources: _Sources) -> np.ndarray:
             sigma = rng.uniform(2, 8)
             image += np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * sigma**2))
         image = 255.0 * image / image.max()
-    else:  # sparse salt noise
-        image = (rng.random((side, side)) < rng.uniform(0.02, 0.2)) * rng.uniform(80, 255)
+    else:  # salt noise, from a few specks to grey noise over every pixel
+        density = rng.uniform(0.02, 1.0)
+        image = (rng.random((side, side)) < density) * rng.uniform(40, 255, (side, side))
     return image.astype(np.uint8)
 
 
