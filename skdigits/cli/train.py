@@ -110,6 +110,25 @@ _TRAINING_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "preset's)",
         },
     ),
+    (
+        "--outlier-exposure",
+        {
+            "type": float,
+            "metavar": "RATIO",
+            "help": "also train on RATIO pictures that are no digit per training image "
+            "(letters, scribbles, textures, fragments, specks) towards equal probabilities, "
+            "so that the digit score refuses what is no digit (default: 0, or the preset's)",
+        },
+    ),
+    (
+        "--digit-variants",
+        {
+            "type": float,
+            "metavar": "RATIO",
+            "help": "also train on RATIO digits per training image typeset in fonts or "
+            "redrawn with a pen of one width (default: 0, or the preset's)",
+        },
+    ),
 )
 
 
@@ -209,6 +228,8 @@ def run(args: argparse.Namespace) -> int:
         architecture=args.architecture,
         augment=args.augment,
         label_smoothing=args.label_smoothing,
+        outlier_exposure=args.outlier_exposure,
+        digit_variants=args.digit_variants,
         augmentations=None if args.augment_with is None else "+".join(args.augment_with),
         teacher=args.teacher,
         ensemble_size=args.ensemble_size,

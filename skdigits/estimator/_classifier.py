@@ -156,6 +156,23 @@ class DigitClassifier(KerasTrainingHooks):
         ``validation_split=0`` or fewer than 50 validation images the fitted
         threshold is 0.0, and every image is a digit. A float sets the threshold
         without refitting; 0.0 accepts every image.
+    outlier_exposure : float, default=0.0
+        Outlier exposure (Hendrycks et al. 2019): draw this many pictures that
+        are no digit per training image (:func:`skdigits.io.make_nondigits`:
+        letters and symbols, pen scribbles, textures, fragments of the training
+        digits, specks; in ``[0, 1]``, as :class:`PixelScaler` gives) and train
+        on them too, with the uniform distribution as their target and half a
+        digit's weight. The net then spreads its probability over the classes
+        for what is no digit, and the digit score tells digits from other
+        pictures far better. The validation images stay digits. 0 trains on
+        digits only; default loss only, and not with a ``teacher``.
+    digit_variants : float, default=0.0
+        Draw this many digits in other hands per training image and train on
+        them too, with their labels (:func:`skdigits.io.make_digit_variants`):
+        half typeset in the training fonts, half training digits redrawn along
+        their skeletons with a pen from a hair to a marker. With outlier
+        exposure, a net otherwise doubts digits that do not look written with
+        MNIST's pen. Default loss only, and not with a ``teacher``.
     augment : float or None, default=None
         Strength of random transformations while training
         (:func:`~skdigits.nn.augmentation_layers`); none are exported.
@@ -234,6 +251,8 @@ class DigitClassifier(KerasTrainingHooks):
         patience: int = 3,
         calibration: str | None = "temperature",
         digit_threshold: float | None = None,
+        outlier_exposure: float = 0.0,
+        digit_variants: float = 0.0,
         augment: float | None = None,
         augmentations: str = "shift+rotate+zoom",
         label_smoothing: float = 0.0,
@@ -285,6 +304,8 @@ class DigitClassifier(KerasTrainingHooks):
         self.patience = patience
         self.calibration = calibration
         self.digit_threshold = digit_threshold
+        self.outlier_exposure = outlier_exposure
+        self.digit_variants = digit_variants
         self.augment = augment
         self.augmentations = augmentations
         self.label_smoothing = label_smoothing

@@ -86,6 +86,8 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "steps_per_execution": _bounded("steps_per_execution"),
     "reuse_models": (lambda v: isinstance(v, bool | np.bool_), "True or False"),
     "label_smoothing": _bounded("label_smoothing", " (e.g. 0.1)"),
+    "outlier_exposure": _bounded("outlier_exposure", " (e.g. 0.5; 0: digits only)"),
+    "digit_variants": _bounded("digit_variants", " (e.g. 0.25; 0: the given digits only)"),
     "distill_temperature": _bounded("distill_temperature", " (e.g. 4)"),
     "distill_alpha": _bounded("distill_alpha"),
     "random_state": (
@@ -156,6 +158,17 @@ def check_param_values(
             f"`label_smoothing` works with the default loss only, got loss={describe(loss)}; "
             "set label_smoothing=0 or pass a smoothing loss yourself"
         )
+    for name in ("outlier_exposure", "digit_variants"):
+        if get(name, 0.0) > 0.0 and loss != "sparse_categorical_crossentropy":
+            raise ParameterError(
+                f"`{name}` works with the default loss only, got loss={describe(loss)}; "
+                f"set {name}=0 or leave loss at its default"
+            )
+        if get(name, 0.0) > 0.0 and get("teacher") is not None:
+            raise ParameterError(
+                f"`{name}` adds training images with targets of their own, but a `teacher` "
+                f"was given; set {name}=0 (a teacher trained with them can still teach)"
+            )
 
 
 def check_network(estimator: Any, n_features: int, n_classes: int) -> None:

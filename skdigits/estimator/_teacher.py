@@ -66,6 +66,9 @@ def fit_teacher(student: Any, X: Any, y: Any) -> Any:
             # The student learns from the teacher's net, never its predict_proba:
             # a temperature would be fitted for nothing.
             "calibration": None,
+            # Outliers would teach the student uniform soft targets it has not asked for.
+            "outlier_exposure": 0.0,
+            "digit_variants": 0.0,
         }
         fitted = type(student)(**params).fit(X, y)
     elif isinstance(teacher, str):

@@ -22,6 +22,7 @@ from ..nn._distill import distilling
 from ..nn._ensemble import training_members
 from ..nn._networks import NET_PARAMS, build_network
 from ..nn._tf import first_traces_unreported, import_keras, seed_from, seeded
+from ._outliers import with_exposure
 
 keras = import_keras(feature="DigitClassifier")
 require("scikeras", feature="DigitClassifier")
@@ -48,11 +49,16 @@ class KerasTrainingHooks(KerasClassifier):
             return _reuse.reuse(self, build, seed, meta, self._get_compile_kwargs())
         return build()
 
+    def _one_hot_targets(self) -> bool:
+        # Label smoothing, the uniform targets of outliers and the rows added
+        # with them need one-hot targets.
+        added = self.outlier_exposure > 0.0 or self.digit_variants > 0.0
+        return self.label_smoothing > 0.0 or added
+
     @property
     def target_encoder(self):
-        # Label smoothing needs one-hot targets; SciKeras one-hot encodes them
-        # when it sees a categorical cross-entropy loss.
-        if self.label_smoothing > 0.0:
+        # SciKeras one-hot encodes targets when it sees a categorical cross-entropy loss.
+        if self._one_hot_targets():
             categories = "auto" if self.classes_ is None else [self.classes_]
             return ClassifierLabelEncoder(loss="categorical_crossentropy", categories=categories)
         return super().target_encoder
@@ -62,15 +68,22 @@ class KerasTrainingHooks(KerasClassifier):
         kwargs["steps_per_execution"] = int(self.steps_per_execution)
         if kwargs.get("metrics") is None:
             kwargs["metrics"] = ["accuracy"]
-        if self.label_smoothing > 0.0:
+        if self._one_hot_targets():
             kwargs["loss"] = keras.losses.CategoricalCrossentropy(
                 label_smoothing=float(self.label_smoothing)
             )
         return kwargs
 
-    def _fit_keras_model(self, *args, **kwargs):
-        # With a teacher, Keras trains a wrapper of both nets, and with an ensemble
-        # one of its members; model_ stays the student or the ensemble.
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        # With outlier exposure, non-digits join the training rows (never the
+        # validation rows). With a teacher, Keras trains a wrapper of both nets, and
+        # with an ensemble one of its members; model_ stays the student or the ensemble.
+        if self.outlier_exposure > 0.0 or self.digit_variants > 0.0:
+            X, y, sample_weight, fit_kwargs = with_exposure(
+                self, X, y, sample_weight, initial_epoch
+            )
+            kwargs = {**fit_kwargs, **kwargs}
+        args = (X, y, sample_weight, warm_start, epochs, initial_epoch)
         wrapper: contextlib.AbstractContextManager[None]
         if self.teacher is not None:
             wrapper = distilling(self)

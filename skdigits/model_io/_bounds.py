@@ -97,6 +97,8 @@ PARAMETER_BOUNDS: dict[str, Range] = {
     "distill_alpha": Range(0.0, 1.0, integer=False),
     "random_state": Range(0, 2**32 - 1),
     "digit_threshold": Range(0.0, 1.0, integer=False),
+    "outlier_exposure": Range(0.0, 4.0, integer=False),
+    "digit_variants": Range(0.0, 4.0, integer=False),
 }
 
 #: What ``calibration`` may be: a temperature fitted on the validation split, or none.

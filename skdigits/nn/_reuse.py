@@ -47,6 +47,8 @@ GRAPH_PARAMS = (
     "augment",
     "augmentations",
     "label_smoothing",
+    "outlier_exposure",
+    "digit_variants",
     "loss",
     "metrics",
     "steps_per_execution",
