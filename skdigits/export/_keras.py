@@ -12,7 +12,7 @@ tf2onnx converts the Keras net alone, as a ``tf.function`` over float32
 :func:`add_digit_score` then gives the whole exported graph (a pipeline, or a
 ``CalibratedClassifierCV`` around pipelines) its third output::
 
-    probabilities ─ReduceMax over classes─▶ digit_score
+    probabilities ─TopK, ReduceSum over classes─▶ digit_score
 
 The ÷255 is not in this graph: the skl2onnx converter of
 :class:`~skdigits.PixelScaler` adds it as a ``Div`` node (see :mod:`._skl2onnx`).
@@ -29,7 +29,12 @@ import numpy as np
 
 from .._core.deps import require
 from ..estimator._calibration import inverse_temperature
-from ..runtime._digit_score import DIGIT_SCORE_KIND, DIGIT_SCORE_OUTPUT
+from ..runtime._digit_score import (
+    DIGIT_SCORE_KIND,
+    DIGIT_SCORE_KINDS,
+    DIGIT_SCORE_OUTPUT,
+    score_terms,
+)
 from ._gate import ExportError, class_labels
 
 require("onnx", feature="ONNX export")
@@ -169,36 +174,53 @@ def classifier_to_onnx(clf: Any, *, opset: int) -> onnx.ModelProto:
     )
 
 
-def add_digit_score(model: onnx.ModelProto, *, kind: str = DIGIT_SCORE_KIND) -> None:
+def add_digit_score(
+    model: onnx.ModelProto, n_classes: int, *, kind: str = DIGIT_SCORE_KIND
+) -> None:
     """Add the ``digit_score`` output, float32 ``[N]``, computed from ``probabilities``.
 
     The graph's form of :func:`skdigits.runtime.digit_score_from_proba` (the
-    score named ``kind``): the largest probability of each row, ``ReduceMax``
-    over the classes, which picks the very float32 value NumPy's ``max`` does.
-    ``ReduceMax`` takes its axes as an input from opset 18, as an attribute before.
+    score named ``kind``): ``TopK`` takes the largest (two) probabilities of each
+    row and ``ReduceSum`` adds them, the very float32 sum NumPy computes.
+    ``ReduceSum`` takes its axes as an input from opset 13, as an attribute before.
     """
-    if kind != "max_probability":
-        raise ExportError(f"no ONNX form of the digit score {kind!r}; expected 'max_probability'")
+    if kind not in DIGIT_SCORE_KINDS:
+        raise ExportError(
+            f"no ONNX form of the digit score {kind!r}; expected {DIGIT_SCORE_KIND!r}"
+        )
     graph = model.graph
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    if opset >= 18:
+    k = numpy_helper.from_array(
+        np.array([score_terms(n_classes, kind)], dtype=np.int64), "digit_score_k"
+    )
+    graph.initializer.append(k)
+    graph.node.append(
+        helper.make_node(
+            "TopK",
+            ["probabilities", k.name],
+            ["digit_score_top", "digit_score_top_indices"],
+            axis=1,
+            name="digit_score_topk",
+        )
+    )
+    if opset >= 13:
         axes = numpy_helper.from_array(np.array([1], dtype=np.int64), "digit_score_axes")
         graph.initializer.append(axes)
         node = helper.make_node(
-            "ReduceMax",
-            ["probabilities", axes.name],
+            "ReduceSum",
+            ["digit_score_top", axes.name],
             [DIGIT_SCORE_OUTPUT],
             keepdims=0,
-            name="digit_score_max",
+            name="digit_score_sum",
         )
     else:
         node = helper.make_node(
-            "ReduceMax",
-            ["probabilities"],
+            "ReduceSum",
+            ["digit_score_top"],
             [DIGIT_SCORE_OUTPUT],
             axes=[1],
             keepdims=0,
-            name="digit_score_max",
+            name="digit_score_sum",
         )
     graph.node.append(node)
     graph.output.append(helper.make_tensor_value_info(DIGIT_SCORE_OUTPUT, TensorProto.FLOAT, ["N"]))

@@ -351,7 +351,7 @@ def pipeline_to_onnx(
         value.type.tensor_type.shape.dim[0].dim_param = "N"  # skl2onnx leaves it unnamed
     from ._keras import add_digit_score
 
-    add_digit_score(model)
+    add_digit_score(model, len(class_labels(clf)))
     model.producer_name, model.producer_version = PRODUCER_NAME, __version__
     model.domain, model.doc_string = "", DOC_STRING
     set_metadata(model, props)

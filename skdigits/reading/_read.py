@@ -13,6 +13,7 @@ import numpy as np
 
 from .._core.errors import DataError
 from ..io._segment import Segmentation, segment_number
+from ..runtime._digit_score import digit_score_from_proba
 from ._paths import (
     best_path,
     digit_scores,
@@ -166,7 +167,8 @@ def _classify(predictor: Any, images: np.ndarray) -> tuple[np.ndarray, np.ndarra
             _, proba, score = with_score(images)
         else:
             proba = predictor.predict_proba(images)
-            score = np.asarray(proba).max(axis=1) if len(images) else np.zeros(0)
+            # A fitted pipeline: the score its classifier computes (skdigits.estimator).
+            score = digit_score_from_proba(np.asarray(proba).reshape(len(images), -1))
     return np.asarray(proba, np.float64), np.asarray(score, np.float64)
 
 

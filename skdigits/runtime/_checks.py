@@ -83,7 +83,7 @@ METADATA_DECODERS: dict[str, Callable[[str], Any]] = {
 #: The operators a model may use, by domain: exactly those skdigits' exporters emit
 #: (tf2onnx for the MLP and the CNN at opsets 13-18, the skl2onnx converters and the
 #: temperature of the probabilities, ``Log`` and ``Mul`` before a ``Softmax``, the
-#: digit score's ``ReduceMax``,
+#: digit score's ``TopK`` (and ``ReduceMax`` of models exported before it),
 #: ``skdigits.export.quantize`` dynamic and static, and the ORT format's fusions of
 #: ``skdigits.export.export_ort``), plus a few of their plain
 #: feed-forward relatives. Control flow (``Loop``, ``If``, ``Scan``) and operators that
@@ -99,8 +99,9 @@ ALLOWED_OPERATORS: dict[str, frozenset[str]] = {
         "Sigmoid", "Slice", "Softmax", "Squeeze", "Transpose", "Unsqueeze",
         # the temperature of the probabilities (elementwise; nothing allocates)
         "Log",
-        # the digit score, the largest probability of each row
-        "ReduceMax",
+        # the digit score: the largest probabilities of each row (a constant k of at
+        # most 2 here; TopK's output is never larger than its input) and their sum
+        "ReduceMax", "TopK",
         # int8 quantisation, dynamic and static (QDQ, and QOperator after fusion)
         "ConvInteger", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger",
         "QLinearConv", "QLinearMatMul", "QuantizeLinear",

@@ -41,7 +41,7 @@ from ._checks import (
     read_model_bytes,
     warn_scaled_input,
 )
-from ._digit_score import DIGIT_SCORE_KIND, DIGIT_SCORE_OUTPUT, digit_score_from_proba
+from ._digit_score import DIGIT_SCORE_KINDS, DIGIT_SCORE_OUTPUT, digit_score_from_proba
 
 __all__ = ["OnnxDigitClassifier"]
 
@@ -320,7 +320,7 @@ class OnnxDigitClassifier:
         outputs = self._run(X)
         proba = outputs[self._proba_index]
         if self._score_index is None:
-            scores = digit_score_from_proba(proba)
+            scores = digit_score_from_proba(proba, self._score_kind)
         else:
             scores = outputs[self._score_index]
         return outputs[self._label_index], proba, scores
@@ -488,12 +488,14 @@ class OnnxDigitClassifier:
     def _read_digit_threshold(self) -> float:
         """The ``digit_threshold`` metadata (0.0 when absent), refused when malformed.
 
-        Without a ``digit_score`` output the score is computed here, so only the
-        score computed here (``digit_score_kind`` of ``max_probability``) can be named.
+        Without a ``digit_score`` output the score is computed here, so it must be
+        one computed here (:data:`~skdigits.runtime.DIGIT_SCORE_KINDS`); a model
+        that names none is scored by its top probability, as before scores had names.
         """
         raw = self._info.metadata
-        kind = raw.get("digit_score_kind", DIGIT_SCORE_KIND)
-        if self._score_index is None and kind != DIGIT_SCORE_KIND:
+        kind = raw.get("digit_score_kind", "max_probability")
+        self._score_kind = kind
+        if self._score_index is None and kind not in DIGIT_SCORE_KINDS:
             raise ModelFileError(
                 f"{self._name} names the digit score {kind[:40]!r} but has no "
                 f"'digit_score' output to give it; {_EXPORT_HINT}"

@@ -12,6 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from skdigits import load_model, make_pipeline, save_model
 from skdigits.estimator._calibration import apply_temperature, calibration_logits
 from skdigits.model_io import ParameterError
+from skdigits.runtime import digit_score_from_proba
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +172,7 @@ def test_calibrated_classifier_cv_around_a_fitted_pipeline_exports(
     )
     # Its own probabilities give the score; no fold's threshold fits them.
     _, proba, score = model.predict_with_score(X_test[500:])
-    np.testing.assert_array_equal(score, proba.max(axis=1))
+    np.testing.assert_array_equal(score, digit_score_from_proba(proba))
     assert model.digit_threshold_ == 0.0
 
 

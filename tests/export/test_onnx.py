@@ -19,6 +19,7 @@ from skdigits.export import (
     register_converters,
     to_onnx_model,
 )
+from skdigits.runtime import digit_score_from_proba
 
 TOLERANCE = 1e-5
 
@@ -86,7 +87,7 @@ def test_metadata_carries_the_digit_threshold(exported, fitted_pipeline):
     from skdigits.runtime import OnnxDigitClassifier
 
     meta = read_metadata(exported)
-    assert meta["digit_score_kind"] == "max_probability"
+    assert meta["digit_score_kind"] == "top2_probability"
     assert meta["digit_threshold"] == fitted_pipeline[-1].digit_threshold_ > 0.0
     assert OnnxDigitClassifier(exported).digit_threshold_ == meta["digit_threshold"]
 
@@ -208,7 +209,8 @@ def test_skl2onnx_zipmap_maps_class_labels_to_probabilities(fitted_pipeline, sma
 @pytest.mark.parametrize(
     ("method", "change", "message"),
     [
-        ("predict_proba", lambda out: out + 1e-3, r"0 of 256 labels differ, max \|Δp\| = 0\.001"),
+        # The digit score adds the two largest probabilities: it is off by 0.002.
+        ("predict_proba", lambda out: out + 1e-3, r"0 of 256 labels differ, max \|Δp\| = 0\.002"),
         ("predict", lambda out: (out + 1) % 10, r"256 of 256 labels differ"),
     ],
     ids=["probabilities", "labels"],
@@ -248,11 +250,11 @@ def test_an_unsupported_opset_is_refused(fitted_pipeline, tmp_path, opset):
 def test_opset_18_is_the_highest_accepted(fitted_pipeline, small_mnist):
     model = to_onnx_model(fitted_pipeline, opset=18)
     assert [(o.domain, o.version) for o in model.opset_import] == [("", 18)]
-    # ReduceMax takes its axes as an input from opset 18: the digit score still runs.
+    # Reductions take their axes as an input from opset 13 on: the digit score still runs.
     _, _, X_test, _ = small_mnist
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     proba, score = sess.run(["probabilities", "digit_score"], {"pixels": X_test[:50].astype("f")})
-    np.testing.assert_array_equal(score, proba.max(axis=1))
+    np.testing.assert_array_equal(score, digit_score_from_proba(proba))
 
 
 def test_the_digit_score_output_is_the_python_score(session, fitted_pipeline, small_mnist):
@@ -261,7 +263,8 @@ def test_the_digit_score_output_is_the_python_score(session, fitted_pipeline, sm
     _, _, X_test, _ = small_mnist
     proba, score = session.run(["probabilities", "digit_score"], {"pixels": X_test.astype("f")})
     assert (score.dtype, score.shape) == (np.float32, (len(X_test),))
-    np.testing.assert_array_equal(score, proba.max(axis=1))  # ReduceMax picks the same float
+    # TopK and ReduceSum add the same two float32 values NumPy adds.
+    np.testing.assert_array_equal(score, digit_score_from_proba(proba))
     assert np.abs(score - digit_score(fitted_pipeline, X_test)).max() <= TOLERANCE
 
 
@@ -272,7 +275,7 @@ def test_the_gate_compares_the_digit_score_too(fitted_pipeline, small_mnist, mon
     model = to_onnx_model(fitted_pipeline).SerializeToString()
     assert _gate.measure_parity(model, fitted_pipeline, X_test[:50]).passed
     # A Python score that disagrees with the graph's fails the gate.
-    monkeypatch.setattr(_gate, "digit_score_from_proba", lambda p: p.max(axis=1) - 1e-3)
+    monkeypatch.setattr(_gate, "digit_score_from_proba", lambda p: digit_score_from_proba(p) - 1e-3)
     report = _gate.measure_parity(model, fitted_pipeline, X_test[:50])
     assert not report.passed
     assert report.max_abs_diff == pytest.approx(1e-3, rel=1e-2)

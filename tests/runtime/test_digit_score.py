@@ -19,10 +19,17 @@ def _softmax_max(X: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).max(axis=1)
 
 
-def test_the_score_is_the_largest_probability_of_each_row():
-    proba = np.array([[0.1, 0.9], [0.5, 0.5], [0.7, 0.3]], dtype=np.float32)
-    assert DIGIT_SCORE_KIND == "max_probability"
-    assert digit_score_from_proba(proba).tolist() == pytest.approx([0.9, 0.5, 0.7])
+def test_the_score_is_the_probability_of_the_two_likeliest_classes():
+    proba = np.array([[0.1, 0.45, 0.45], [0.8, 0.1, 0.1], [1 / 3, 1 / 3, 1 / 3]], np.float32)
+    assert DIGIT_SCORE_KIND == "top2_probability"
+    # A 4 that may be a 9 is a digit; probability spread over every class is not.
+    assert digit_score_from_proba(proba).tolist() == pytest.approx([0.9, 0.9, 2 / 3])
+    assert digit_score_from_proba(proba, "max_probability").tolist() == pytest.approx(
+        [0.45, 0.8, 1 / 3]
+    )
+    # With two classes the two likeliest hold everything: the likeliest one alone counts.
+    two = np.array([[0.1, 0.9], [0.5, 0.5]], dtype=np.float32)
+    assert digit_score_from_proba(two).tolist() == pytest.approx([0.9, 0.5])
     assert digit_score_from_proba(np.empty((0, 10))).shape == (0,)
 
 
