@@ -40,9 +40,10 @@ MARKERS ?=
 docs: $(VENV)/.installed
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
-# Two pytest-xdist workers, one per core.
+# Two pytest-xdist workers, one per core; tests sharing an expensive fixture are
+# grouped on one worker (@pytest.mark.xdist_group), so it is built once.
 test: lint docs
-	$(BIN)/pytest -n 2 -m "$(MARKERS)"
+	$(BIN)/pytest -n 2 --dist loadgroup -m "$(MARKERS)"
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_fit_overhead.py

@@ -33,6 +33,19 @@ def fitted_pipeline(small_mnist):
 
 
 @pytest.fixture(scope="session")
+def fast_pipeline(mnist):
+    """The ``fast`` preset fitted on all 60,000 training images (80/20 split), random_state 1.
+
+    A few minutes on two cores: tests using it carry
+    ``@pytest.mark.xdist_group("fast_pipeline")`` so that one worker fits it once.
+    """
+    from skdigits import make_pipeline
+
+    X_train, y_train, _, _ = mnist
+    return make_pipeline(preset="fast", random_state=1).fit(X_train, y_train)
+
+
+@pytest.fixture(scope="session")
 def exported_model(fitted_pipeline, small_mnist, tmp_path_factory):
     """``fitted_pipeline`` exported once to ONNX, gated on 200 test images, with its
     test accuracy (rounded to 4 places) in the metadata; shared, so only read it."""

@@ -69,6 +69,12 @@ _FAST_CNN: dict[str, Any] = {
     "epochs": 7,
     "optimizer__learning_rate": 0.01,
     "lr_schedule": "onecycle",
+    # "Not a digit": one picture that is no digit per training image, and half a
+    # digit typeset or redrawn with a pen (docs, "Confidence"): AUROC 0.991-0.999
+    # on held-out non-digits against 0.95-0.99 without, at the same accuracy; half
+    # as many rejected 4 points fewer of them, at 99.40 %.
+    "outlier_exposure": 1.0,
+    "digit_variants": 0.5,
 }
 
 #: Transformations that model other writers and pens (README, "Accuracy").
