@@ -164,8 +164,10 @@ class DigitClassifier(KerasTrainingHooks):
         on them too, with the uniform distribution as their target and half a
         digit's weight. The net then spreads its probability over the classes
         for what is no digit, and the digit score tells digits from other
-        pictures far better. The validation images stay digits. 0 trains on
-        digits only; default loss only, and not with a ``teacher``.
+        pictures far better. The validation images stay digits, so
+        ``val_accuracy`` is MNIST's; the training ``accuracy`` Keras reports
+        counts every outlier as a miss. 0 trains on digits only; default loss
+        only, and not with a ``teacher``.
     digit_variants : float, default=0.0
         Draw this many digits in other hands per training image and train on
         them too, with their labels (:func:`skdigits.io.make_digit_variants`):

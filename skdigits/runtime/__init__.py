@@ -27,7 +27,12 @@ from ._checks import (
     looks_like_pickle,
     read_model_bytes,
 )
-from ._digit_score import DIGIT_SCORE_KIND, digit_score_from_proba, fit_digit_threshold
+from ._digit_score import (
+    DIGIT_SCORE_KIND,
+    DIGIT_SCORE_KINDS,
+    digit_score_from_proba,
+    fit_digit_threshold,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._predictor import OnnxDigitClassifier, quiet_session
@@ -35,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ALLOWED_OPERATORS",
     "DIGIT_SCORE_KIND",
+    "DIGIT_SCORE_KINDS",
     "METADATA_DECODERS",
     "OnnxDigitClassifier",
     "OnnxModelInfo",
