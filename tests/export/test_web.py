@@ -605,10 +605,12 @@ def test_model_json_is_strict_json_when_the_metadata_is_not_finite(ort_web, tmp_
 
 @pytest.fixture(scope="module")
 def scored_sites(tmp_path_factory, ort_web):
-    """Three sites of the fixed linear model, and two digits drawn as pictures: a threshold
-    between the digits' scores, with the `digit_score` output; the same threshold
-    without it (the page takes the top probability, as `max_probability` says); and
-    no threshold at all (every drawing is a digit, as before)."""
+    """Sites of the fixed linear model, each with two digits drawn as pictures whose
+    scores its threshold lies between: with the `digit_score` output; with the
+    threshold only, the page computing the score its `digit_score_kind` names (the
+    top probability when none is named, or the two likeliest classes'); and with
+    neither (every drawing is a digit, as before)."""
+    from skdigits.runtime import digit_score_from_proba
     from tests._support.onnx_models import METADATA, build_model
 
     d = tmp_path_factory.mktemp("scored")
@@ -617,22 +619,27 @@ def scored_sites(tmp_path_factory, ort_web):
         for digit in range(10)
     ]
     plain = OnnxDigitClassifier(build_model(d / "plain.onnx"))
-    scores = [float(plain.digit_score(preprocess_digit(p))[0]) for p in pictures]
-    low, high = int(np.argmin(scores)), int(np.argmax(scores))
-    assert scores[high] - scores[low] > 0.05  # far apart: the page's last bits cannot flip it
-    threshold = {"digit_threshold": repr((scores[low] + scores[high]) / 2)}
-    models = {
-        "score output": build_model(
-            d / "scored.onnx", metadata={**METADATA, **threshold}, score_output="digit_score"
-        ),
-        "threshold only": build_model(d / "threshold.onnx", metadata={**METADATA, **threshold}),
-        "neither": d / "plain.onnx",
-    }
-    sites = {
-        k: export_web(m, d / k.replace(" ", "-"), download_if_missing=False)
-        for k, m in models.items()
-    }
-    return sites, pictures[low], pictures[high], plain
+    proba = plain.predict_proba(np.stack([preprocess_digit(p) for p in pictures]))
+    sites = {}
+    for kind, score_kind, output in [
+        ("score output", "max_probability", "digit_score"),
+        ("threshold only", "max_probability", None),
+        ("threshold only, top two", "top2_probability", None),
+        ("neither", None, None),
+    ]:
+        scores = digit_score_from_proba(proba, score_kind or "max_probability")
+        low, high = int(np.argmin(scores)), int(np.argmax(scores))
+        assert scores[high] - scores[low] > 0.05  # far apart: the last bits cannot flip it
+        metadata = {**METADATA}
+        if score_kind is not None:
+            metadata["digit_threshold"] = repr((float(scores[low]) + float(scores[high])) / 2)
+            if score_kind != "max_probability":
+                metadata["digit_score_kind"] = score_kind
+        path = d / f"{kind.replace(' ', '-').replace(',', '')}.onnx"
+        model = build_model(path, metadata=metadata, score_output=output)
+        site = export_web(model, d / path.stem, download_if_missing=False)
+        sites[kind] = (site, pictures[low], pictures[high])
+    return sites, plain
 
 
 _PUT_DIGIT = """async ([b64, selector, action]) => {
@@ -651,10 +658,13 @@ def put_picture(page, grey, selector="#canvas", action="predictCanvas"):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("kind", ["score output", "threshold only", "neither"])
+@pytest.mark.parametrize(
+    "kind", ["score output", "threshold only", "threshold only, top two", "neither"]
+)
 def test_a_drawing_under_the_threshold_shows_not_a_digit(chromium, scored_sites, kind):
-    sites, unsure, sure, plain = scored_sites
-    with open_site(chromium, sites[kind]) as page:
+    sites, plain = scored_sites
+    site, unsure, sure = sites[kind]
+    with open_site(chromium, site) as page:
         put_picture(page, unsure)
         page.wait_for_function("document.body.dataset.state === 'done'")
         label = str(plain.predict(preprocess_digit(unsure))[0])
@@ -669,7 +679,7 @@ def test_a_drawing_under_the_threshold_shows_not_a_digit(chromium, scored_sites,
         assert page.inner_text("#confidence").endswith(" % sure")
         # A number: read as read_numbers reads it with this model (whole marks under
         # the threshold left out as noise), each digit's score the model's own.
-        model = OnnxDigitClassifier(sites[kind] / "model.onnx")
+        model = OnnxDigitClassifier(site / "model.onnx")
         for _, grey in drawn_numbers(6, seed=3):
             reading = put_picture(page, grey, "#number-canvas", "readNumberCanvas")
             try:

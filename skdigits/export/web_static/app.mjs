@@ -49,11 +49,17 @@ function runModel(images, count) {
 }
 
 // Each image's digit score: the model's `digit_score` output, or for a model exported
-// before it had one, its top probability (the score `max_probability` names).
+// without one, the score its `digit_score_kind` names, as skdigits computes it: the
+// float32 sum of the two largest probabilities (`top2_probability`, over more than two
+// classes), or the largest alone (`max_probability`, and a model that names none).
 function digitScores(out, count) {
   if (out.digit_score) return Array.from(out.digit_score.data);
   const p = out.probabilities.data, n = p.length / count;
-  return Array.from({ length: count }, (_, k) => Math.max(...p.subarray(k * n, (k + 1) * n)));
+  const two = meta.digit_score_kind === "top2_probability" && n > 2;
+  return Array.from({ length: count }, (_, k) => {
+    const row = Array.from(p.subarray(k * n, (k + 1) * n)).sort((a, b) => b - a);
+    return two ? Math.fround(row[0] + row[1]) : row[0];
+  });
 }
 
 // A model without a threshold takes every image for a digit, as before it had one.
