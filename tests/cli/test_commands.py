@@ -200,7 +200,7 @@ def test_info_shows_what_a_deployer_needs(cli_models, capsys):
     assert 0.5 < float(info["test_accuracy"]) <= 1
     assert info["hyperparameters"]["epochs"] == 2
     assert float(info["parity_max_abs_diff"]) <= 1e-5
-    assert info["digit_score_kind"] == "max_probability"
+    assert info["digit_score_kind"] == "top2_probability"
     assert 0 < info["digit_threshold"] < 1
 
 

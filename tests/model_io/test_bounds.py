@@ -43,6 +43,8 @@ LIMITS: dict[str, tuple[Any, Any]] = {
     "distill_alpha": (1.0, 1.5),
     "random_state": (2**32 - 1, 2**32),
     "digit_threshold": (1.0, 1.01),
+    "outlier_exposure": (4.0, 4.5),
+    "digit_variants": (4.0, 4.5),
 }
 
 #: Values that are refused wherever they appear: not finite, below the range, not numbers.
@@ -67,6 +69,8 @@ NEVER = [
     ("random_state", -1),
     ("digit_threshold", -0.01),
     ("digit_threshold", math.nan),
+    ("outlier_exposure", -0.5),
+    ("digit_variants", math.nan),
 ]
 
 X_TINY = np.random.default_rng(0).random((20, 784))
