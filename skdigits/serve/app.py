@@ -171,13 +171,8 @@ def create_app(
         body_timeout=body_timeout,
         max_image_pixels=max_image_pixels,
         decode_concurrency=decode_concurrency,
+        digit_threshold=digit_threshold,
     )
-    if digit_threshold is not None and not (
-        isinstance(digit_threshold, int | float)
-        and not isinstance(digit_threshold, bool)
-        and 0.0 <= digit_threshold <= 1.0  # NaN fails too
-    ):
-        raise ValueError(f"`digit_threshold` must be a number in [0, 1], got {digit_threshold!r}")
     classifier = OnnxDigitClassifier(model_path)
     service = _DigitService(
         classifier,
@@ -201,8 +196,10 @@ def _check_limits(
     body_timeout: float,
     max_image_pixels: int | None,
     decode_concurrency: int,
+    digit_threshold: float | None,
 ) -> None:
-    """Refuse, with ValueError, a limit that is not a positive integer (or number of seconds)."""
+    """Refuse, with ValueError, a limit that is not a positive integer (or number of
+    seconds), or a digit threshold outside [0, 1]."""
     integers = {
         "max_body_bytes": max_body_bytes,
         "max_batch": max_batch,
@@ -216,6 +213,12 @@ def _check_limits(
         raise ValueError(f"`body_timeout` must be a positive number, got {body_timeout!r}")
     if not body_timeout > 0:
         raise ValueError(f"`body_timeout` must be a positive number, got {body_timeout!r}")
+    if digit_threshold is not None and not (
+        isinstance(digit_threshold, int | float)
+        and not isinstance(digit_threshold, bool)
+        and 0.0 <= digit_threshold <= 1.0  # NaN fails too
+    ):
+        raise ValueError(f"`digit_threshold` must be a number in [0, 1], got {digit_threshold!r}")
 
 
 def _starlette_app(service: _DigitService) -> Starlette:
