@@ -33,6 +33,27 @@ def fitted_pipeline(small_mnist):
 
 
 @pytest.fixture(scope="session")
+def resnet_pipeline(small_mnist):
+    """A small pre-activation ResNet (two stages of 8 and 16 filters) with shift
+    augmentation, fitted once on the 3,000 small images; do not refit it."""
+    from skdigits import make_pipeline
+
+    X, y, _, _ = small_mnist
+    return make_pipeline(
+        architecture="resnet",
+        conv_filters=(8, 16),
+        epochs=6,
+        batch_size=64,
+        optimizer__learning_rate=0.01,
+        lr_schedule="onecycle",
+        steps_per_execution=1,
+        augment=0.5,
+        augmentations="shift",
+        random_state=0,
+    ).fit(X, y)
+
+
+@pytest.fixture(scope="session")
 def fast_pipeline(mnist):
     """The ``fast`` preset fitted on all 60,000 training images (80/20 split), random_state 1.
 

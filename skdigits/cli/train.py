@@ -57,8 +57,28 @@ _TRAINING_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     (
         "--architecture",
         {
-            "choices": ("mlp", "cnn"),
-            "help": "the reference net or the convolutional net (default: mlp)",
+            "choices": ("mlp", "cnn", "resnet"),
+            "help": "the reference net, the convolutional net or the residual net (default: "
+            "mlp, or the preset's)",
+        },
+    ),
+    (
+        "--conv-filters",
+        {
+            "type": int,
+            "nargs": "+",
+            "metavar": "N",
+            "help": "filters of each convolution block (cnn) or the width of each stage "
+            "(resnet), first to last, 1 to 4 of them (default: 32 64, or the preset's)",
+        },
+    ),
+    (
+        "--residual-blocks",
+        {
+            "type": int,
+            "metavar": "N",
+            "help": "residual blocks per stage of the resnet, its depth (default: 1, or the "
+            "preset's)",
         },
     ),
     (
@@ -226,6 +246,8 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         validation_split=args.validation_split,
         architecture=args.architecture,
+        conv_filters=None if args.conv_filters is None else tuple(args.conv_filters),
+        residual_blocks=args.residual_blocks,
         augment=args.augment,
         label_smoothing=args.label_smoothing,
         outlier_exposure=args.outlier_exposure,

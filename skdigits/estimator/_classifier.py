@@ -111,12 +111,17 @@ class DigitClassifier(KerasTrainingHooks):
     hidden_units : int, default=100
         Width of the MLP's hidden layer (at most 10,000).
     output_activation : {"softmax", "sigmoid"}, default="softmax"
-    architecture : {"mlp", "cnn"}, default="mlp"
-        The reference net, or :func:`~skdigits.nn.build_cnn` with
-        ``conv_filters`` (3 x 3 filters per block) and ``dense_units`` (0: no
-        dense layer). Both take ``[N, 784]`` rows.
+    architecture : {"mlp", "cnn", "resnet"}, default="mlp"
+        The reference net; :func:`~skdigits.nn.build_cnn` with ``conv_filters``
+        (3 x 3 filters per block) and ``dense_units`` (0: no dense layer); or
+        the pre-activation residual net :func:`~skdigits.nn.build_resnet`, one
+        stage per entry of ``conv_filters`` (its widths) of ``residual_blocks``
+        blocks each (its depth). All take ``[N, 784]`` rows.
     conv_filters : tuple of int, default=(32, 64)
     dense_units : int, default=128
+        The CNN's only.
+    residual_blocks : int, default=1
+        The ResNet's only: residual blocks per stage (1 to 8).
     ensemble_size : int, default=1
         How many such nets, each from its own seeds and trained on its own loss,
         one model averages (:mod:`skdigits.nn`); exported as one graph.
@@ -240,6 +245,7 @@ class DigitClassifier(KerasTrainingHooks):
         architecture: str = "mlp",
         conv_filters: Any = (32, 64),
         dense_units: int = 128,
+        residual_blocks: int = 1,
         ensemble_size: int = 1,
         optimizer: Any = "adam",
         optimizer__learning_rate: float = 0.001,
@@ -300,6 +306,7 @@ class DigitClassifier(KerasTrainingHooks):
         self.architecture = architecture
         self.conv_filters = conv_filters
         self.dense_units = dense_units
+        self.residual_blocks = residual_blocks
         self.ensemble_size = ensemble_size
         self.lr_schedule = lr_schedule
         self.early_stopping = early_stopping

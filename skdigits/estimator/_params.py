@@ -24,7 +24,7 @@ from ..model_io._bounds import (
 from ..nn._augment import augmentation_kinds
 
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid")
-ARCHITECTURES = ("mlp", "cnn")
+ARCHITECTURES = ("mlp", "cnn", "resnet")
 LR_SCHEDULES = ("constant", "cosine", "exponential", "onecycle")
 
 
@@ -61,6 +61,7 @@ PARAMETER_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "architecture": (lambda v: v in ARCHITECTURES, f"one of {ARCHITECTURES}"),
     "conv_filters": _bounded("conv_filters"),
     "dense_units": _bounded("dense_units", " (0: no dense layer)"),
+    "residual_blocks": _bounded("residual_blocks", " (blocks per stage of the ResNet)"),
     "ensemble_size": _bounded("ensemble_size", " (1: a single net)"),
     "batch_size": _bounded("batch_size"),
     "validation_batch_size": _bounded("validation_batch_size"),

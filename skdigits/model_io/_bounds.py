@@ -66,8 +66,11 @@ MAX_HIDDEN_UNITS = 10_000
 #: The most classes a classifier may learn (and a manifest may list).
 MAX_CLASSES = 1_000
 #: The most convolution blocks: each takes two pixels off a 28 x 28 image's side,
-#: and pooling halves it, so a fifth block would have no pixels left.
+#: and pooling halves it, so a fifth block would have no pixels left (and a
+#: ResNet's fifth stage would see a 1 x 1 image).
 MAX_CONV_BLOCKS = 4
+#: The most residual blocks per stage of the ResNet: 8 gives 65 convolutions.
+MAX_RESIDUAL_BLOCKS = 8
 #: The most weights a whole net (every member of an ensemble) may have: 60 MB of
 #: float32, which Keras saves with up to three optimizer slots per weight, under
 #: the format's 256 MiB per archive member.
@@ -82,6 +85,7 @@ MAX_BATCH_SIZE = 1_000_000
 PARAMETER_BOUNDS: dict[str, Range] = {
     "hidden_units": Range(1, MAX_HIDDEN_UNITS),
     "dense_units": Range(0, 10_000),
+    "residual_blocks": Range(1, MAX_RESIDUAL_BLOCKS),
     "conv_filters": Range(1, 1_024),
     "ensemble_size": Range(1, 16),
     "batch_size": Range(1, MAX_BATCH_SIZE),
@@ -158,8 +162,31 @@ NET_DEFAULTS: dict[str, Any] = {
     "hidden_units": 100,
     "conv_filters": (32, 64),
     "dense_units": 128,
+    "residual_blocks": 1,
     "ensemble_size": 1,
 }
+
+#: The parameters that size each architecture's net.
+SIZE_PARAMS = {
+    "mlp": ("hidden_units",),
+    "cnn": ("conv_filters", "dense_units"),
+    "resnet": ("conv_filters", "residual_blocks"),
+}
+
+
+def _resnet_weights(conv_filters: Any, blocks: int) -> tuple[int, int]:
+    """(weights, output channels) of :func:`skdigits.nn.build_resnet`'s body."""
+    channels = conv_filters[0]
+    total = 9 * channels  # the stem, one input channel, no bias
+    for filters in conv_filters:
+        for block in range(blocks):
+            # BatchNorm (4 values a channel) → conv → BatchNorm → conv, and on
+            # the first block of a stage a 1 x 1 projection of the shortcut.
+            total += 4 * channels + 9 * channels * filters + 4 * filters + 9 * filters * filters
+            if block == 0:
+                total += channels * filters
+            channels = filters
+    return total + 4 * channels, channels
 
 
 def count_weights(params: Mapping[str, Any], *, n_features: int = 784, n_classes: int = 10) -> int:
@@ -167,12 +194,15 @@ def count_weights(params: Mapping[str, Any], *, n_features: int = 784, n_classes
 
     Mirrors :mod:`skdigits.nn`'s builders: the MLP's two dense layers; the CNN's
     bias-free 3 x 3 convolutions and dense layer, each with a batch normalisation
-    of four values per channel, then the output layer; times ``ensemble_size``.
+    of four values per channel; the ResNet's stem, blocks and projections; then
+    the output layer; times ``ensemble_size``.
     Missing parameters take DigitClassifier's defaults. Each size must already be
     within :data:`PARAMETER_BOUNDS` (Python integers never overflow here).
     """
     p = {**NET_DEFAULTS, **params}
-    if p["architecture"] == "cnn":
+    if p["architecture"] == "resnet":
+        total, width = _resnet_weights(p["conv_filters"], p["residual_blocks"])
+    elif p["architecture"] == "cnn":
         side, channels, total = math.isqrt(n_features), 1, 0
         for filters in p["conv_filters"]:
             side -= 2
@@ -198,7 +228,7 @@ def check_network_size(
     n = count_weights(params, n_features=n_features, n_classes=n_classes)
     if n > MAX_WEIGHTS:
         p = {**NET_DEFAULTS, **params}
-        sizes = ("conv_filters", "dense_units") if p["architecture"] == "cnn" else ("hidden_units",)
+        sizes = SIZE_PARAMS.get(p["architecture"], SIZE_PARAMS["mlp"])
         named = ", ".join(f"{k}={p[k]!r}" for k in (*sizes, "ensemble_size"))
         raise ParameterError(
             f"the net of {named} for {n_classes} classes has {n:,} weights, more than the "

@@ -306,6 +306,7 @@ def read_pipeline(path, step_classes: dict[str, Any]):
     spec = _check_manifest(manifest, path)
     keras_config = _check_keras_archive(keras_bytes, path)
     _restore_class_weight(spec)
+    _restore_tuples(spec)
 
     pipeline = _build_pipeline(spec, path, step_classes)
     expected = _initialize(pipeline, spec, path)
@@ -328,6 +329,14 @@ def read_pipeline(path, step_classes: dict[str, Any]):
     clf.temperature_ = spec["temperature"]
     clf.digit_threshold_ = spec["digit_threshold"]
     return pipeline
+
+
+def _restore_tuples(spec: dict[str, Any]) -> None:
+    """``conv_filters`` as the tuple it was fitted with: JSON wrote it as a list, and a
+    loaded model's ``get_params()`` is to say what the saved one said."""
+    params = spec["steps"][1]["params"]
+    if isinstance(params.get("conv_filters"), list):
+        params["conv_filters"] = tuple(params["conv_filters"])
 
 
 def _restore_class_weight(spec: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._callbacks import LearningRateSchedule, training_callbacks
     from ._distill import Distiller, distilling
     from ._ensemble import EnsembleTrainer, FitWrapper, assemble, is_ensemble
-    from ._networks import NET_PARAMS, build_cnn, build_mlp, build_network
+    from ._networks import NET_PARAMS, build_cnn, build_mlp, build_network, build_resnet
     from ._tf import import_keras, seed_from, seeded
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "build_cnn",
     "build_mlp",
     "build_network",
+    "build_resnet",
     "distilling",
     "import_keras",
     "is_ensemble",
@@ -68,7 +69,7 @@ __getattr__, __dir__ = lazy_exports(
         "._callbacks": ["LearningRateSchedule", "training_callbacks"],
         "._distill": ["Distiller", "distilling"],
         "._ensemble": ["EnsembleTrainer", "FitWrapper", "assemble", "is_ensemble"],
-        "._networks": ["NET_PARAMS", "build_cnn", "build_mlp", "build_network"],
+        "._networks": ["NET_PARAMS", "build_cnn", "build_mlp", "build_network", "build_resnet"],
         "._tf": ["import_keras", "seed_from", "seeded"],
     },
 )

@@ -43,6 +43,7 @@ GRAPH_PARAMS = (
     "architecture",
     "conv_filters",
     "dense_units",
+    "residual_blocks",
     "ensemble_size",
     "augment",
     "augmentations",

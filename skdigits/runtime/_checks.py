@@ -97,6 +97,8 @@ ALLOWED_OPERATORS: dict[str, frozenset[str]] = {
         "Add", "ArgMax", "Cast", "Concat", "Conv", "Div", "Flatten", "Gather", "Gemm",
         "Identity", "MatMul", "MaxPool", "Mul", "ReduceSum", "Relu", "Reshape", "Shape",
         "Sigmoid", "Slice", "Softmax", "Squeeze", "Transpose", "Unsqueeze",
+        # the residual net's batch normalisation and global average pooling
+        "BatchNormalization", "GlobalAveragePool",
         # the temperature of the probabilities (elementwise; nothing allocates)
         "Log",
         # the digit score: the largest probabilities of each row (a constant k of at

@@ -496,6 +496,31 @@ def test_page_preprocessing_matches_preprocess_digit_on_60_drawings(page, site):
     assert worst <= PIXEL_TOLERANCE
 
 
+@pytest.mark.browser
+def test_a_residual_net_reads_in_the_page_as_in_python(
+    chromium, resnet_pipeline, small_mnist, ort_web, tmp_path
+):
+    """The ResNet's graph (batch normalisation, residual additions, global average
+    pooling) runs in onnxruntime-web as in onnxruntime."""
+    from skdigits.export import export_onnx
+
+    _, _, X_test, _ = small_mnist
+    model = export_onnx(resnet_pipeline, tmp_path / "resnet.onnx", check_samples=X_test[:200])
+    out = export_web(model, tmp_path / "site", download_if_missing=False)
+    clf = OnnxDigitClassifier(model)
+    with open_site(chromium, out) as page:
+        for i, strokes in enumerate(DIGITS):
+            page.click("#clear")
+            (draw_with_touch if i % 2 else draw_with_mouse)(page, strokes)
+            assert page.evaluate("document.body.dataset.state") in ("done", "nodigit")
+            label, proba = shown(page)
+            x = load_digit_image(canvas_png(page))
+            _, expected_proba = clf.predict_with_proba(x)
+            assert label == expected_label(clf, x)
+            assert np.abs(proba - expected_proba[0]).max() <= 1e-5
+        assert page.requests["blocked"] == []
+
+
 def test_cli_writes_the_site_from_an_onnx_file(site, tmp_path, capsys):
     from skdigits.cli.main import main
 

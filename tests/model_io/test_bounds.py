@@ -28,6 +28,7 @@ from skdigits.model_io._format import load_metadata
 LIMITS: dict[str, tuple[Any, Any]] = {
     "hidden_units": (10_000, 10_001),
     "dense_units": (10_000, 10_001),
+    "residual_blocks": (8, 9),
     "conv_filters": ((1024, 8, 8, 8), (8, 8, 8, 8, 8)),
     "ensemble_size": (16, 17),
     "batch_size": (1_000_000, 1_000_001),
@@ -66,6 +67,7 @@ NEVER = [
     ("validation_split", math.nan),
     ("conv_filters", (0,)),
     ("conv_filters", ()),
+    ("residual_blocks", 0),
     ("random_state", -1),
     ("digit_threshold", -0.01),
     ("digit_threshold", math.nan),
@@ -140,6 +142,9 @@ def test_check_bounds_accepts_each_limit(name):
         {"architecture": "cnn", "conv_filters": (4, 8), "dense_units": 0},
         {"architecture": "cnn", "conv_filters": (2, 3, 4, 5), "dense_units": 16},
         {"architecture": "cnn", "conv_filters": (6,), "dense_units": 8, "ensemble_size": 3},
+        {"architecture": "resnet"},
+        {"architecture": "resnet", "conv_filters": (4, 8, 16, 8), "residual_blocks": 3},
+        {"architecture": "resnet", "conv_filters": (5,), "ensemble_size": 2},
     ],
     ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()),
 )
