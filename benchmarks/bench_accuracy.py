@@ -13,8 +13,12 @@ fp32 against static int8.
     python benchmarks/bench_accuracy.py --seeds 0 --only fast distilled   # some rows
     python benchmarks/bench_accuracy.py --seeds 0 --subset 6000            # a smoke run
 
-Fit times depend on the machine's load; the script prints the load average
-before and after. Seeded fits are bit-reproducible, so accuracies do not.
+Fit times depend on the machine and its load: before every row the script fits
+the seed's own Keras code (``seed_keras.py``: 10 epochs, Keras' defaults, the
+same 48,000 images) and prints each row's fit time beside its ratio to the
+median of those fits, so that figures from different machines compare. It also
+prints the load average before and after. Seeded fits are bit-reproducible, so
+accuracies do not depend on the load.
 """
 
 from __future__ import annotations
@@ -43,6 +47,34 @@ def _mean_spread(values: list[float]) -> str:
 
 def _time_str(values: list[float]) -> str:
     return f"{statistics.mean(values):.0f} s" + (f" (n={len(values)})" if len(values) > 1 else "")
+
+
+def _ratio_str(values: list[float], seed_keras: list[float]) -> str:
+    """The mean fit time as a multiple of the seed's Keras code's median fit time."""
+    return f"{statistics.mean(values) / statistics.median(seed_keras):.2f}x"
+
+
+def _fit_seed_keras(X: Any, y: Any) -> float:
+    """Seconds to fit the seed's own Keras code (10 epochs, Keras' defaults) on ``X, y``."""
+    from seed_keras import fit_seed_keras
+
+    t = time.perf_counter()
+    fit_seed_keras(X, y, epochs=10)
+    seconds = time.perf_counter() - t
+    print(f"  seed's Keras code: {seconds:.0f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+    return seconds
+
+
+def _resnet_recipe() -> dict[str, Any]:
+    from skdigits.estimator import preset_params
+
+    return {
+        **preset_params("fast"),
+        "architecture": "resnet",
+        "conv_filters": (16, 32, 64),
+        "residual_blocks": 2,
+        "epochs": 6,
+    }
 
 
 def _keras_recipe(preset: str | None, **params: Any) -> Callable[[int], Any]:
@@ -186,6 +218,14 @@ def _recipes(
             True,
         ),
         ("best", "best CNN (preset='best')", _keras_recipe("best"), cnn_seeds, True),
+        (
+            "resnet",
+            "ResNet (the fast recipe, architecture='resnet', conv_filters=(16, 32, 64), "
+            "residual_blocks=2, 6 epochs)",
+            _keras_recipe(None, **_resnet_recipe()),
+            cnn_seeds,
+            True,
+        ),
     ]
     row_seeds = {
         key: [int(seed) for seed in seeds.split(",")]
@@ -237,22 +277,30 @@ def _run_row(
     return row, pipe
 
 
-def _print_table(rows: list[dict[str, Any]], handwriting: dict[str, Any]) -> None:
+def _print_table(
+    rows: list[dict[str, Any]], handwriting: dict[str, Any], seed_keras: list[float]
+) -> None:
     """The README's accuracy table, one line per row."""
     sets = list(handwriting)
     print(
-        "| model | test accuracy | fit time | epochs run | "
+        f"The seed's own Keras code, fitted {len(seed_keras)} times in this run: median "
+        f"{statistics.median(seed_keras):.0f} s (from {min(seed_keras):.0f} to "
+        f"{max(seed_keras):.0f} s)\n"
+    )
+    print(
+        "| model | test accuracy | fit time | ÷ seed's Keras code | epochs run | "
         + " | ".join(f"{name} ({len(handwriting[name])} images)" for name in sets)
         + " |"
     )
-    print("|---|---|---|---|" + "---|" * len(sets))
+    print("|---|---|---|---|---|" + "---|" * len(sets))
     for row in rows:
         hand_cells = " | ".join(
             f"{100 * row['handwriting'][n]:.1f} %" if n in row["handwriting"] else "-" for n in sets
         )
         print(
             f"| {row['label']} | {_mean_spread(row['accuracies'])} | "
-            f"{_time_str(row['fit_seconds'])} | {', '.join(map(str, row['epochs'])) or '-'} | "
+            f"{_time_str(row['fit_seconds'])} | {_ratio_str(row['fit_seconds'], seed_keras)} | "
+            f"{', '.join(map(str, row['epochs'])) or '-'} | "
             f"{hand_cells} |"
         )
 
@@ -282,10 +330,11 @@ def main(argv: list[str] | None = None) -> int:
 
     recipes = _recipes(args)
     print(f"load average before: {os.getloadavg()}", flush=True)
-    rows, exported = [], {}
+    rows, exported, seed_keras = [], {}, []
     for key, label, make, seeds, keras_net in recipes:
         if key in args.skip or (args.only is not None and key not in args.only):
             continue
+        seed_keras.append(_fit_seed_keras(X, y))
         row, pipe = _run_row(key, label, make, seeds, keras_net, X, y, X_test, y_test, n_train)
         if keras_net:  # the last seed's model, through the parity gate, as a user has it
             path = export_onnx(pipe, work / f"{key}.onnx", check_samples=X_test[:1000], force=True)
@@ -295,15 +344,18 @@ def main(argv: list[str] | None = None) -> int:
             }
         rows.append(row)
         if args.json:
-            args.json.write_text(json.dumps({"rows": rows}, indent=2))
+            args.json.write_text(json.dumps({"rows": rows, "seed_keras": seed_keras}, indent=2))
+    seed_keras.append(_fit_seed_keras(X, y))
     print(f"load average after: {os.getloadavg()}\n")
 
-    _print_table(rows, handwriting)
+    _print_table(rows, handwriting, seed_keras)
 
     if not args.skip_speed:
         speed_rows = speed_table(exported, X[:500], X_test, y_test, batch=args.batch)
         if args.json:
-            args.json.write_text(json.dumps({"rows": rows, "onnx": speed_rows}, indent=2))
+            args.json.write_text(
+                json.dumps({"rows": rows, "seed_keras": seed_keras, "onnx": speed_rows}, indent=2)
+            )
     return 0
 
 
