@@ -115,8 +115,10 @@ def _check_teacher_classes(known: Any, classes: Any, teacher: str) -> None:
 
 
 def _teacher_architecture(preset: str) -> str:
-    """A teacher preset's net: its CNN when it has one (a teacher should be the stronger net)."""
-    return "cnn" if "cnn" in PRESETS[preset] else next(iter(PRESETS[preset]))
+    """A teacher preset's net: its residual net, else its CNN, else its only net (a
+    teacher should be the stronger net)."""
+    recipes = PRESETS[preset]
+    return next((net for net in ("resnet", "cnn") if net in recipes), next(iter(recipes)))
 
 
 def _load_teacher(path: str, classifier: type) -> Any:
