@@ -65,18 +65,6 @@ def _fit_seed_keras(X: Any, y: Any) -> float:
     return seconds
 
 
-def _resnet_recipe() -> dict[str, Any]:
-    from skdigits.estimator import preset_params
-
-    return {
-        **preset_params("fast"),
-        "architecture": "resnet",
-        "conv_filters": (16, 32, 64),
-        "residual_blocks": 2,
-        "epochs": 6,
-    }
-
-
 def _keras_recipe(preset: str | None, **params: Any) -> Callable[[int], Any]:
     from skdigits import make_pipeline
 
@@ -217,12 +205,19 @@ def _recipes(
             args.seeds,
             True,
         ),
-        ("best", "best CNN (preset='best')", _keras_recipe("best"), cnn_seeds, True),
+        ("best", "best ResNet (preset='best')", _keras_recipe("best"), cnn_seeds, True),
         (
-            "resnet",
-            "ResNet (the fast recipe, architecture='resnet', conv_filters=(16, 32, 64), "
-            "residual_blocks=2, 6 epochs)",
-            _keras_recipe(None, **_resnet_recipe()),
+            "best-cnn",
+            "three fast CNNs in one model (preset='best', architecture='cnn')",
+            _keras_recipe("best", **cnn),
+            cnn_seeds,
+            True,
+        ),
+        (
+            "resnet-wide",
+            "a wider, shallower ResNet (preset='best', conv_filters=(32, 64, 128), "
+            "residual_blocks=1)",
+            _keras_recipe("best", conv_filters=(32, 64, 128), residual_blocks=1),
             cnn_seeds,
             True,
         ),

@@ -6,8 +6,9 @@ paper. This script makes two labelled sets of PNG files, dark ink on a light
 page (as a user would photograph or scan them; ``skdigits predict`` turns them
 into MNIST's white-on-black 28 x 28 layout itself):
 
-- ``fonts/``: the digits 0-9 in every TrueType font Pillow finds (DejaVu,
-  Liberation ...), each at two sizes, two pen weights and a random slant;
+- ``fonts/``: the digits 0-9 in every installed TrueType font outside the
+  families that ``digit_variants`` typesets for training (DejaVu): here the 16
+  Liberation fonts, each at two sizes, two pen weights and a random slant;
 - ``strokes/``: digits drawn as pen strokes through jittered control points of
   hand-made templates, with random pen widths (thin to marker), sizes, aspect
   ratios, slants and rotations, smoothed as a hand would draw them.
@@ -30,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from skdigits.io._nondigits import TRAINING_FONT_FAMILIES
 
 #: Control points of each digit's strokes in a unit box (x right, y down), as a
 #: person might write it; each inner list is one stroke of the pen.
@@ -186,11 +189,13 @@ def draw_stroke_digit(label: int, rng: np.random.Generator, canvas: int = 160) -
 
 
 def font_paths() -> list[str]:
-    """Every TrueType font installed under the usual system directories."""
+    """Every TrueType font installed under the usual system directories, less the
+    families training typesets digits in (``TRAINING_FONT_FAMILIES``): whole fonts
+    held out, so a preset trained with ``digit_variants`` has never seen them."""
     found = set()
     for pattern in ("/usr/share/fonts/**/*.ttf", "/usr/local/share/fonts/**/*.ttf"):
         found.update(glob.glob(pattern, recursive=True))
-    return sorted(found)
+    return sorted(p for p in found if not Path(p).name.startswith(TRAINING_FONT_FAMILIES))
 
 
 def draw_font_digit(
