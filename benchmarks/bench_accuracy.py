@@ -205,7 +205,14 @@ def _recipes(
             args.seeds,
             True,
         ),
-        ("best", "best ResNet (preset='best')", _keras_recipe("best"), cnn_seeds, True),
+        ("best", "best: two ResNets (preset='best')", _keras_recipe("best"), cnn_seeds, True),
+        (
+            "resnet",
+            "one ResNet (preset='best', ensemble_size=1)",
+            _keras_recipe("best", ensemble_size=1),
+            cnn_seeds,
+            True,
+        ),
         (
             "best-cnn",
             "three fast CNNs in one model (preset='best', architecture='cnn')",
@@ -215,9 +222,9 @@ def _recipes(
         ),
         (
             "resnet-wide",
-            "a wider, shallower ResNet (preset='best', conv_filters=(32, 64, 128), "
-            "residual_blocks=1)",
-            _keras_recipe("best", conv_filters=(32, 64, 128), residual_blocks=1),
+            "one wider, shallower ResNet (preset='best', ensemble_size=1, "
+            "conv_filters=(32, 64, 128), residual_blocks=1)",
+            _keras_recipe("best", ensemble_size=1, conv_filters=(32, 64, 128), residual_blocks=1),
             cnn_seeds,
             True,
         ),

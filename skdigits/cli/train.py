@@ -48,7 +48,7 @@ _TRAINING_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         {
             "choices": tuple(PRESETS),
             "help": "a named recipe to start from: 'seed' the original one, 'tuned' the "
-            "searched one for the chosen --architecture, 'fast' a CNN, 'best' a residual net "
+            "searched one for the chosen --architecture, 'fast' a CNN, 'best' two residual nets "
             "(or 3 CNNs with --architecture cnn), 'distilled' "
             "the 784-100-10 net taught by the fast CNN, 'robust' for handwriting unlike "
             "MNIST's (see README, 'Accuracy'); any option given explicitly replaces the "

@@ -111,8 +111,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "fast": {"cnn": _FAST_CNN},
     # The most accuracy found: two residual nets averaged (its default), 99.64 %
     # mean of three seeds. Its CNN recipe, three fast CNNs in one model, their
-    # probabilities averaged, is kept for `architecture="cnn"`: 99.50 %. No single plain CNN tried
-    # beat the tuned CNN's 99.44-99.50 % (8 epochs, Dense(256), Conv(32) -> Conv(64)
+    # probabilities averaged, is kept for `architecture="cnn"`: 99.50 %. No single
+    # plain CNN tried beat the tuned CNN's 99.44-99.50 % (8 epochs, Dense(256), Conv(32) -> Conv(64)
     # -> Dense(256), the fast net for 12 epochs with rotations and zoom).
     "best": {"resnet": _BEST_RESNET, "cnn": {**_FAST_CNN, "ensemble_size": 3}},
     # The 784-100-10 net trained on the fast CNN's soft targets (fitted first, on
