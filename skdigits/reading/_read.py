@@ -94,7 +94,8 @@ def read_numbers(
     surest of (see :mod:`skdigits.io._segment` and the guide's "Reading numbers").
     A mark standing apart whose digit score is under the model's
     ``digit_threshold_`` is left out (a blot, a scribble) when its reading as a
-    digit is less likely than a digit scored at the threshold / e**1.25.
+    digit is less likely than a digit scored at the threshold / e**1.25 (or, for
+    a mark several digit heights wide, than as many such digits).
 
     Parameters
     ----------

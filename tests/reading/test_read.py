@@ -280,6 +280,7 @@ def test_a_mark_is_left_out_only_whole_and_only_when_its_reading_is_unlikely():
     class Marks:  # pieces 0-1 one mark (cut), piece 2 a mark apart, piece 3 another
         spans = np.array([[0, 1], [1, 2], [0, 2], [2, 3], [3, 4]])
         marks = np.array([0, 0, 1, 2])
+        widths = np.array([0.5, 0.5, 0.9, 0.8, 0.7])
 
     score = np.array([0.1, 0.1, 0.1, 0.1, 0.9])
     skips = noise_scores(Marks(), score, 0.8)
@@ -290,6 +291,25 @@ def test_a_mark_is_left_out_only_whole_and_only_when_its_reading_is_unlikely():
     assert best_path(4, Marks.spans, reads, (1, 9), skips) == [2, 4]  # the 0.05 mark left out
     assert best_path(4, Marks.spans, reads, (3, 3), skips) == [2, 3, 4]  # unless 3 are asked
     assert best_path(4, Marks.spans, np.full(5, -9.0), (0, 9), np.full(5, -1.0)) == []
+
+
+def test_a_mark_as_wide_as_several_digits_costs_as_many_to_leave_out():
+    # "065829" written with its digits overlapping: one mark, cut in three pieces the
+    # model is unsure of (digit score 0.5 each), and a sure digit apart. Leaving the
+    # mark out costs three times what one unsure digit does, so it is read.
+    class Marks:
+        spans = np.array([[0, 1], [1, 2], [2, 3], [0, 3], [3, 4]])
+        marks = np.array([0, 0, 0, 1])
+        widths = np.array([0.9, 0.9, 0.9, 2.8, 0.8])
+
+    score = np.array([0.5, 0.5, 0.5, 0.1, 0.9])
+    skips = noise_scores(Marks(), score, 0.8)
+    assert skips[3] == pytest.approx(2.8 * (2 * np.log(0.8) - 2.5))
+    reads = np.log(score) * 2
+    assert best_path(4, Marks.spans, reads, (1, 9), skips) == [0, 1, 2, 4]
+    # As wide as one digit, the same mark is blotted out: its pieces read worse than it.
+    Marks.widths = np.array([0.3, 0.3, 0.3, 0.9, 0.8])
+    assert best_path(4, Marks.spans, reads, (1, 9), noise_scores(Marks(), score, 0.8)) == [4]
 
 
 def test_a_candidate_wider_than_the_digit_it_is_read_as_usually_is_costs_more():
